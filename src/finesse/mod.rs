@@ -1,0 +1,3 @@
+//! The Finesse + IdS client side: URLs, auth-mode discovery, token responses, refresh.
+
+pub mod token_response;

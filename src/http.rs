@@ -1,0 +1,221 @@
+//! The helper's own HTTP client: rustls with the system roots plus `--ca-file`, a browser-like
+//! User-Agent, proxy settings, and a `cookie_store` jar that honours cookie attributes.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::HeaderValue;
+use url::Url;
+
+/// Finesse 12.6+/15.0 VPN-less proxies admit only mainstream browsers (`NGX_VALID_USER_AGENTS_REGEX`).
+pub const USER_AGENT: &str = concat!(
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15 finesse-sso/",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// How the helper reaches servers.
+#[derive(Clone, Debug, Default)]
+pub struct HttpOptions {
+    /// Extra PEM CA certificates trusted on top of the system store.
+    pub ca_pem: Option<Vec<u8>>,
+    /// Explicit proxy URL; without it the `https_proxy`/`no_proxy` environment applies.
+    pub proxy: Option<Url>,
+    /// Follow redirects (API calls) or return them (browser driver, refresh fallback detection).
+    pub follow_redirects: bool,
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpSetupError {
+    #[error("CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+    #[error("proxy {0}: {1}")]
+    Proxy(String, String),
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// Reads a PEM CA bundle and checks it holds at least one certificate.
+pub fn read_ca_file(path: &Path) -> Result<Vec<u8>, HttpSetupError> {
+    let err = |reason: String| HttpSetupError::CaFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let n = parse_pem_certs(&pem).map_err(err)?.len();
+    if n == 0 {
+        return Err(err("no PEM certificate in file".into()));
+    }
+    Ok(pem)
+}
+
+/// Every certificate in a PEM bundle, as DER.
+pub fn parse_pem_certs(
+    pem: &[u8],
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    rustls_pemfile::certs(&mut &pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("bad PEM: {e}"))
+}
+
+/// The rustls provider used everywhere (ring: no C++ toolchain, no cmake).
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// System roots (best effort: a machine without a bundle still trusts `--ca-file`) plus `extra`.
+pub fn root_store(extra_pem: Option<&[u8]>) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        let _ = roots.add(cert);
+    }
+    if let Some(pem) = extra_pem {
+        for cert in parse_pem_certs(pem)? {
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA certificate rejected: {e}"))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// A cookie jar shared between requests, backed by `cookie_store` (Domain, Path, Secure, expiry).
+#[derive(Default, Debug)]
+pub struct Jar(pub Mutex<cookie_store::CookieStore>);
+
+impl Jar {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Jar::default())
+    }
+
+    /// Names of the cookies that would be sent to `url` (values stay inside).
+    pub fn names_for(&self, url: &Url) -> Vec<String> {
+        let store = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        store
+            .get_request_values(url)
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+}
+
+impl reqwest::cookie::CookieStore for Jar {
+    fn set_cookies(&self, headers: &mut dyn Iterator<Item = &HeaderValue>, url: &Url) {
+        let cookies = headers
+            .filter_map(|h| h.to_str().ok())
+            .filter_map(|s| cookie_store::RawCookie::parse(s.to_owned()).ok());
+        let mut store = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        store.store_response_cookies(cookies, url);
+    }
+
+    fn cookies(&self, url: &Url) -> Option<HeaderValue> {
+        let store = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let s = store
+            .get_request_values(url)
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if s.is_empty() {
+            None
+        } else {
+            HeaderValue::from_str(&s).ok()
+        }
+    }
+}
+
+/// Builds the client. The jar, when given, is shared with the caller (to save or inspect it).
+pub fn client(
+    opts: &HttpOptions,
+    jar: Option<Arc<Jar>>,
+) -> Result<reqwest::Client, HttpSetupError> {
+    let roots = root_store(opts.ca_pem.as_deref()).map_err(HttpSetupError::Client)?;
+    let tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| HttpSetupError::Client(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let mut b = reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(15))
+        .redirect(if opts.follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    if let Some(t) = opts.timeout {
+        b = b.timeout(t);
+    }
+    if let Some(p) = &opts.proxy {
+        let proxy = reqwest::Proxy::all(p.as_str())
+            .map_err(|e| HttpSetupError::Proxy(crate::redact::url(p), e.to_string()))?
+            .no_proxy(reqwest::NoProxy::from_string("127.0.0.1,localhost,::1"));
+        b = b.proxy(proxy);
+    }
+    if let Some(jar) = jar {
+        b = b.cookie_provider(jar);
+    }
+    b.build().map_err(|e| HttpSetupError::Client(e.to_string()))
+}
+
+/// A one-line cause for a failed request, naming the kind of failure (DNS, TLS, connect, timeout).
+pub fn describe(err: &reqwest::Error) -> String {
+    let mut chain = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !chain.contains(&s) {
+            chain.push(s);
+        }
+        cur = e.source();
+    }
+    // reqwest's top line repeats the URL, which may carry secrets: drop it.
+    let text = chain.into_iter().skip(1).collect::<Vec<_>>().join(": ");
+    if text.is_empty() {
+        "request failed".into()
+    } else {
+        text
+    }
+}
+
+/// Whether a request error is a TLS verification failure (so it maps to the TLS exit code).
+pub fn is_tls_error(err: &reqwest::Error) -> bool {
+    let d = describe(err).to_ascii_lowercase();
+    d.contains("certificate") || d.contains("tls") || d.contains("handshake")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::cookie::CookieStore as _;
+
+    #[test]
+    fn jar_honours_path_and_secure() {
+        let jar = Jar::default();
+        let set = HeaderValue::from_static("s=1; Path=/desktop; Secure; HttpOnly");
+        let other = HeaderValue::from_static("o=2; Path=/ids");
+        let u = Url::parse("https://f.example:8445/desktop/sso/token").unwrap();
+        jar.set_cookies(&mut [&set, &other].into_iter(), &u);
+        assert_eq!(jar.cookies(&u).unwrap(), "s=1");
+        let plain = Url::parse("http://f.example:8445/desktop/x").unwrap();
+        assert!(
+            jar.cookies(&plain).is_none(),
+            "Secure cookie sent over http"
+        );
+        let ids = Url::parse("https://f.example:8445/ids/x").unwrap();
+        assert_eq!(jar.names_for(&ids), vec!["o".to_string()]);
+    }
+
+    #[test]
+    fn ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, "not pem").unwrap();
+        assert!(matches!(
+            read_ca_file(&p),
+            Err(HttpSetupError::CaFile { .. })
+        ));
+        assert!(read_ca_file(&dir.path().join("missing.pem")).is_err());
+    }
+}

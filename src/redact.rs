@@ -1,0 +1,144 @@
+//! Secret values and log redaction: tokens, refresh tokens, codes and cookies never print.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use url::Url;
+
+/// A value that must never reach a log. `Debug` and `Display` print `<redacted>`;
+/// the only way out is [`Secret::expose`], which makes every use greppable.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<T> From<T> for Secret<T> {
+    fn from(value: T) -> Self {
+        Secret(value)
+    }
+}
+
+// Serialising a secret is deliberate (token JSON on stdout, the pipe); deserialising wraps at once.
+impl<T: Serialize> Serialize for Secret<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::deserialize(d).map(Secret)
+    }
+}
+
+/// Query keys and form fields whose values are secrets wherever they appear.
+const SECRET_KEYS: &[&str] = &[
+    "code",
+    "token",
+    "refresh-token",
+    "refresh_token",
+    "access_token",
+    "state",
+    "samlresponse",
+    "samlrequest",
+    "relaystate",
+    "uniqueid",
+    "password",
+    "id_token",
+];
+
+/// Whether a query/form key names a secret value.
+pub fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_KEYS.contains(&key.as_str())
+}
+
+/// A URL fit for a log line: no userinfo, secret query values replaced by `<redacted>`,
+/// no fragment (OAuth implicit flows put tokens there).
+pub fn url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_fragment(None);
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_key(&k) {
+                    "<redacted>".to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
+
+/// Like [`url`] for a string that may not parse; unparsable input is cut to its scheme.
+pub fn url_str(s: &str) -> String {
+    match Url::parse(s) {
+        Ok(u) => url(&u),
+        Err(_) => format!("<unparsable url of {} bytes>", s.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_never_formats_its_value() {
+        let s = Secret::new("eyJhbGciOi.secret".to_string());
+        assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+        assert_eq!(s.expose(), "eyJhbGciOi.secret");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"eyJhbGciOi.secret\"");
+    }
+
+    #[test]
+    fn url_redaction_hides_codes_tokens_and_userinfo() {
+        let u = Url::parse(
+            "https://bob:pw@f.example:8445/desktop/sso/authcode?code=abc123&state=xyz&cc_username=agent1#access_token=t",
+        )
+        .unwrap();
+        let r = url(&u);
+        assert!(
+            !r.contains("abc123") && !r.contains("xyz") && !r.contains("pw"),
+            "{r}"
+        );
+        assert!(!r.contains("access_token=t"), "{r}");
+        assert!(r.contains("cc_username=agent1"), "{r}");
+        assert!(r.contains("code=%3Credacted%3E"), "{r}");
+    }
+
+    #[test]
+    fn unparsable_url_is_not_echoed() {
+        assert!(!url_str("not a url with secret").contains("secret"));
+    }
+}

@@ -2,6 +2,9 @@
 //!
 //! See `docs/architecture.md` for how the modules fit together.
 
+pub mod browser;
+pub mod commands;
+pub mod emulator;
 pub mod finesse;
 pub mod flow;
 pub mod http;

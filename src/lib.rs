@@ -2,6 +2,7 @@
 //!
 //! See `docs/architecture.md` for how the modules fit together.
 
+pub mod browser;
 pub mod cli;
 pub mod commands;
 pub mod dirs;

@@ -29,6 +29,7 @@ pub fn init(verbosity: u8, format: LogFormat) {
             .with(
                 fmt::layer()
                     .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
                     .with_target(false)
                     .without_time(),
             )

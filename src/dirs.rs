@@ -47,7 +47,11 @@ impl Dirs {
                 "profile name {profile:?}: use 1-64 letters, digits, '-', '_' or '.' (not leading)"
             )));
         }
-        let dir = self.state.join("profiles").join(profile);
+        // Every level we own is private, not just the leaf (a 0755 parent lists profile names).
+        let profiles = self.state.join("profiles");
+        ensure_private_dir(&self.state)?;
+        ensure_private_dir(&profiles)?;
+        let dir = profiles.join(profile);
         ensure_private_dir(&dir)?;
         Ok(dir)
     }

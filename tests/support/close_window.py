@@ -1,7 +1,7 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Close an X11 window the way a window manager does: send it WM_DELETE_WINDOW.
 
-Usage: close_window.py WINDOW_ID   (Xvfb has no window manager, and `xdotool windowclose`
+Usage: /usr/bin/python3 close_window.py WINDOW_ID   (Debian python3-xlib; Xvfb has no window manager, and `xdotool windowclose`
 destroys the window instead of asking it to close.)
 """
 import sys

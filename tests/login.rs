@@ -487,3 +487,23 @@ async fn broken_servers_give_clear_errors() {
         emu.shutdown().await;
     }
 }
+
+/// An IdP page that tries to send `cc_username` and its cookies to another address: the
+/// navigation is refused, nothing arrives, and the sign-in either goes on or stops clearly.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_cannot_send_the_username_away() {
+    if !have_display() {
+        return;
+    }
+    let emu = emulator(&["--auto-login", "agent1", "--forge", "leak"]).await;
+    let o = output(Home::new().login(&emu, "agent1", &["--timeout", "20", "-v"])).await;
+    assert!(emu.leak_hits().is_empty(), "data reached the steal endpoint: {:?}", emu.leak_hits());
+    let err = text(&o.stderr);
+    assert!(err.contains("refused navigation"), "{err}");
+    match o.status.code() {
+        Some(0) => assert_eq!(emu.issued_access_tokens().len(), 1),
+        Some(6) => assert!(err.contains("refused"), "{err}"),
+        other => panic!("exit {other:?}: {err}"),
+    }
+    emu.shutdown().await;
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Benchmark for `finesse-sso login`: time from start to token printed and peak memory of the whole
+# process tree, against headless Chromium (Debian's, driven by playwright-core) on the same
+# emulator flow (Finesse → IdS → IdP auto-login → IdS → Finesse, over TLS). Interleaved runs in
+# one Xvfb; medians. Usage: bash bench/login.sh [RUNS]   (default 7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .ci/deps.sh
+ensure_rust
+ensure_packages "${FINESSE_SSO_PACKAGES[@]}" chromium nodejs npm
+runs=${1:-7}
+target=${CARGO_TARGET_DIR:-target}
+cargo build --release --locked --quiet
+bin="$PWD/$target/release/finesse-sso"
+[ -d bench/node_modules/playwright-core ] || (cd bench && npm install --no-audit --no-fund --silent)
+
+work=$(mktemp -d)
+trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
+emu_pid=$!
+for _ in $(seq 50); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+finesse=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["finesse_url"])' "$work/ready.json")
+ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_file"])' "$work/ready.json")
+token_url="${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=true"
+
+# Each finesse-sso run gets a fresh home: a full sign-in every time, no saved session.
+ours="h=\$(mktemp -d); FINESSE_SSO_HOME=\$h XDG_CACHE_HOME=\$h/c XDG_DATA_HOME=\$h/d $bin login --server $finesse --user agent1 --ca-file $ca; s=\$?; rm -rf \$h; exit \$s"
+chromium="node bench/chromium_login.mjs '$token_url'"
+echo "finesse-sso $("$bin" --version | cut -d' ' -f2), $(chromium --version 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" \
+    python3 bench/measure.py --runs "$runs" "finesse-sso login=$ours" "chromium (playwright-core)=$chromium"

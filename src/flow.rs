@@ -105,7 +105,9 @@ impl Flow {
             "https" => {}
             "http" if is_loopback(&url) => {}
             "http" => {
-                return Navigation::Deny(DenyReason::PlainHttp(url.host_str().unwrap_or("").into()));
+                return Navigation::Deny(DenyReason::PlainHttp(
+                    url.host_str().unwrap_or("").into(),
+                ));
             }
             other => return Navigation::Deny(DenyReason::Scheme(other.into())),
         }

@@ -189,9 +189,7 @@ pub fn scan(html: &str) -> ScannedPage {
                 open = Some(HtmlForm {
                     id: attr(&attrs, "id").map(str::to_string),
                     action: attr(&attrs, "action").map(str::to_string),
-                    method: attr(&attrs, "method")
-                        .unwrap_or("get")
-                        .to_ascii_lowercase(),
+                    method: attr(&attrs, "method").unwrap_or("get").to_ascii_lowercase(),
                     inputs: Vec::new(),
                 });
             }
@@ -285,13 +283,17 @@ mod tests {
                 ("RelayState".to_string(), "r s".to_string()),
             ]
         );
-        assert_eq!(p.script_submitted().and_then(|f| f.id.as_deref()), Some("autopost"));
+        assert_eq!(
+            p.script_submitted().and_then(|f| f.id.as_deref()),
+            Some("autopost")
+        );
         assert_eq!(p.login_form().and_then(|f| f.id.as_deref()), Some("login"));
     }
 
     #[test]
     fn no_script_no_auto_submit() {
-        let p = scan(r#"<form id="f" method="post"><input type="hidden" name="a" value="1"></form>"#);
+        let p =
+            scan(r#"<form id="f" method="post"><input type="hidden" name="a" value="1"></form>"#);
         assert!(p.script_submitted().is_none());
         let p = scan(r#"<form><input name="a"></form><script>document.forms[0].submit()</script>"#);
         assert_eq!(p.script_submitted().map(|f| f.method.as_str()), Some("get"));
@@ -306,7 +308,14 @@ mod tests {
 
     #[test]
     fn truncated_html_does_not_panic() {
-        for s in ["<form", "<form action=\"x", "<input name='a", "<", "<script>", "<!--"] {
+        for s in [
+            "<form",
+            "<form action=\"x",
+            "<input name='a",
+            "<",
+            "<script>",
+            "<!--",
+        ] {
             let _ = scan(s);
         }
     }

@@ -205,12 +205,17 @@ impl HttpDriver {
     pub async fn sign_in(&self, flow: &mut Flow, user: &str) -> Result<TokenResponse, DriverError> {
         let url = flow.token_url(user);
         let page = self.navigate(flow, url).await?;
-        flow.capture(page.url.as_str(), page.status, &page.content_type, &page.body)
-            .map_err(|reason| DriverError::Capture {
-                url: redact::url(&page.url),
-                status: page.status,
-                reason,
-            })
+        flow.capture(
+            page.url.as_str(),
+            page.status,
+            &page.content_type,
+            &page.body,
+        )
+        .map_err(|reason| DriverError::Capture {
+            url: redact::url(&page.url),
+            status: page.status,
+            reason,
+        })
     }
 }
 

@@ -67,11 +67,7 @@ impl Settings {
 
     /// `base` (an origin URL ending in `/`) joined with an absolute path.
     pub fn at(&self, base: &Url, path_and_query: &str) -> String {
-        format!(
-            "{}{}",
-            base.as_str().trim_end_matches('/'),
-            path_and_query
-        )
+        format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query)
     }
 
     pub fn cookie_only(&self) -> bool {

@@ -232,7 +232,11 @@ pub fn parse_user(s: &str) -> Result<UserSpec, String> {
         Some((p, "NON_SSO")) => (p, UserMode::NonSso),
         _ => (rest, UserMode::Sso),
     };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
         return Err("user name must be non-empty ASCII letters, digits or . _ - @".into());
     }
     if password.is_empty() {
@@ -334,7 +338,11 @@ mod tests {
         assert!(!format!("{:?}", parse_user("bob:hunter2").unwrap()).contains("hunter2"));
         let f = parse_users_file("# team\n\na:1\nb:2:NON_SSO\n").unwrap();
         assert_eq!(f.len(), 2);
-        assert!(parse_users_file("a:1\nbad\n").unwrap_err().contains("line 2"));
+        assert!(
+            parse_users_file("a:1\nbad\n")
+                .unwrap_err()
+                .contains("line 2")
+        );
     }
 
     #[test]

@@ -134,7 +134,9 @@ fn cc_username(app: &App, req: &Req) -> Option<String> {
     let v = if app.settings.cookie_only() {
         from_cookie()
     } else {
-        req.query("cc_username").map(str::to_string).or_else(from_cookie)
+        req.query("cc_username")
+            .map(str::to_string)
+            .or_else(from_cookie)
     };
     v.filter(|v| !v.is_empty())
 }
@@ -142,7 +144,9 @@ fn cc_username(app: &App, req: &Req) -> Option<String> {
 fn require_cc_username(app: &App, req: &Req) -> Result<String, Resp> {
     cc_username(app, req).ok_or_else(|| {
         if app.settings.cookie_only() {
-            Resp::bad_request("missing cookie `cc_username` (this Finesse reads it from a cookie only)")
+            Resp::bad_request(
+                "missing cookie `cc_username` (this Finesse reads it from a cookie only)",
+            )
         } else {
             Resp::bad_request("missing `cc_username` (query parameter or cookie)")
         }
@@ -155,7 +159,9 @@ fn flag(value: Option<&str>, name: &str, yes: &str, no: &str) -> Result<bool, Re
         None => Ok(false),
         Some(v) if v == yes => Ok(true),
         Some(v) if v == no => Ok(false),
-        Some(_) => Err(Resp::bad_request(&format!("`{name}` must be {yes} or {no}"))),
+        Some(_) => Err(Resp::bad_request(&format!(
+            "`{name}` must be {yes} or {no}"
+        ))),
     }
 }
 
@@ -235,7 +241,12 @@ fn token_get(app: &App, req: &Req) -> Result<Resp, Resp> {
         ));
     }
     let (access, refresh) = issue_pair(app, &user)?;
-    Ok(token_response(app, &user, &access, want_refresh.then_some(&refresh)))
+    Ok(token_response(
+        app,
+        &user,
+        &access,
+        want_refresh.then_some(&refresh),
+    ))
 }
 
 fn issue_pair(app: &App, user: &str) -> Result<(Issued, Issued), Resp> {
@@ -249,8 +260,11 @@ fn issue_pair(app: &App, user: &str) -> Result<(Issued, Issued), Resp> {
         .issue_access(user, &refresh.jti)
         .map_err(internal)?;
     let mut st = app.state();
-    st.refresh_owner
-        .insert(refresh.jti.clone(), app.tokens.refresh_ttl, user.to_string());
+    st.refresh_owner.insert(
+        refresh.jti.clone(),
+        app.tokens.refresh_ttl,
+        user.to_string(),
+    );
     st.issued_access.push(access.jwt.clone());
     Ok((access, refresh))
 }
@@ -306,7 +320,9 @@ fn authcode(app: &App, req: &Req) -> Result<Resp, Resp> {
     app.state()
         .finesse_sessions
         .insert(sid.clone(), SESSION_TTL, user);
-    let location = app.settings.at(&app.settings.finesse, &pending.path_and_query);
+    let location = app
+        .settings
+        .at(&app.settings.finesse, &pending.path_and_query);
     Ok(Resp::redirect(&location).with_cookie(&set_cookie(
         SESSION_COOKIE,
         &sid,
@@ -395,7 +411,9 @@ fn refresh_tokens(
     if let Some(h) = hint
         && !same_user(app, &owner, h)
     {
-        return Err(Resp::unauthorized("cc_username does not match the token's user"));
+        return Err(Resp::unauthorized(
+            "cc_username does not match the token's user",
+        ));
     }
     let internal = |e: String| {
         tracing::error!("token issue failed: {e}");
@@ -411,10 +429,7 @@ fn refresh_tokens(
     } else {
         (rv.jti.clone(), None)
     };
-    let new_access = app
-        .tokens
-        .issue_access(&owner, &rt_jti)
-        .map_err(internal)?;
+    let new_access = app.tokens.issue_access(&owner, &rt_jti).map_err(internal)?;
     app.state().issued_access.push(new_access.jwt.clone());
     let returned = new_refresh.as_ref().filter(|_| want_refresh);
     Ok(token_response(app, &owner, &new_access, returned))
@@ -434,10 +449,12 @@ fn sso_test(app: &App, req: &Req) -> Resp {
             pages::sso_test(Some(&user), Some(app.tokens.expires_in()), ""),
         )
         .with_cookie(&cookie("true")),
-        (None, None) => Resp::html(401, pages::sso_test(None, None, "NO TOKEN"))
-            .with_cookie(&cookie("false")),
-        (Some(_), None) => Resp::html(401, pages::sso_test(None, None, "AUTH_ERROR"))
-            .with_cookie(&cookie("false")),
+        (None, None) => {
+            Resp::html(401, pages::sso_test(None, None, "NO TOKEN")).with_cookie(&cookie("false"))
+        }
+        (Some(_), None) => {
+            Resp::html(401, pages::sso_test(None, None, "AUTH_ERROR")).with_cookie(&cookie("false"))
+        }
     }
 }
 

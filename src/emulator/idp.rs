@@ -92,12 +92,21 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     let form = req.form()?;
     let request = form.required("SAMLRequest")?;
     let relay_state = form.required("RelayState")?;
-    let parsed = saml::parse_authn_request(request).map_err(|m| idp_error(400, "Bad SAML request", &m))?;
+    let parsed =
+        saml::parse_authn_request(request).map_err(|m| idp_error(400, "Bad SAML request", &m))?;
     if parsed.issuer != s.ids_entity {
-        return Err(idp_error(403, "Unknown service provider", "the AuthnRequest Issuer is not a registered SP"));
+        return Err(idp_error(
+            403,
+            "Unknown service provider",
+            "the AuthnRequest Issuer is not a registered SP",
+        ));
     }
     if parsed.acs != s.acs_url() {
-        return Err(idp_error(403, "Unknown service provider", "AssertionConsumerServiceURL is not registered"));
+        return Err(idp_error(
+            403,
+            "Unknown service provider",
+            "AssertionConsumerServiceURL is not registered",
+        ));
     }
     let authn = AuthnInfo {
         request_id: parsed.id,
@@ -127,10 +136,13 @@ fn login_page(app: &App, req: &Req) -> Result<Resp, Resp> {
     let cookie = random_id(16);
     {
         let mut st = app.state();
-        let t = st
-            .txns
-            .get_mut(txn)
-            .ok_or_else(|| idp_error(400, "Sign-in expired", "unknown or expired login transaction"))?;
+        let t = st.txns.get_mut(txn).ok_or_else(|| {
+            idp_error(
+                400,
+                "Sign-in expired",
+                "unknown or expired login transaction",
+            )
+        })?;
         t.login_cookie = Some(cookie.clone());
     }
     let users: Vec<&str> = s.users.all().iter().map(|u| u.name.as_str()).collect();
@@ -170,13 +182,19 @@ fn login(app: &App, req: &Req) -> Result<Resp, Resp> {
     let username = form.required("username")?;
     let password = form.required("password")?;
     let mut st = app.state();
-    let txn = st
-        .txns
-        .get(txn_id)
-        .cloned()
-        .ok_or_else(|| idp_error(400, "Sign-in expired", "unknown or expired login transaction"))?;
+    let txn = st.txns.get(txn_id).cloned().ok_or_else(|| {
+        idp_error(
+            400,
+            "Sign-in expired",
+            "unknown or expired login transaction",
+        )
+    })?;
     if txn.login_cookie.as_deref() != Some(cookie) {
-        return Err(idp_error(403, "Sign-in refused", "the sign-in cookie does not match this page"));
+        return Err(idp_error(
+            403,
+            "Sign-in refused",
+            "the sign-in cookie does not match this page",
+        ));
     }
     let Some(user) = s.users.all().iter().find(|u| u.name == username) else {
         return Err(idp_error(401, "Sign-in failed", "Unknown user name."));
@@ -206,7 +224,8 @@ fn login(app: &App, req: &Req) -> Result<Resp, Resp> {
     st.failures.remove(&user.name);
     st.txns.take(txn_id);
     let sid = random_id(24);
-    st.idp_sessions.insert(sid.clone(), SESSION_TTL, user.name.clone());
+    st.idp_sessions
+        .insert(sid.clone(), SESSION_TTL, user.name.clone());
     drop(st);
     Ok(assert_to_sp(app, &user.name, &txn.authn)
         .with_cookie(&set_cookie(SESSION_COOKIE, &sid, "/idp", s.tls, true))
@@ -250,7 +269,10 @@ fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
         pages::auto_post(
             "Returning to the Identity Service",
             &acs,
-            &[("SAMLResponse", &response), ("RelayState", &authn.relay_state)],
+            &[
+                ("SAMLResponse", &response),
+                ("RelayState", &authn.relay_state),
+            ],
         ),
     )
 }

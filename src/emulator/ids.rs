@@ -66,7 +66,10 @@ fn authorize(app: &App, req: &Req) -> Result<Resp, Resp> {
         return Err(ids_error(400, "response_type must be code"));
     }
     if redirect_uri != s.finesse_redirect_uri() {
-        return Err(ids_error(400, "redirect_uri is not registered for this client"));
+        return Err(ids_error(
+            400,
+            "redirect_uri is not registered for this client",
+        ));
     }
     let authz = Authz {
         redirect_uri: redirect_uri.into(),
@@ -80,7 +83,8 @@ fn authorize(app: &App, req: &Req) -> Result<Resp, Resp> {
         return Ok(Resp::redirect(&code_redirect(app, &user, &authz)));
     }
     let relay_key = random_id(16);
-    let (request_id, saml_request) = saml::authn_request(&s.ids_entity, &s.acs_url(), &s.idp_sso_url());
+    let (request_id, saml_request) =
+        saml::authn_request(&s.ids_entity, &s.acs_url(), &s.idp_sso_url());
     {
         let mut st = app.state();
         st.authz.insert(relay_key.clone(), PENDING_TTL, authz);
@@ -111,8 +115,8 @@ fn code_redirect(app: &App, user: &str, authz: &Authz) -> String {
             used: false,
         },
     );
-    let mut u = url::Url::parse(&authz.redirect_uri)
-        .unwrap_or_else(|_| app.settings.finesse.clone());
+    let mut u =
+        url::Url::parse(&authz.redirect_uri).unwrap_or_else(|_| app.settings.finesse.clone());
     u.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &authz.state);

@@ -28,7 +28,11 @@ impl Req {
     ) -> Self {
         let query_raw = query.map(str::to_string);
         let query = query
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         let cookies = headers
             .get_all(hyper::header::COOKIE)
@@ -86,10 +90,14 @@ impl Req {
     /// The URL-encoded form body; any other content type is a 415 naming the expected one.
     pub fn form(&self) -> Result<Form, Resp> {
         if !self.is_form() {
-            return Err(Resp::unsupported_media_type("application/x-www-form-urlencoded"));
+            return Err(Resp::unsupported_media_type(
+                "application/x-www-form-urlencoded",
+            ));
         }
         Ok(Form(
-            url::form_urlencoded::parse(&self.body).into_owned().collect(),
+            url::form_urlencoded::parse(&self.body)
+                .into_owned()
+                .collect(),
         ))
     }
 

@@ -117,7 +117,13 @@ impl Resp {
 }
 
 /// Cookie attributes shared by the three servers.
-pub(crate) fn set_cookie(name: &str, value: &str, path: &str, tls: bool, same_site_none: bool) -> String {
+pub(crate) fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    tls: bool,
+    same_site_none: bool,
+) -> String {
     let mut c = format!("{name}={value}; Path={path}; HttpOnly");
     if tls {
         c.push_str("; Secure");

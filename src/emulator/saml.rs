@@ -226,11 +226,8 @@ pub(crate) fn verify_response(
     mac.verify_slice(&sig)
         .map_err(|_| untrusted("assertion signature is invalid"))?;
 
-    let within = |ns: &str, name: &str| {
-        assertion
-            .descendants()
-            .find(|n| n.has_tag_name((ns, name)))
-    };
+    let within =
+        |ns: &str, name: &str| assertion.descendants().find(|n| n.has_tag_name((ns, name)));
     let text = |ns: &str, name: &str| {
         within(ns, name)
             .and_then(|n| n.text())
@@ -247,7 +244,8 @@ pub(crate) fn verify_response(
             .ok_or_else(|| malformed(&format!("assertion lacks a valid {what}")))
     };
     let issued = parse_time(assertion.attribute("IssueInstant"), "IssueInstant")?;
-    let conditions = within(SAML, "Conditions").ok_or_else(|| malformed("assertion lacks Conditions"))?;
+    let conditions =
+        within(SAML, "Conditions").ok_or_else(|| malformed("assertion lacks Conditions"))?;
     let not_before = parse_time(conditions.attribute("NotBefore"), "NotBefore")?;
     let not_after = parse_time(conditions.attribute("NotOnOrAfter"), "NotOnOrAfter")?;
     let t = now();
@@ -266,7 +264,10 @@ pub(crate) fn verify_response(
     let uid = assertion
         .descendants()
         .find(|n| n.has_tag_name((SAML, "Attribute")) && n.attribute("Name") == Some("uid"))
-        .and_then(|a| a.descendants().find(|n| n.has_tag_name((SAML, "AttributeValue"))))
+        .and_then(|a| {
+            a.descendants()
+                .find(|n| n.has_tag_name((SAML, "AttributeValue")))
+        })
         .and_then(|n| n.text())
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
@@ -299,7 +300,10 @@ mod tests {
         let key = b"k".repeat(32);
         let r = response(&key, &input());
         let a = verify_response(&key, &r, "idp", "ids").unwrap();
-        assert_eq!((a.uid.as_str(), a.in_response_to.as_str()), ("agent1", "_req"));
+        assert_eq!(
+            (a.uid.as_str(), a.in_response_to.as_str()),
+            ("agent1", "_req")
+        );
         assert!(matches!(
             verify_response(b"other", &r, "idp", "ids"),
             Err(SamlError::Untrusted(_))
@@ -322,7 +326,11 @@ mod tests {
 
     #[test]
     fn authn_request_round_trip() {
-        let (id, b64) = authn_request("ids", "https://x/ids/saml/response?metaAlias=/sp&a=b", "https://y/idp/sso");
+        let (id, b64) = authn_request(
+            "ids",
+            "https://x/ids/saml/response?metaAlias=/sp&a=b",
+            "https://y/idp/sso",
+        );
         let p = parse_authn_request(&b64).unwrap();
         assert_eq!(p.id, id);
         assert_eq!(p.issuer, "ids");

@@ -35,7 +35,9 @@ pub(crate) fn generate() -> Result<Tls, String> {
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     ca.not_before = now - Duration::days(1);
     ca.not_after = now + Duration::days(30);
-    let ca_cert = ca.self_signed(&ca_key).map_err(|e| format!("CA cert: {e}"))?;
+    let ca_cert = ca
+        .self_signed(&ca_key)
+        .map_err(|e| format!("CA cert: {e}"))?;
     let issuer = Issuer::new(ca, ca_key);
 
     let leaf_key = KeyPair::generate().map_err(|e| format!("leaf key: {e}"))?;
@@ -77,7 +79,8 @@ impl CaFile {
     pub fn write(ca_pem: &str, out: Option<&Path>) -> Result<Self, String> {
         match out {
             Some(p) => {
-                fs::write(p, ca_pem).map_err(|e| format!("writing CA file {}: {e}", p.display()))?;
+                fs::write(p, ca_pem)
+                    .map_err(|e| format!("writing CA file {}: {e}", p.display()))?;
                 Ok(CaFile {
                     path: p.to_path_buf(),
                     owned_dir: None,

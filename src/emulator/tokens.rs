@@ -180,7 +180,10 @@ impl TokenIssuer {
     pub fn issue_refresh(&self) -> Result<Issued, String> {
         let sub = self.subject("refresh", self.refresh_ttl);
         let jwt = self.sign(&sub)?;
-        Ok(Issued { jwt, jti: sub.token })
+        Ok(Issued {
+            jwt,
+            jti: sub.token,
+        })
     }
 
     /// An access token for `user` whose `sub.rt` names the refresh token `refresh_jti`.
@@ -192,7 +195,10 @@ impl TokenIssuer {
         sub.realm = Some(self.realm.clone());
         sub.upn = Some(format!("{user}@{}", self.realm));
         let jwt = self.sign(&sub)?;
-        Ok(Issued { jwt, jti: sub.token })
+        Ok(Issued {
+            jwt,
+            jti: sub.token,
+        })
     }
 
     /// `expires_in` for the JSON: whole seconds, at least 1 (sub-second test TTLs round up).

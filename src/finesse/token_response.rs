@@ -130,7 +130,8 @@ mod tests {
     #[test]
     fn rejects_wrong_shapes() {
         use TokenResponseError::*;
-        let cases: &[(&[u8], fn(&TokenResponseError) -> bool)] = &[
+        type Case<'a> = (&'a [u8], fn(&TokenResponseError) -> bool);
+        let cases: &[Case] = &[
             (b"<html>", |e| matches!(e, NotJson(_))),
             (b"[1]", |e| matches!(e, NotJson(_))),
             (br#"{"expires_in":300}"#, |e| matches!(e, Field(_))),

@@ -219,3 +219,73 @@ mod tests {
         assert!(read_ca_file(&dir.path().join("missing.pem")).is_err());
     }
 }
+
+/// Verifies a server certificate chain (leaf first, DER) for `host` against the CA certificates
+/// in `ca_pem` only. The webview calls this before it trusts a certificate WebKit rejected.
+pub fn verify_chain(ca_pem: &[u8], host: &str, chain: &[Vec<u8>]) -> Result<(), String> {
+    use rustls::client::danger::ServerCertVerifier as _;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in parse_pem_certs(ca_pem)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("CA certificate rejected: {e}"))?;
+    }
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        crypto_provider(),
+    )
+    .build()
+    .map_err(|e| e.to_string())?;
+    let (leaf, rest) = chain.split_first().ok_or("empty certificate chain")?;
+    let intermediates: Vec<CertificateDer<'_>> = rest
+        .iter()
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
+    let name = ServerName::try_from(
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string(),
+    )
+    .map_err(|e| format!("{host}: {e}"))?;
+    verifier
+        .verify_server_cert(
+            &CertificateDer::from(leaf.as_slice()),
+            &intermediates,
+            &name,
+            &[],
+            UnixTime::now(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod verify_tests {
+    use super::*;
+
+    fn ca_and_leaf(names: &[&str]) -> (String, Vec<u8>, String) {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf_params =
+            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+        (ca.pem(), leaf.der().to_vec(), ca_key.serialize_pem())
+    }
+
+    #[test]
+    fn chain_to_ca_accepted_for_its_names_only() {
+        let (ca, leaf, _) = ca_and_leaf(&["localhost", "127.0.0.1"]);
+        verify_chain(ca.as_bytes(), "localhost", std::slice::from_ref(&leaf)).unwrap();
+        verify_chain(ca.as_bytes(), "127.0.0.1", std::slice::from_ref(&leaf)).unwrap();
+        assert!(verify_chain(ca.as_bytes(), "evil.example", std::slice::from_ref(&leaf)).is_err());
+        let (other_ca, _, _) = ca_and_leaf(&["localhost"]);
+        assert!(verify_chain(other_ca.as_bytes(), "localhost", &[leaf]).is_err());
+        assert!(verify_chain(ca.as_bytes(), "localhost", &[]).is_err());
+    }
+}

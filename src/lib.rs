@@ -3,9 +3,17 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod browser;
+pub mod cli;
 pub mod commands;
+pub mod dirs;
 pub mod emulator;
+pub mod error;
 pub mod finesse;
 pub mod flow;
 pub mod http;
+pub mod jwt;
+pub mod logging;
 pub mod redact;
+pub mod signin;
+pub mod websession;
+pub mod webview;

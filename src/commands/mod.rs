@@ -1,3 +1,47 @@
-//! One module per verb: turns parsed arguments into a typed input and calls the library.
+//! One module per verb: each turns parsed arguments into typed input and calls the library.
 
+pub mod decode;
 pub mod emulate;
+pub mod login;
+pub mod output;
+
+use crate::cli::{Cli, Command};
+use crate::error::{EXIT_CODES, Error, Result};
+
+/// Runs a parsed command line. `webview` takes over the main thread (GTK needs it) and never returns.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Webview => webview(),
+        Command::Decode(args) => decode::run(&args, &mut std::io::stdout().lock()),
+        Command::ExitCodes => {
+            for (code, meaning) in EXIT_CODES {
+                println!("{code:>3}  {meaning}");
+            }
+            Ok(())
+        }
+        Command::Login(args) => runtime()?.block_on(login::run(&args, cli.verbose, cli.log_format)),
+        Command::Emulate(config) => runtime()?
+            .block_on(emulate::run(config))
+            .map_err(|e| Error::Internal(e.to_string())),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+}
+
+#[cfg(feature = "webview")]
+fn webview() -> Result<()> {
+    crate::webview::window::run()
+}
+
+#[cfg(not(feature = "webview"))]
+fn webview() -> Result<()> {
+    Err(Error::NoDisplay(
+        "this build has no webview (built without the `webview` feature)".into(),
+    ))
+}

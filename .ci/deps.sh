@@ -1,0 +1,28 @@
+# Sourced by the quick-start scripts: installs the Debian/Ubuntu packages that are missing.
+# shellcheck shell=bash
+
+# Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
+# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+
+ensure_packages() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "cargo not found: install Rust 1.89 or newer (https://rustup.rs), then re-run" >&2
+        exit 2
+    fi
+}

@@ -1,0 +1,112 @@
+//! Command-line types (clap) only; `commands` turns them into work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "finesse-sso",
+    version,
+    about = "Get Cisco Finesse SSO tokens through the real sign-in page, for thick clients and scripts",
+    after_help = "Exit codes: see `finesse-sso help exit-codes` or the README.\nDocs: https://github.com/finesse-sso/finesse-sso#readme"
+)]
+pub struct Cli {
+    /// More detail on stderr (-v info, -vv debug, -vvv trace). Secrets are redacted at every level.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Sign in through the embedded browser and print the token (JSON by default).
+    ///
+    /// Without --server, signs in to the built-in emulator (a demo).
+    Login(LoginArgs),
+    /// Show a JWT's header, claims (Cisco's nested `sub` too) and expiry.
+    Decode(DecodeArgs),
+    /// Run a Finesse + Cisco IdS + SAML IdP emulator on loopback (for tests and integrators).
+    Emulate(crate::emulator::EmulatorConfig),
+    /// Print the exit-code table.
+    ExitCodes,
+    /// The sign-in window process (internal: started by `login` and the agent).
+    #[command(hide = true)]
+    Webview,
+}
+
+/// Where the server is and how to reach it.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ServerArgs {
+    /// Finesse server: `host` (→ https://host:8445), `host:port` or an https URL.
+    #[arg(long, env = "FINESSE_SSO_SERVER")]
+    pub server: Option<String>,
+    /// Finesse user (loginName or peripheral id), sent as `cc_username`.
+    #[arg(long, env = "FINESSE_SSO_USER")]
+    pub user: Option<String>,
+    /// Extra CA certificates (PEM) to trust, for the helper's requests and inside the window.
+    #[arg(long, env = "FINESSE_SSO_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Proxy for all requests (http://host:port or socks5://host:port); default: the environment.
+    #[arg(long, env = "FINESSE_SSO_PROXY")]
+    pub proxy: Option<String>,
+    /// Profile: keeps its own saved web session (several users or servers on one machine).
+    #[arg(long, env = "FINESSE_SSO_PROFILE", default_value = "default")]
+    pub profile: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// One JSON object: token, refresh_token, expiry, user, claims.
+    #[default]
+    Json,
+    /// The access token alone.
+    Token,
+    /// `Authorization: Bearer <token>`.
+    Header,
+    /// Shell assignments (`FINESSE_TOKEN=…`), for `eval`.
+    Env,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Sign in to the built-in emulator (the default when no --server is given).
+    #[arg(long, conflicts_with = "server")]
+    pub demo: bool,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+    /// Show the window at once instead of only when a page needs you.
+    #[arg(long)]
+    pub show: bool,
+    /// Never show a window: fail with exit code 14 if the identity provider needs you.
+    #[arg(long, conflicts_with = "show")]
+    pub non_interactive: bool,
+    /// Neither restore nor save the web session (cookies) of this profile.
+    #[arg(long)]
+    pub no_session: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DecodeArgs {
+    /// The JWT, or `-` (default) to read it from stdin. Prefer stdin: arguments show in `ps`.
+    #[arg(default_value = "-")]
+    pub token: String,
+    /// Verify the signature with this PEM public key (IdS: /ids/v1/keys/token/public).
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// JSON output even on a terminal.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,88 @@
+//! `finesse-sso login`: sign in through the window and print the token (the demo without --server).
+
+use std::time::Duration;
+
+use crate::cli::LoginArgs;
+use crate::dirs::Dirs;
+use crate::error::{Error, Result};
+use crate::logging::LogFormat;
+use crate::signin::{Authenticator, SignInOptions, Target, WindowAuthenticator};
+use crate::webview::process;
+
+/// The demo user the emulator always has.
+pub const DEMO_USER: &str = "agent1";
+
+pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
+    let dirs = Dirs::from_env()?;
+    let demo = args.demo || args.server.server.is_none();
+    let headless = !process::have_display();
+    let opts = SignInOptions {
+        timeout: Duration::from_secs(args.timeout),
+        show: args.show || (demo && !headless),
+        interactive: !args.non_interactive,
+        use_session: !args.no_session,
+        // Without a display, only a sign-in that needs no typing can work: the demo's
+        // auto-login, or a --non-interactive re-login from the saved web session.
+        xvfb: headless && (demo || args.non_interactive),
+        verbosity,
+        json_logs: log_format == LogFormat::Json,
+    };
+    let auth = WindowAuthenticator { dirs };
+    if !demo {
+        let target = Target::from_args(&args.server)?;
+        let token = auth.authenticate(&target, &opts).await?;
+        return print(args, &target, &token);
+    }
+
+    let mut config = crate::emulator::EmulatorConfig::default();
+    if headless {
+        config.auto_login = Some(DEMO_USER.to_string());
+    }
+    let emu = crate::emulator::start(config)
+        .await
+        .map_err(|e| Error::Internal(format!("starting the demo emulator: {e}")))?;
+    eprintln!(
+        "finesse-sso: demo: signing in to the built-in emulator at {} as {DEMO_USER}{}",
+        emu.finesse_url(),
+        if headless {
+            " (no display: the window runs under Xvfb and the emulator's IdP signs in by itself)"
+        } else {
+            " (the password is shown on the sign-in page)"
+        }
+    );
+    let target = Target {
+        server: emu.finesse_url().clone(),
+        user: DEMO_USER.to_string(),
+        ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
+        proxy: None,
+        profile: "demo".into(),
+    };
+    let result = auth.authenticate(&target, &opts).await;
+    if let Ok(t) = &result {
+        // Show the demo's token is real: the emulator's Finesse accepts it.
+        let id = t.user_id.clone().unwrap_or_else(|| target.user.clone());
+        match target.finesse()?.user(&id, &t.token).await {
+            Ok(_) => eprintln!(
+                "finesse-sso: demo: the emulator's Finesse accepts the token (GET /finesse/api/User/{id})"
+            ),
+            Err(e) => eprintln!("finesse-sso: demo: the token was not accepted: {e}"),
+        }
+    }
+    emu.shutdown().await;
+    print(args, &target, &result?)
+}
+
+fn print(
+    args: &LoginArgs,
+    target: &Target,
+    token: &crate::finesse::token_response::TokenResponse,
+) -> Result<()> {
+    let expires_at = time::OffsetDateTime::now_utc().unix_timestamp() + token.expires_in as i64;
+    super::output::write(
+        &mut std::io::stdout().lock(),
+        args.format,
+        token,
+        &target.server,
+        expires_at,
+    )
+}

@@ -1,0 +1,236 @@
+//! Every path the helper uses (config, state, runtime), one override for tests, private creation.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Points every path below one directory (tests, portable installs).
+pub const HOME_ENV: &str = "FINESSE_SSO_HOME";
+
+/// Where the helper keeps things. Built once from the environment and passed down.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub state: PathBuf,
+    pub runtime: PathBuf,
+}
+
+impl Dirs {
+    /// From the environment: `FINESSE_SSO_HOME`, else the platform's conventions
+    /// (XDG on Linux, `%LOCALAPPDATA%` on Windows, `~/Library` on macOS).
+    pub fn from_env() -> Result<Self> {
+        if let Some(home) = std::env::var_os(HOME_ENV).filter(|v| !v.is_empty()) {
+            return Ok(Dirs::under(Path::new(&home)));
+        }
+        platform()
+    }
+
+    /// Everything under one root (what `FINESSE_SSO_HOME` selects).
+    pub fn under(root: &Path) -> Self {
+        Dirs {
+            config: root.join("config"),
+            state: root.join("state"),
+            runtime: root.join("run"),
+        }
+    }
+
+    /// The per-profile state directory (webview data, saved web session), created private.
+    pub fn profile(&self, profile: &str) -> Result<PathBuf> {
+        if profile.is_empty()
+            || profile.len() > 64
+            || !profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            || profile.starts_with('.')
+        {
+            return Err(Error::Usage(format!(
+                "profile name {profile:?}: use 1-64 letters, digits, '-', '_' or '.' (not leading)"
+            )));
+        }
+        let dir = self.state.join("profiles").join(profile);
+        ensure_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.config.join("config.toml")
+    }
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+fn platform() -> Result<Dirs> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let xdg = |var: &str, fallback: &str| -> Result<PathBuf> {
+        match std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+        {
+            Some(p) => Ok(p.join("finesse-sso")),
+            None => home
+                .as_ref()
+                .map(|h| h.join(fallback).join("finesse-sso"))
+                .ok_or_else(|| Error::Usage(format!("neither {var} nor HOME is set"))),
+        }
+    };
+    let state = xdg("XDG_STATE_HOME", ".local/state")?;
+    // XDG_RUNTIME_DIR is per-user, private and tmpfs; without it, a private dir inside our state.
+    let runtime = match std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        Some(p) => p.join("finesse-sso"),
+        None => state.join("run"),
+    };
+    Ok(Dirs {
+        config: xdg("XDG_CONFIG_HOME", ".config")?,
+        state,
+        runtime,
+    })
+}
+
+#[cfg(target_os = "macos")]
+fn platform() -> Result<Dirs> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .ok_or_else(|| Error::Usage("HOME is not set".into()))?;
+    let app = home.join("Library/Application Support/finesse-sso");
+    Ok(Dirs {
+        config: app.clone(),
+        state: app.clone(),
+        runtime: app.join("run"),
+    })
+}
+
+#[cfg(windows)]
+fn platform() -> Result<Dirs> {
+    let local = std::env::var_os("LOCALAPPDATA")
+        .map(PathBuf::from)
+        .ok_or_else(|| Error::Usage("LOCALAPPDATA is not set".into()))?;
+    let app = local.join("finesse-sso");
+    Ok(Dirs {
+        config: app.clone(),
+        state: app.clone(),
+        runtime: app.join("run"),
+    })
+}
+
+/// Creates `dir` (and parents) so that `dir` itself is 0700 and owned by us; an existing
+/// directory that others can enter or that someone else owns is refused, not silently used.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::state(parent, e))?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::state(dir, e)),
+        }
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| Error::state(dir, e))?;
+        if !meta.is_dir() {
+            return Err(Error::state(dir, "exists and is not a directory"));
+        }
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        if meta.uid() != uid {
+            return Err(Error::state(
+                dir,
+                format!("owned by uid {}, not by us ({uid})", meta.uid()),
+            ));
+        }
+        if meta.mode() & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::state(dir, e))?;
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(|e| Error::state(dir, e))?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically (temp file in the same dir, fsync, rename), mode 0600.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .ok_or_else(|| Error::state(path, "no parent directory"))?;
+    ensure_private_dir(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
+        std::process::id()
+    ));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let _ = std::fs::remove_file(&tmp);
+    let result = (|| {
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok::<_, std::io::Error>(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::state(path, e));
+    }
+    Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn profile_dirs_are_private_and_names_checked() {
+        let t = tempfile::tempdir().unwrap();
+        let d = Dirs::under(t.path());
+        let p = d.profile("default").unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        for bad in ["", "../x", ".hidden", "a/b", &"x".repeat(65)] {
+            assert!(matches!(d.profile(bad), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn loose_existing_dir_is_tightened() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("s");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ensure_private_dir(&p).unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
+
+    #[test]
+    fn atomic_private_write() {
+        let t = tempfile::tempdir().unwrap();
+        let f = t.path().join("sub").join("file");
+        write_private(&f, b"one").unwrap();
+        write_private(&f, b"two").unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(f.parent().unwrap()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "temp file left behind");
+    }
+}

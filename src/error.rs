@@ -1,0 +1,225 @@
+//! The crate's error type. Every variant names what failed; exit codes are decided here only.
+
+use std::path::PathBuf;
+
+/// Process exit codes. The README's table is generated from the same list (see `EXIT_CODES`).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INTERNAL: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const NOT_SSO: i32 = 3;
+    pub const CANCELLED: i32 = 4;
+    pub const TIMED_OUT: i32 = 5;
+    pub const SERVER: i32 = 6;
+    pub const NETWORK: i32 = 7;
+    pub const TLS: i32 = 8;
+    pub const NO_DISPLAY: i32 = 9;
+    pub const TOKEN_INVALID: i32 = 10;
+    pub const AGENT: i32 = 11;
+    pub const STATE: i32 = 12;
+    pub const AUTH_REJECTED: i32 = 13;
+    pub const INTERACTION_REQUIRED: i32 = 14;
+}
+
+/// `(code, meaning)` for `--help` and the README.
+pub const EXIT_CODES: &[(i32, &str)] = &[
+    (exit::OK, "success"),
+    (
+        exit::INTERNAL,
+        "internal error (a bug, or the webview process crashed)",
+    ),
+    (exit::USAGE, "usage or configuration error"),
+    (
+        exit::NOT_SSO,
+        "the system or this user is not in SSO mode (NON_SSO): use Basic auth",
+    ),
+    (exit::CANCELLED, "the user closed the sign-in window"),
+    (exit::TIMED_OUT, "no token before --timeout"),
+    (
+        exit::SERVER,
+        "Finesse, IdS or the IdP answered something unusable (HTTP error, not Finesse, bad token JSON)",
+    ),
+    (
+        exit::NETWORK,
+        "a server could not be reached (DNS, connection, proxy)",
+    ),
+    (
+        exit::TLS,
+        "TLS failure (untrusted or invalid certificate): see --ca-file",
+    ),
+    (
+        exit::NO_DISPLAY,
+        "no display for the sign-in window, or no webview in this build",
+    ),
+    (exit::TOKEN_INVALID, "decode: bad signature, or not a token"),
+    (
+        exit::AGENT,
+        "the agent or its pipe failed or refused the request",
+    ),
+    (
+        exit::STATE,
+        "local state (config, profile, cookie store) could not be read or written",
+    ),
+    (
+        exit::AUTH_REJECTED,
+        "Finesse rejected the credentials or token (401/403)",
+    ),
+    (
+        exit::INTERACTION_REQUIRED,
+        "the IdP needs the user, but the sign-in was non-interactive",
+    ),
+];
+
+/// Which step of the work an error happened in, for messages like "SystemInfo on host X: …".
+pub type Step = &'static str;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{who} is NON_SSO on {server}: Finesse expects Basic authentication, not an SSO token")]
+    NotSso { who: String, server: String },
+    #[error("sign-in cancelled: the window was closed")]
+    Cancelled,
+    #[error("no token after {0} s (--timeout)")]
+    TimedOut(u64),
+    #[error("{step} on {host}: {detail}")]
+    Server {
+        step: Step,
+        host: String,
+        detail: String,
+    },
+    #[error("{step}: cannot reach {host}: {cause}")]
+    Network {
+        step: Step,
+        host: String,
+        cause: String,
+    },
+    #[error(
+        "{step}: TLS with {host} failed: {cause} (trust the server's CA with --ca-file or the system store)"
+    )]
+    Tls {
+        step: Step,
+        host: String,
+        cause: String,
+    },
+    #[error("no display for the sign-in window: {0}")]
+    NoDisplay(String),
+    #[error("webview: {0}")]
+    Webview(String),
+    #[error("{0}")]
+    TokenInvalid(String),
+    #[error("agent: {0}")]
+    Agent(String),
+    #[error("{}: {cause}", path.display())]
+    State { path: PathBuf, cause: String },
+    #[error("{step} on {host}: rejected ({detail})")]
+    AuthRejected {
+        step: Step,
+        host: String,
+        detail: String,
+    },
+    #[error("the identity provider needs the user, but this sign-in may not show a window: {0}")]
+    InteractionRequired(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => exit::USAGE,
+            Error::NotSso { .. } => exit::NOT_SSO,
+            Error::Cancelled => exit::CANCELLED,
+            Error::TimedOut(_) => exit::TIMED_OUT,
+            Error::Server { .. } => exit::SERVER,
+            Error::Network { .. } => exit::NETWORK,
+            Error::Tls { .. } => exit::TLS,
+            Error::NoDisplay(_) => exit::NO_DISPLAY,
+            Error::Webview(_) | Error::Internal(_) => exit::INTERNAL,
+            Error::TokenInvalid(_) => exit::TOKEN_INVALID,
+            Error::Agent(_) => exit::AGENT,
+            Error::State { .. } => exit::STATE,
+            Error::AuthRejected { .. } => exit::AUTH_REJECTED,
+            Error::InteractionRequired(_) => exit::INTERACTION_REQUIRED,
+        }
+    }
+
+    /// A stable machine-readable name (used in the webview line and pipe errors).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Usage(_) => "usage",
+            Error::NotSso { .. } => "not_sso",
+            Error::Cancelled => "cancelled",
+            Error::TimedOut(_) => "timed_out",
+            Error::Server { .. } => "server",
+            Error::Network { .. } => "network",
+            Error::Tls { .. } => "tls",
+            Error::NoDisplay(_) => "no_display",
+            Error::Webview(_) => "webview",
+            Error::TokenInvalid(_) => "token_invalid",
+            Error::Agent(_) => "agent",
+            Error::State { .. } => "state",
+            Error::AuthRejected { .. } => "auth_rejected",
+            Error::InteractionRequired(_) => "interaction_required",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn state(path: impl Into<PathBuf>, cause: impl std::fmt::Display) -> Self {
+        Error::State {
+            path: path.into(),
+            cause: cause.to_string(),
+        }
+    }
+
+    /// Maps a failed request to Network or TLS, naming the host and step.
+    pub fn request(step: Step, url: &url::Url, err: &reqwest::Error) -> Self {
+        let host = host_of(url);
+        let cause = crate::http::describe(err);
+        if crate::http::is_tls_error(err) {
+            Error::Tls { step, host, cause }
+        } else if err.is_timeout() {
+            Error::Network {
+                step,
+                host,
+                cause: format!("timed out ({cause})"),
+            }
+        } else {
+            Error::Network { step, host, cause }
+        }
+    }
+}
+
+/// `host:port` of a URL, for messages.
+pub fn host_of(url: &url::Url) -> String {
+    match (url.host_str(), url.port_or_known_default()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => "<no host>".into(),
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_distinct_and_documented() {
+        let mut codes: Vec<i32> = EXIT_CODES.iter().map(|(c, _)| *c).collect();
+        codes.sort();
+        codes.dedup();
+        assert_eq!(codes.len(), EXIT_CODES.len());
+        for e in [
+            Error::Cancelled,
+            Error::TimedOut(1),
+            Error::NoDisplay("x".into()),
+            Error::Agent("x".into()),
+            Error::state("/x", "y"),
+        ] {
+            assert!(EXIT_CODES.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Turning what the user typed (`finesse.example.com`, a URL) into the Finesse base URL.
+
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::flow::is_loopback;
+
+/// Finesse 11.0+ serves HTTPS on 8445 (reference §1.7).
+pub const DEFAULT_PORT: u16 = 8445;
+
+/// A bare host (optionally `host:port`) becomes `https://host:8445/`; a URL is kept as given
+/// (its origin only). Plain `http://` is refused except on loopback (tests, the emulator).
+pub fn parse(input: &str) -> Result<Url> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(Error::Usage("--server is empty".into()));
+    }
+    let url = if input.contains("://") {
+        Url::parse(input).map_err(|e| Error::Usage(format!("--server {input:?}: {e}")))?
+    } else {
+        let with_port = if has_port(input) {
+            input.to_string()
+        } else {
+            format!("{input}:{DEFAULT_PORT}")
+        };
+        Url::parse(&format!("https://{with_port}/"))
+            .map_err(|e| Error::Usage(format!("--server {input:?}: {e}")))?
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::Usage(format!(
+                "--server {input:?}: plain http is refused (tokens would cross the network in clear); use https"
+            )));
+        }
+        s => {
+            return Err(Error::Usage(format!(
+                "--server {input:?}: scheme {s} is not https"
+            )));
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::Usage(format!("--server {input:?}: no host")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Usage(
+            "--server must not carry user:password@".into(),
+        ));
+    }
+    let mut base = url;
+    base.set_path("/");
+    base.set_query(None);
+    base.set_fragment(None);
+    Ok(base)
+}
+
+fn has_port(hostport: &str) -> bool {
+    match hostport.rsplit_once(':') {
+        // An IPv6 literal without brackets has colons but no port.
+        Some((h, p)) => {
+            !p.is_empty()
+                && p.chars().all(|c| c.is_ascii_digit())
+                && (!h.contains(':') || h.ends_with(']'))
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_forms() {
+        assert_eq!(
+            parse("finesse.example.com").unwrap().as_str(),
+            "https://finesse.example.com:8445/"
+        );
+        assert_eq!(
+            parse("finesse.example.com:443").unwrap().as_str(),
+            "https://finesse.example.com/"
+        );
+        assert_eq!(
+            parse("https://f.example:8445/desktop/x?y#z")
+                .unwrap()
+                .as_str(),
+            "https://f.example:8445/"
+        );
+        assert_eq!(
+            parse("http://127.0.0.1:9000").unwrap().as_str(),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(parse("[::1]:9000").unwrap().as_str(), "https://[::1]:9000/");
+        for bad in [
+            "",
+            "http://finesse.example.com",
+            "ftp://x",
+            "https://u:p@x.example",
+            "https://",
+        ] {
+            assert!(matches!(parse(bad), Err(Error::Usage(_))), "{bad:?}");
+        }
+    }
+}

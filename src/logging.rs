@@ -1,0 +1,46 @@
+//! Logging to stderr: `-v` levels, text or JSON lines. Only this crate logs above warn, because
+//! HTTP libraries log URLs (with codes and `cc_username`) at debug.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::{filter::Targets, fmt, prelude::*};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// 0 = warnings, 1 = info (-v), 2 = debug (-vv), 3+ = trace (-vvv).
+pub fn init(verbosity: u8, format: LogFormat) {
+    let ours = match verbosity {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    let filter = Targets::new()
+        .with_default(tracing::Level::WARN)
+        .with_target(env!("CARGO_CRATE_NAME"), ours);
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match format {
+        LogFormat::Text => registry
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_target(false)
+                    .without_time(),
+            )
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_writer(std::io::stderr)
+                    .with_current_span(false),
+            )
+            .try_init(),
+    };
+}

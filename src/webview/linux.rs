@@ -1,0 +1,166 @@
+//! WebKitGTK specifics: reading the main resource natively (page script cannot forge it),
+//! trusting `--ca-file` for exactly the certificates that chain to it, and load failures.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use tao::event_loop::EventLoopProxy;
+use url::Url;
+use webkit2gtk::{URIResponseExt, WebContextExt, WebResourceExt, WebViewExt};
+use wry::WebViewExtUnix;
+
+use super::WindowRequest;
+use super::window::Ev;
+use crate::error::host_of;
+use crate::finesse::token_response::MAX_TOKEN_RESPONSE_BYTES;
+use crate::flow::DenyReason;
+use crate::redact;
+
+/// Reads the committed main resource: URI, status and MIME type from the network response,
+/// bytes from the engine's resource cache.
+pub(super) fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<Ev>) {
+    let wk = webview.webview();
+    let Some(res) = wk.main_resource() else {
+        return;
+    };
+    let Some(resp) = res.response() else { return };
+    let url = res.uri().map(|s| s.to_string()).unwrap_or_default();
+    let status = resp.status_code() as u16;
+    let mime = resp.mime_type().map(|s| s.to_string()).unwrap_or_default();
+    // A huge body is not a token: refuse before reading it into memory.
+    if resp.content_length() > MAX_TOKEN_RESPONSE_BYTES as u64 {
+        let _ = proxy.send_event(Ev::Document {
+            url,
+            status,
+            mime,
+            body: vec![b' '; MAX_TOKEN_RESPONSE_BYTES + 1],
+        });
+        return;
+    }
+    res.data(None::<&webkit2gtk::gio::Cancellable>, move |r| match r {
+        Ok(body) => {
+            let _ = proxy.send_event(Ev::Document {
+                url,
+                status,
+                mime,
+                body,
+            });
+        }
+        Err(e) => {
+            let _ = proxy.send_event(Ev::Fail {
+                kind: "webview",
+                message: format!("reading the token page: {e}"),
+            });
+        }
+    });
+}
+
+type Allowed = (String, Vec<u8>);
+
+/// Signal handlers the portable wry API does not offer.
+pub(super) fn attach(
+    webview: &wry::WebView,
+    req: &WindowRequest,
+    proxy: EventLoopProxy<Ev>,
+    last_denied: Rc<RefCell<Option<DenyReason>>>,
+) {
+    let wk = webview.webview();
+    let ca_pem = req.ca_pem.clone();
+    // (host, leaf DER) pairs already allowed: a second failure for one of them is final.
+    let allowed: Rc<RefCell<HashSet<Allowed>>> = Rc::default();
+    {
+        let proxy = proxy.clone();
+        wk.connect_load_failed_with_tls_errors(move |wv, uri, cert, flags| {
+            let host = Url::parse(uri)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_string))
+                .unwrap_or_default();
+            let hostport = Url::parse(uri)
+                .map(|u| host_of(&u))
+                .unwrap_or_else(|_| host.clone());
+            let chain = chain_der(cert);
+            let verdict = match &ca_pem {
+                None => Err(format!("certificate not trusted ({flags:?})")),
+                Some(pem) => {
+                    crate::http::verify_chain(pem.as_bytes(), &host, &chain).map_err(|e| {
+                        format!("certificate not trusted by the system or --ca-file: {e}")
+                    })
+                }
+            };
+            match verdict {
+                Ok(())
+                    if allowed
+                        .borrow_mut()
+                        .insert((host.clone(), chain[0].clone())) =>
+                {
+                    // WebKitGTK cannot take a CA; allow this exact certificate for this host, then retry.
+                    tracing::info!(
+                        "{hostport}: certificate chains to --ca-file; allowing it for this host"
+                    );
+                    if let Some(ctx) = wv.context() {
+                        ctx.allow_tls_certificate_for_host(cert, &host);
+                    }
+                    wv.load_uri(uri);
+                }
+                Ok(()) => {
+                    let _ = proxy.send_event(Ev::Fail {
+                        kind: "tls",
+                        message: format!(
+                            "{hostport}: certificate still rejected after allowing it ({flags:?})"
+                        ),
+                    });
+                }
+                Err(msg) => {
+                    tracing::warn!("TLS failure loading {}", redact::url_str(uri));
+                    let _ = proxy.send_event(Ev::Fail {
+                        kind: "tls",
+                        message: format!("{hostport}: {msg}"),
+                    });
+                }
+            }
+            true
+        });
+    }
+    wk.connect_load_failed(move |_wv, _event, uri, err| {
+        if err.matches(webkit2gtk::PolicyError::FrameLoadInterruptedByPolicyChange) {
+            if let Some(reason) = last_denied.borrow_mut().take() {
+                let _ = proxy.send_event(Ev::Fail {
+                    kind: "server",
+                    message: format!("the sign-in was sent somewhere refused: {reason}"),
+                });
+            }
+            return false;
+        }
+        if err.matches(webkit2gtk::NetworkError::Cancelled) {
+            return false; // superseded by a newer navigation
+        }
+        let hostport = Url::parse(uri)
+            .map(|u| host_of(&u))
+            .unwrap_or_else(|_| "<unknown host>".into());
+        let _ = proxy.send_event(Ev::Fail {
+            kind: "network",
+            message: format!("{hostport}: {}", err.message()),
+        });
+        false
+    });
+}
+
+fn chain_der(cert: &webkit2gtk::gio::TlsCertificate) -> Vec<Vec<u8>> {
+    use webkit2gtk::gio::prelude::TlsCertificateExt;
+    let mut out = Vec::new();
+    let mut cur = Some(cert.clone());
+    while let Some(c) = cur {
+        if out.len() > 8 {
+            break;
+        }
+        if let Some(der) = c.certificate() {
+            out.push(der.to_vec());
+        }
+        cur = c.issuer();
+    }
+    if out.is_empty() {
+        out.push(Vec::new());
+    }
+    out
+}

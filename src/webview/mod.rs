@@ -1,0 +1,112 @@
+//! The sign-in window: request/outcome types shared by the parent and the window process.
+//!
+//! The window runs in its own process (`finesse-sso webview`, hidden) so WebKit's memory and
+//! crashes stay out of the caller. The parent writes one [`WindowRequest`] JSON line on the
+//! child's stdin (and keeps stdin open: EOF means the parent died); the child prints exactly
+//! one [`WindowOutcome`] JSON line on stdout.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::finesse::token_response::TokenResponse;
+use crate::redact::Secret;
+
+#[cfg(all(feature = "webview", target_os = "linux"))]
+mod linux;
+pub mod process;
+#[cfg(feature = "webview")]
+pub mod window;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WindowRequest {
+    /// The Finesse base URL (its origin is the only place a token is captured from).
+    pub finesse: Url,
+    pub user: String,
+    /// Extra CA certificates (PEM) trusted inside the webview, for this sign-in only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    pub timeout_secs: u64,
+    /// Private directory for WebKit's own files (cache, persistent cookies, storage).
+    pub data_dir: std::path::PathBuf,
+    /// Show the window after this long without a token, even on Finesse pages.
+    pub show_after_ms: u64,
+    /// false: never show the window; a page that needs the user ends with `interaction_required`.
+    pub interactive: bool,
+    /// Cookies to restore before the first load (the saved web session).
+    #[serde(default)]
+    pub cookies: Vec<SavedCookie>,
+    /// Optional proxy for the webview (`http://host:port` or `socks5://host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<Url>,
+}
+
+/// One browser cookie, enough to restore it faithfully (session cookies included).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SavedCookie {
+    pub name: String,
+    pub value: Secret<String>,
+    pub domain: String,
+    pub path: String,
+    pub secure: bool,
+    pub http_only: bool,
+    /// Unix seconds; `None` for a session cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+}
+
+/// The child's single answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum WindowOutcome {
+    Ok {
+        token: TokenResponse,
+        #[serde(default)]
+        cookies: Vec<SavedCookie>,
+    },
+    Error {
+        kind: String,
+        message: String,
+    },
+}
+
+impl WindowOutcome {
+    pub fn error(kind: &str, message: impl Into<String>) -> Self {
+        WindowOutcome::Error {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The one line the child prints.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| {
+            r#"{"status":"error","kind":"internal","message":"unserialisable outcome"}"#.into()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcome_round_trips_and_error_line_has_no_token() {
+        let t = TokenResponse::parse(br#"{"token":"a.b.c","expires_in":300}"#).unwrap();
+        let line = WindowOutcome::Ok {
+            token: t.clone(),
+            cookies: vec![],
+        }
+        .to_line();
+        match serde_json::from_str::<WindowOutcome>(&line).unwrap() {
+            WindowOutcome::Ok { token, .. } => assert_eq!(token, t),
+            e => panic!("{e:?}"),
+        }
+        let e = WindowOutcome::error("timed_out", "no token").to_line();
+        assert_eq!(
+            e,
+            r#"{"status":"error","kind":"timed_out","message":"no token"}"#
+        );
+    }
+}

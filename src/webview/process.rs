@@ -1,0 +1,194 @@
+//! The parent side of the window process: spawn it (under Xvfb when asked), feed it the request,
+//! read its one line, enforce the timeout, and turn the outcome into a token or a typed error.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+use super::{SavedCookie, WindowOutcome, WindowRequest};
+use crate::error::{Error, Result};
+use crate::finesse::token_response::TokenResponse;
+
+/// How to start the window process.
+#[derive(Debug, Clone, Default)]
+pub struct Spawn {
+    /// Run it under `xvfb-run -a` (no display: demos, CI).
+    pub xvfb: bool,
+    /// Verbosity and log format passed on to the child, so its stderr matches ours.
+    pub verbosity: u8,
+    pub json_logs: bool,
+}
+
+/// A successful window sign-in.
+#[derive(Debug)]
+pub struct WindowToken {
+    pub token: TokenResponse,
+    pub cookies: Vec<SavedCookie>,
+}
+
+/// Whether a graphical session is reachable from here.
+pub fn have_display() -> bool {
+    if cfg!(any(windows, target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// Whether `xvfb-run` is on PATH.
+pub fn have_xvfb() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("xvfb-run").is_file()))
+}
+
+/// Runs one sign-in in a window process and waits for its answer.
+pub async fn sign_in(req: &WindowRequest, spawn: &Spawn) -> Result<WindowToken> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find own executable: {e}")))?;
+    let mut cmd = if spawn.xvfb {
+        let mut c = Command::new("xvfb-run");
+        c.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    if spawn.verbosity > 0 {
+        cmd.arg(format!("-{}", "v".repeat(spawn.verbosity.min(4) as usize)));
+    }
+    if spawn.json_logs {
+        cmd.args(["--log-format", "json"]);
+    }
+    cmd.arg("webview")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    cmd.process_group(0); // so a timeout can end xvfb-run, Xvfb and WebKit's processes together
+    let mut child = cmd.spawn().map_err(|e| {
+        if spawn.xvfb {
+            Error::NoDisplay(format!("cannot run xvfb-run: {e}"))
+        } else {
+            Error::Webview(format!(
+                "cannot start the window process {}: {e}",
+                exe.display()
+            ))
+        }
+    })?;
+    let pid = child.id();
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| Error::Internal("no stdin pipe".into()))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| Error::Internal("no stdout pipe".into()))?;
+    let mut line = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
+    line.push('\n');
+    stdin
+        .write_all(line.as_bytes())
+        .await
+        .map_err(|e| Error::Webview(format!("window process stdin: {e}")))?;
+    stdin
+        .flush()
+        .await
+        .map_err(|e| Error::Webview(format!("window process stdin: {e}")))?;
+    // stdin stays open until we return: its EOF tells the child we are gone.
+
+    let read = async {
+        let mut lines = BufReader::new(stdout).lines();
+        let mut outcome = None;
+        while let Ok(Some(l)) = lines.next_line().await {
+            if l.len() > 1 << 20 {
+                continue;
+            }
+            if let Ok(o) = serde_json::from_str::<WindowOutcome>(&l) {
+                outcome = Some(o);
+            }
+        }
+        outcome
+    };
+    // The child enforces the timeout itself; this guard covers a wedged engine.
+    let guard = Duration::from_secs(req.timeout_secs.saturating_add(10));
+    let outcome = tokio::select! {
+        o = tokio::time::timeout(guard, read) => o,
+        _ = tokio::signal::ctrl_c() => {
+            kill_group(pid);
+            return Err(Error::Cancelled);
+        }
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(_) => {
+            kill_group(pid);
+            return Err(Error::TimedOut(req.timeout_secs));
+        }
+    };
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+    drop(stdin);
+    if status.is_err() {
+        kill_group(pid);
+    }
+    match outcome {
+        Some(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
+        Some(WindowOutcome::Error { kind, message }) => Err(error_from(&kind, message, req)),
+        None => {
+            let code = match status {
+                Ok(Ok(s)) => s.to_string(),
+                _ => "no exit status".into(),
+            };
+            Err(Error::Webview(format!(
+                "the window process ended without an answer ({code})"
+            )))
+        }
+    }
+}
+
+fn error_from(kind: &str, message: String, req: &WindowRequest) -> Error {
+    let host = crate::error::host_of(&req.finesse);
+    match kind {
+        "cancelled" => Error::Cancelled,
+        "timed_out" => Error::TimedOut(req.timeout_secs),
+        "no_display" => Error::NoDisplay(message),
+        "tls" => Error::Tls {
+            step: "sign-in window",
+            host: message_host(&message).unwrap_or(host),
+            cause: message,
+        },
+        "network" => Error::Network {
+            step: "sign-in window",
+            host: message_host(&message).unwrap_or(host),
+            cause: message,
+        },
+        "server" => Error::Server {
+            step: "sign-in window",
+            host,
+            detail: message,
+        },
+        "interaction_required" => Error::InteractionRequired(message),
+        _ => Error::Webview(message),
+    }
+}
+
+// Messages from the child start with "host:port: ..." when they concern one host.
+fn message_host(message: &str) -> Option<String> {
+    let (h, _) = message.split_once(": ")?;
+    (!h.contains(' ')).then(|| h.to_string())
+}
+
+fn kill_group(pid: Option<u32>) {
+    #[cfg(unix)]
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: signalling our own child's process group.
+        unsafe {
+            libc::kill(-pid, libc::SIGTERM);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}

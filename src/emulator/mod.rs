@@ -125,7 +125,7 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         .await
         .map_err(|e| EmulatorError::Key(e.to_string()))?
         .map_err(EmulatorError::Key)?;
-    let ids_host = format!("{}", ids.host_str().unwrap_or("127.0.0.1"));
+    let ids_host = ids.host_str().unwrap_or("127.0.0.1").to_string();
     let issuer = tokens::TokenIssuer::new(
         &key,
         &ids_host,

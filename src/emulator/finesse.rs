@@ -30,7 +30,7 @@ fn route(app: &App, req: &Req) -> Result<Resp, Resp> {
         }
         "/desktop/sso/token" => match req.method {
             Method::GET => token_get(app, req),
-            Method::POST => refresh_post(app, req),
+            Method::POST => super::refresh::post(app, req),
             _ => Err(Resp::method_not_allowed(&[Method::GET, Method::POST])),
         },
         "/desktop/sso/authcode" => {
@@ -129,7 +129,7 @@ fn user_auth_mode(app: &App, id: &str) -> Result<Resp, Resp> {
 }
 
 /// `cc_username` from the query (unless cookie-only) or the cookie.
-fn cc_username(app: &App, req: &Req) -> Option<String> {
+pub(super) fn cc_username(app: &App, req: &Req) -> Option<String> {
     let from_cookie = || req.cookie("cc_username").and_then(percent_decode);
     let v = if app.settings.cookie_only() {
         from_cookie()
@@ -154,7 +154,7 @@ fn require_cc_username(app: &App, req: &Req) -> Result<String, Resp> {
 }
 
 /// Strict flag values: `return_refresh_token=true|false`, `return_user=yes|no`.
-fn flag(value: Option<&str>, name: &str, yes: &str, no: &str) -> Result<bool, Resp> {
+pub(super) fn flag(value: Option<&str>, name: &str, yes: &str, no: &str) -> Result<bool, Resp> {
     match value {
         None => Ok(false),
         Some(v) if v == yes => Ok(true),
@@ -166,7 +166,7 @@ fn flag(value: Option<&str>, name: &str, yes: &str, no: &str) -> Result<bool, Re
 }
 
 /// Whether the name a client gave (login name or id) designates `user`.
-fn same_user(app: &App, user: &str, given: &str) -> bool {
+pub(super) fn same_user(app: &App, user: &str, given: &str) -> bool {
     user == given
         || app
             .settings
@@ -218,7 +218,7 @@ fn session_user(app: &App, req: &Req) -> Option<String> {
 fn token_get(app: &App, req: &Req) -> Result<Resp, Resp> {
     let hint = require_cc_username(app, req)?;
     if req.query("refresh-token").is_some() {
-        return refresh_get(app, req, &hint);
+        return super::refresh::get(app, req, &hint);
     }
     let want_refresh = flag(
         req.query("return_refresh_token"),
@@ -270,7 +270,12 @@ fn issue_pair(app: &App, user: &str) -> Result<(Issued, Issued), Resp> {
 }
 
 /// Cisco's JSON in Cisco's key order, bent by the token-body faults and `--forge iframe`.
-fn token_response(app: &App, user: &str, access: &Issued, refresh: Option<&Issued>) -> Resp {
+pub(super) fn token_response(
+    app: &App,
+    user: &str,
+    access: &Issued,
+    refresh: Option<&Issued>,
+) -> Resp {
     if app.faults.forge() == Some(ForgeMode::Iframe) {
         let frame = app.settings.at(&app.settings.idp, "/idp/forge/frame");
         return Resp::html(200, pages::iframe_host(&frame));
@@ -330,109 +335,6 @@ fn authcode(app: &App, req: &Req) -> Result<Resp, Resp> {
         app.settings.tls,
         false,
     )))
-}
-
-fn refresh_post(app: &App, req: &Req) -> Result<Resp, Resp> {
-    let form = req.form()?;
-    let token = form.required("token")?;
-    let refresh = form.required("refresh-token")?;
-    let want = flag(
-        form.get("return_refresh_token")
-            .or(req.query("return_refresh_token")),
-        "return_refresh_token",
-        "true",
-        "false",
-    )?;
-    flag(
-        form.get("return_user").or(req.query("return_user")),
-        "return_user",
-        "yes",
-        "no",
-    )?;
-    let hint = cc_username(app, req);
-    refresh_tokens(app, Some(token), refresh, hint.as_deref(), want)
-}
-
-/// The TAC 215626 variant: `GET ?cc_username=U&refresh-token=R` (optionally `token=A`).
-fn refresh_get(app: &App, req: &Req, hint: &str) -> Result<Resp, Resp> {
-    let refresh = required_query(req, "refresh-token")?;
-    let want = flag(
-        req.query("return_refresh_token"),
-        "return_refresh_token",
-        "true",
-        "false",
-    )?;
-    flag(req.query("return_user"), "return_user", "yes", "no")?;
-    refresh_tokens(app, req.query("token"), refresh, Some(hint), want)
-}
-
-/// Cisco's rule: refresh works only while both tokens are valid and belong together.
-fn refresh_tokens(
-    app: &App,
-    access: Option<&str>,
-    refresh: &str,
-    hint: Option<&str>,
-    want_refresh: bool,
-) -> Result<Resp, Resp> {
-    let rv = app.tokens.verify(refresh, "refresh");
-    let owner = rv
-        .as_ref()
-        .ok()
-        .and_then(|v| app.state().refresh_owner.get(&v.jti).cloned());
-    if app.faults.refresh_redirect() {
-        let mut u = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(name) = hint.map(str::to_string).or(owner) {
-            u.append_pair("cc_username", &name);
-        }
-        u.append_pair("return_refresh_token", "true");
-        return Ok(redirect_to_authorize(
-            app,
-            format!("/desktop/sso/token?{}", u.finish()),
-        ));
-    }
-    let rv = rv.map_err(|e| Resp::unauthorized(&e.to_string()))?;
-    let owner = owner.ok_or_else(|| {
-        Resp::unauthorized("refresh token is no longer valid (it was rotated or never issued)")
-    })?;
-    if let Some(access) = access {
-        let av = app
-            .tokens
-            .verify(access, "access")
-            .map_err(|e| Resp::unauthorized(&e.to_string()))?;
-        if av.sub.rt.as_deref() != Some(rv.jti.as_str()) {
-            return Err(Resp::unauthorized(
-                "access token and refresh token do not belong together (sub.rt differs)",
-            ));
-        }
-        if av.sub.user_id.as_deref() != Some(owner.as_str()) {
-            return Err(Resp::unauthorized("access token belongs to another user"));
-        }
-    }
-    if let Some(h) = hint
-        && !same_user(app, &owner, h)
-    {
-        return Err(Resp::unauthorized(
-            "cc_username does not match the token's user",
-        ));
-    }
-    let internal = |e: String| {
-        tracing::error!("token issue failed: {e}");
-        Resp::api_error(500, "Internal Server Error", "token issue failed")
-    };
-    let (rt_jti, new_refresh) = if app.faults.rotate_refresh() {
-        let n = app.tokens.issue_refresh().map_err(internal)?;
-        let mut st = app.state();
-        st.refresh_owner.take(&rv.jti);
-        st.refresh_owner
-            .insert(n.jti.clone(), app.tokens.refresh_ttl, owner.clone());
-        (n.jti.clone(), Some(n))
-    } else {
-        (rv.jti.clone(), None)
-    };
-    let new_access = app.tokens.issue_access(&owner, &rt_jti).map_err(internal)?;
-    app.state().issued_access.push(new_access.jwt.clone());
-    let returned = new_refresh.as_ref().filter(|_| want_refresh);
-    Ok(token_response(app, &owner, &new_access, returned))
 }
 
 fn sso_test(app: &App, req: &Req) -> Resp {

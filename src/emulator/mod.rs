@@ -11,6 +11,7 @@ mod idp;
 mod ids;
 mod log;
 mod pages;
+mod refresh;
 mod request;
 mod response;
 mod saml;

@@ -167,3 +167,34 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     }
     String::from_utf8(out).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_is_total() {
+        assert_eq!(
+            percent_decode("agent%40x.com").as_deref(),
+            Some("agent@x.com")
+        );
+        assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%ff"), None, "invalid UTF-8");
+        assert_eq!(percent_decode("%C3%A9").as_deref(), Some("é"));
+    }
+
+    #[test]
+    fn cookies_and_query_parse_leniently() {
+        let mut h = HeaderMap::new();
+        h.insert("cookie", "a=1; b = 2;junk; c=x=y".parse().unwrap());
+        let r = Req::new(Method::GET, "/p", Some("k=v&e=&k=w"), h, Bytes::new());
+        assert_eq!(
+            (r.cookie("a"), r.cookie("b"), r.cookie("c")),
+            (Some("1"), Some("2"), Some("x=y"))
+        );
+        assert_eq!(r.query("k"), Some("v"));
+        assert!(required_query(&r, "e").is_err());
+        assert!(r.form().is_err(), "no content type: 415");
+    }
+}

@@ -507,7 +507,7 @@ async fn hello_first_then_requests_with_ids_and_typed_errors() {
     );
     p.send("{\"op\":\"subscribe\",\"id\":2}\n").await;
     // The current token is pushed at once; the ack may come before or after it.
-    let mut got = vec![p.recv().await.unwrap(), p.recv().await.unwrap()];
+    let mut got = [p.recv().await.unwrap(), p.recv().await.unwrap()];
     got.sort_by_key(|v| v.get("event").is_some());
     assert_eq!(got[0]["result"]["ok"], true);
     assert_eq!(
@@ -518,7 +518,7 @@ async fn hello_first_then_requests_with_ids_and_typed_errors() {
         (Some("token"), Some(1))
     );
     p.send("{\"op\":\"refresh\",\"id\":3}\n").await;
-    let mut got = vec![p.recv().await.unwrap(), p.recv().await.unwrap()];
+    let mut got = [p.recv().await.unwrap(), p.recv().await.unwrap()];
     got.sort_by_key(|v| v.get("event").is_some());
     assert_eq!(
         (got[0]["id"].as_u64(), got[0]["result"]["token"].as_str()),

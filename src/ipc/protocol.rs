@@ -401,7 +401,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                s.push(if x % 5 == 0 {
+                s.push(if x.is_multiple_of(5) {
                     x as u8
                 } else {
                     alphabet[(x as usize / 7) % alphabet.len()]

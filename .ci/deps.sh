@@ -2,8 +2,8 @@
 # shellcheck shell=bash
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
-# Xvfb for the real-window tests, xdotool to type into the window like a person.
-FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool)
+# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
 
 ensure_packages() {
     local missing=()

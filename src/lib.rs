@@ -3,6 +3,7 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod agent;
+pub mod browser;
 pub mod cli;
 pub mod commands;
 pub mod config;

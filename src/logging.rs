@@ -1,6 +1,8 @@
 //! Logging to stderr: `-v` levels, text or JSON lines. Only this crate logs above warn, because
 //! HTTP libraries log URLs (with codes and `cc_username`) at debug.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{filter::Targets, fmt, prelude::*};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -27,6 +29,7 @@ pub fn init(verbosity: u8, format: LogFormat) {
             .with(
                 fmt::layer()
                     .with_writer(std::io::stderr)
+                    .with_ansi(std::io::stderr().is_terminal())
                     .with_target(false)
                     .without_time(),
             )

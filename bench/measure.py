@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Time and peak memory of whole process trees, for commands run interleaved.
+
+Usage: measure.py --runs N NAME=COMMAND [NAME=COMMAND ...]
+
+Each run starts COMMAND (via sh) in a new session, samples every process of that session every
+20 ms (PSS and RSS from /proc/PID/smaps_rollup, so WebKit's and Chromium's helper processes
+count), and records the wall time to exit. A run counts only if it exits 0 and prints JSON
+with a "token" field on stdout. Commands are interleaved (A B A B ...) so machine noise hits
+each alike. Prints a Markdown table of medians with [min-max].
+"""
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def session_pids(sid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            # Fields after the parenthesised command: state ppid pgrp session ...
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid:
+                pids.append(int(d))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+def mem_kib(pid):
+    pss = rss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+                elif line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+    except OSError:
+        pass
+    return pss, rss
+
+
+def run_once(cmd):
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+    peak_pss = peak_rss = 0
+    out = b""
+    while p.poll() is None:
+        pss = rss = 0
+        for pid in session_pids(p.pid):
+            a, b = mem_kib(pid)
+            pss += a
+            rss += b
+        peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+        time.sleep(0.02)
+    elapsed = time.monotonic() - start
+    out = p.stdout.read()
+    ok = p.returncode == 0
+    try:
+        ok = ok and "token" in json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        ok = False
+    return ok, elapsed, peak_pss / 1024, peak_rss / 1024
+
+
+def main():
+    args = sys.argv[1:]
+    runs = 5
+    if args[:1] == ["--runs"]:
+        runs, args = int(args[1]), args[2:]
+    cmds = [a.split("=", 1) for a in args]
+    results = {name: [] for name, _ in cmds}
+    failures = {name: 0 for name, _ in cmds}
+    for i in range(runs):
+        for name, cmd in cmds:
+            ok, t, pss, rss = run_once(cmd)
+            if ok:
+                results[name].append((t, pss, rss))
+            else:
+                failures[name] += 1
+            print(f"run {i + 1} {name}: ok={ok} {t:.2f}s pss={pss:.0f}MiB rss={rss:.0f}MiB", file=sys.stderr)
+
+    def cell(vals, fmt):
+        return f"{fmt.format(statistics.median(vals))} [{fmt.format(min(vals))}–{fmt.format(max(vals))}]"
+
+    print("| command | runs ok | spawn → exit, s | peak tree PSS, MiB | peak tree RSS, MiB |")
+    print("|---|---:|---:|---:|---:|")
+    for name, _ in cmds:
+        r = results[name]
+        if not r:
+            print(f"| {name} | 0/{runs} | – | – | – |")
+            continue
+        print(f"| {name} | {len(r)}/{runs} | {cell([x[0] for x in r], '{:.2f}')} | "
+              f"{cell([x[1] for x in r], '{:.0f}')} | {cell([x[2] for x in r], '{:.0f}')} |")
+    base = results[cmds[0][0]]
+    for name, _ in cmds[1:]:
+        r = results[name]
+        if base and r:
+            tr = statistics.median([x[0] for x in r]) / statistics.median([x[0] for x in base])
+            mr = statistics.median([x[1] for x in r]) / statistics.median([x[1] for x in base])
+            print(f"\n{name} vs {cmds[0][0]}: {tr:.2f}× the time, {mr:.2f}× the PSS")
+    sys.exit(1 if any(failures.values()) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+//! Serving one origin: accept loop on a loopback listener, optional TLS, HTTP/1.1 via hyper,
+//! bounded request bodies, and a shutdown signal that ends the loop and open connections.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use super::app::{App, Origin};
+use super::request::Req;
+use super::response::Resp;
+
+/// Largest request body accepted (SAML responses are a few KiB).
+const MAX_BODY: usize = 256 * 1024;
+/// A client that does not finish the TLS handshake in this time is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running server; sending `true` on (or dropping) the stop channel ends it.
+pub(crate) struct Server {
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `127.0.0.1:port` (0 = any free port).
+pub(crate) async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port)).await
+}
+
+pub(crate) fn spawn(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    origin: Origin,
+    app: Arc<App>,
+    mut stop: watch::Receiver<bool>,
+) -> Server {
+    let task = tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                _ = stop.changed() => break,
+            };
+            let (tcp, _peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(origin = origin.as_str(), "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let app = app.clone();
+            let tls = tls.clone();
+            let mut conn_stop = stop.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = serve_conn(tcp, tls, origin, app) => {}
+                    _ = conn_stop.changed() => {}
+                }
+            });
+        }
+    });
+    Server { task }
+}
+
+async fn serve_conn(
+    tcp: tokio::net::TcpStream,
+    tls: Option<TlsAcceptor>,
+    origin: Origin,
+    app: Arc<App>,
+) {
+    let service = service_fn(move |req: Request<Incoming>| {
+        let app = app.clone();
+        async move { Ok::<_, Infallible>(dispatch(&app, origin, req).await) }
+    });
+    let result = match tls {
+        Some(acceptor) => {
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    // Expected when a client does not trust the per-run CA.
+                    tracing::debug!(origin = origin.as_str(), "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+        }
+        None => {
+            http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(origin = origin.as_str(), "connection ended: {e}");
+    }
+}
+
+async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return into_hyper(Resp::api_error(
+                413,
+                "Payload Too Large",
+                &format!("request body over {MAX_BODY} bytes or unreadable"),
+            ));
+        }
+    };
+    let req = Req::new(
+        parts.method,
+        parts.uri.path(),
+        parts.uri.query(),
+        parts.headers,
+        body,
+    );
+    into_hyper(app.handle(origin, req).await)
+}
+
+fn into_hyper(r: Resp) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(r.status);
+    for (k, v) in &r.headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    b.body(Full::new(Bytes::from(r.body))).unwrap_or_else(|_| {
+        // Only a header with bytes hyper refuses can land here; answer plainly instead.
+        let mut resp = Response::new(Full::new(Bytes::from_static(b"internal error")));
+        *resp.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        resp
+    })
+}

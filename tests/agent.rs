@@ -93,7 +93,9 @@ impl Authenticator for DriverAuth {
                 .then(|| ("agent1".to_string(), "demo-password".to_string()));
             let d = HttpDriver::new(&self.http, creds).map_err(|e| Error::Usage(e.to_string()))?;
             *d.jar().0.lock().unwrap() = self.session.lock().unwrap().clone();
-            let got = d.sign_in(&mut Flow::new(&target.server), &target.user).await;
+            let got = d
+                .sign_in(&mut Flow::new(&target.server), &target.user)
+                .await;
             match got {
                 Ok(t) => {
                     *self.session.lock().unwrap() = d.jar().0.lock().unwrap().clone();
@@ -117,7 +119,7 @@ struct Rig {
     emu: Option<Emulator>,
     _home: tempfile::TempDir,
     ep: Endpoint,
-    keeper: Arc<Keeper>,
+    _keeper: Arc<Keeper>,
     auth: Arc<DriverAuth>,
     stop: watch::Sender<bool>,
     target: Target,
@@ -175,7 +177,7 @@ async fn rig(emu: Emulator, max_clients: usize) -> Rig {
         emu: Some(emu),
         _home: home,
         ep,
-        keeper,
+        _keeper: keeper,
         auth,
         stop,
         target,
@@ -232,7 +234,11 @@ async fn subscription_sees_refreshes(rotate: bool) {
     let st = r.client().await.status().await.unwrap();
     assert_eq!((st.sign_ins, st.state.as_str()), (1, "valid"));
     assert!(st.refreshes >= 3);
-    assert_eq!(r.auth.calls(), [false, true], "one sign-in, then refreshes only");
+    assert_eq!(
+        r.auth.calls(),
+        [false, true],
+        "one sign-in, then refreshes only"
+    );
     assert!(r.emu().request_count("/desktop/sso/token") >= 4);
     r.shutdown().await;
 }
@@ -287,7 +293,11 @@ async fn expired_refresh_token_means_one_sign_in_for_fifty_clients() {
         serials.insert(t.serial);
     }
     assert_eq!(serials.into_iter().collect::<Vec<_>>(), [2]);
-    assert_eq!(r.auth.calls(), [false, true, false], "exactly one more sign-in");
+    assert_eq!(
+        r.auth.calls(),
+        [false, true, false],
+        "exactly one more sign-in"
+    );
     assert_eq!(r.emu().issued_access_tokens().len(), tokens_before + 1);
     r.shutdown().await;
 }
@@ -311,7 +321,9 @@ async fn hostile(ep: Endpoint, kind: usize) {
             }
         }
         _ => {
-            let _ = s.write_all(b"{\"op\":\"hello\",\"v\":1}\n{\"op\":\"tok").await;
+            let _ = s
+                .write_all(b"{\"op\":\"hello\",\"v\":1}\n{\"op\":\"tok")
+                .await;
             let _ = s.shutdown().await;
         }
     }
@@ -327,7 +339,9 @@ async fn hostile(ep: Endpoint, kind: usize) {
 async fn two_hundred_clients_among_hostile_ones_all_get_the_token() {
     let r = rig(start_emulator(short(300, 600)).await, 512).await;
     let want = r.client().await.token(0).await.unwrap();
-    let bad: Vec<_> = (0..40).map(|i| tokio::spawn(hostile(r.ep.clone(), i % 4))).collect();
+    let bad: Vec<_> = (0..40)
+        .map(|i| tokio::spawn(hostile(r.ep.clone(), i % 4)))
+        .collect();
     let good: Vec<_> = (0..200)
         .map(|_| {
             let ep = r.ep.clone();

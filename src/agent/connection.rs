@@ -126,6 +126,7 @@ where
     });
     let mut subscription: Option<tokio::task::JoinHandle<()>> = None;
     let mut hello_done = false;
+    let mut stop_after = false;
     let mut buf = Vec::with_capacity(256);
     loop {
         let idle = if !hello_done {
@@ -245,11 +246,11 @@ where
             }
             Request::Stop {} => {
                 tracing::info!("stop requested over the pipe");
-                let _ = ctx.stop.send(true);
+                stop_after = true;
                 protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
             }
         };
-        if tx.send(reply).await.is_err() {
+        if tx.send(reply).await.is_err() || stop_after {
             break;
         }
     }
@@ -258,6 +259,10 @@ where
     }
     drop(tx);
     let _ = writer.await;
+    // Only now: the acknowledgement has been written before the agent goes away.
+    if stop_after {
+        let _ = ctx.stop.send(true);
+    }
 }
 
 fn hello_info(ctx: &Context) -> HelloInfo {

@@ -400,8 +400,12 @@ impl Keeper {
     pub async fn tick(self: &Arc<Self>) -> bool {
         match self.next_wake() {
             Some(at) if at <= self.clock.now() => {
-                let trigger = if lock(&self.state).held.is_none() && lock(&self.state).serial == 0 {
-                    // The first sign-in at start is the user's own request.
+                let first = {
+                    let s = lock(&self.state);
+                    s.held.is_none() && s.serial == 0
+                };
+                // The first sign-in at start is the user's own request.
+                let trigger = if first {
                     Trigger::Client
                 } else {
                     Trigger::Scheduled

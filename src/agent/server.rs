@@ -67,8 +67,11 @@ impl Server {
         let slots = Arc::new(Semaphore::new(opts.max_clients));
         let mut conns = JoinSet::new();
         loop {
+            if *stopped.borrow_and_update() {
+                break;
+            }
             tokio::select! {
-                _ = stopped.wait_for(|s| *s) => break,
+                changed = stopped.changed() => if changed.is_err() { break },
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 accepted = self.listener.accept() => {
                     let (mut conn, peer) = match accepted {

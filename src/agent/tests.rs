@@ -531,7 +531,8 @@ async fn hello_first_then_requests_with_ids_and_typed_errors() {
     assert_eq!(st["result"]["refreshes"], 1);
     p.send("{\"op\":\"stop\",\"id\":5}\n").await;
     assert_eq!(p.recv().await.unwrap()["result"]["ok"], true);
-    assert!(*stopped.borrow_and_update());
+    assert!(p.recv().await.is_none(), "the stopping connection closes");
+    stopped.wait_for(|s| *s).await.unwrap();
 }
 
 #[tokio::test]

@@ -59,9 +59,20 @@ pub struct ServerArgs {
     /// Proxy for all requests (http://host:port or socks5://host:port); default: the environment.
     #[arg(long, env = "FINESSE_SSO_PROXY")]
     pub proxy: Option<String>,
-    /// Profile: keeps its own saved web session (several users or servers on one machine).
-    #[arg(long, env = "FINESSE_SSO_PROFILE", default_value = "default")]
-    pub profile: String,
+    /// Profile: keeps its own agent and saved web session (several users or servers on one
+    /// machine). Default: `profile` in the config file, else `default`.
+    #[arg(long, env = "FINESSE_SSO_PROFILE")]
+    pub profile: Option<String>,
+}
+
+/// The profile used when neither flag, environment nor config file names one.
+pub const DEFAULT_PROFILE: &str = "default";
+
+impl ServerArgs {
+    /// The chosen profile (after `Config::resolve`, the resolved one).
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -117,9 +128,9 @@ pub struct DecodeArgs {
 /// Only the profile (commands that talk to a running agent).
 #[derive(Debug, Clone, Args)]
 pub struct ProfileArgs {
-    /// Profile: each has its own agent, pipe and saved web session.
-    #[arg(long, env = "FINESSE_SSO_PROFILE", default_value = "default")]
-    pub profile: String,
+    /// Profile: each has its own agent, pipe and saved web session (default as for `login`).
+    #[arg(long, env = "FINESSE_SSO_PROFILE")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

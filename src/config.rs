@@ -124,16 +124,14 @@ impl Config {
         self.user.iter().chain(self.system.iter())
     }
 
-    /// Fills what flags and environment left open. `profile_given`: the profile came from a
-    /// flag or `FINESSE_SSO_PROFILE` (see [`profile_given`]) rather than the built-in default.
-    pub fn resolve(&self, args: &ServerArgs, profile_given: bool) -> ServerArgs {
-        let profile = if profile_given {
-            args.profile.clone()
-        } else {
-            self.files()
-                .find_map(|f| f.profile.clone())
-                .unwrap_or_else(|| args.profile.clone())
-        };
+    /// Fills what flags and environment left open. A profile given by flag or
+    /// `FINESSE_SSO_PROFILE` wins over the files' `profile`; the result always names one.
+    pub fn resolve(&self, args: &ServerArgs) -> ServerArgs {
+        let profile = args
+            .profile
+            .clone()
+            .or_else(|| self.files().find_map(|f| f.profile.clone()))
+            .unwrap_or_else(|| crate::cli::DEFAULT_PROFILE.to_string());
         let layers: Vec<&Section> = self
             .files()
             .flat_map(|f| [f.profiles.get(&profile), Some(&f.top)])
@@ -151,7 +149,7 @@ impl Config {
                 .ca_file
                 .clone()
                 .or_else(|| layers.iter().find_map(|s| s.ca_file.clone())),
-            profile,
+            profile: Some(profile),
         }
     }
 
@@ -165,12 +163,6 @@ impl Config {
         }
         out
     }
-}
-
-/// Whether the profile was chosen by flag or environment: `--profile` has a default, so a
-/// value other than it, or the variable being set, means the user chose.
-pub fn profile_given(args: &ServerArgs) -> bool {
-    args.profile != "default" || std::env::var_os("FINESSE_SSO_PROFILE").is_some()
 }
 
 #[cfg(test)]
@@ -206,8 +198,12 @@ user = "labuser"
     }
 
     fn args() -> ServerArgs {
+        ServerArgs::default()
+    }
+
+    fn args_with_profile() -> ServerArgs {
         ServerArgs {
-            profile: "default".into(),
+            profile: Some("default".into()),
             ..Default::default()
         }
     }
@@ -216,8 +212,8 @@ user = "labuser"
     fn layers_resolve_in_order() {
         let c = config();
         // The user file picks the profile; its section beats the system's top level.
-        let r = c.resolve(&args(), false);
-        assert_eq!(r.profile, "lab");
+        let r = c.resolve(&args());
+        assert_eq!(r.profile(), "lab");
         assert_eq!(r.server.as_deref(), Some("lab.example:8445"));
         assert_eq!(r.user.as_deref(), Some("labuser"));
         assert_eq!(
@@ -225,19 +221,20 @@ user = "labuser"
             Some(Path::new("/etc/finesse-sso/corp-ca.pem"))
         );
         // An explicit profile without a section falls back to the top levels.
-        let r = c.resolve(&args(), true);
-        assert_eq!(r.profile, "default");
+        let r = c.resolve(&args_with_profile());
+        assert_eq!(r.profile(), "default");
         assert_eq!(r.server.as_deref(), Some("finesse.corp.example"));
         assert_eq!(r.user.as_deref(), Some("agent7"));
         // Flags and environment beat every file.
-        let mut a = args();
+        let mut a = args_with_profile();
         a.user = Some("cli".into());
-        assert_eq!(c.resolve(&a, true).user.as_deref(), Some("cli"));
+        assert_eq!(c.resolve(&a).user.as_deref(), Some("cli"));
         let ag = c.agent();
         assert_eq!(ag.max_prompts_per_hour, Some(5));
         assert_eq!(ag.max_clients, Some(64));
         assert_eq!(ag.sign_in_timeout, None);
-        assert_eq!(Config::default().resolve(&args(), false).server, None);
+        assert_eq!(Config::default().resolve(&args()).server, None);
+        assert_eq!(Config::default().resolve(&args()).profile(), "default");
     }
 
     #[test]

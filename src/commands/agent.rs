@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::agent::runner::{self, RunConfig};
 use crate::cli::{AgentArgs, AgentCommand, AgentRunArgs, ProfileArgs, ServerArgs};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::ipc::client::Client;
@@ -28,22 +28,23 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
         AgentCommand::Start(a) => {
             let server = resolve(&config, &a.server);
             Target::from_args(&server)?; // fail here, not in the background
-            let ep = Endpoint::of(&dirs, &server.profile)?;
-            if let Ok(c) = Client::connect(&ep, &server.profile, "finesse-sso agent start").await {
+            let ep = Endpoint::of(&dirs, server.profile())?;
+            if let Ok(c) = Client::connect(&ep, &server.profile(), "finesse-sso agent start").await
+            {
                 return Err(Error::AgentRunning(format!(
                     "profile {} (pid {}) on {}",
-                    server.profile,
+                    server.profile(),
                     c.hello.pid,
                     ep.display()
                 )));
             }
             let argv = run_argv(&server, a, verbosity, log_format)?;
-            let c = runner::start_background(&dirs, &server.profile, &argv, START_WAIT).await?;
+            let c = runner::start_background(&dirs, &server.profile(), &argv, START_WAIT).await?;
             eprintln!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
                 c.hello.pid,
                 ep.display(),
-                runner::log_file(&dirs, &server.profile).display()
+                runner::log_file(&dirs, server.profile()).display()
             );
             Ok(())
         }
@@ -79,7 +80,7 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
 
 /// Flags and environment over the config files.
 pub fn resolve(config: &Config, server: &ServerArgs) -> ServerArgs {
-    config.resolve(server, config::profile_given(server))
+    config.resolve(server)
 }
 
 pub fn profile_of(config: &Config, p: &ProfileArgs) -> String {
@@ -90,7 +91,8 @@ pub fn profile_of(config: &Config, p: &ProfileArgs) -> String {
             ..Default::default()
         },
     )
-    .profile
+    .profile()
+    .to_string()
 }
 
 /// Connects to the profile's running agent (`AgentNotRunning` otherwise).
@@ -164,7 +166,7 @@ pub fn run_argv(
         .transpose()
         .map_err(|e| Error::Usage(format!("--ca-file: {e}")))?;
     opt("--ca-file", ca.map(Into::into));
-    opt("--profile", Some(server.profile.clone().into()));
+    opt("--profile", Some(server.profile().into()));
     opt(
         "--sign-in-timeout",
         a.sign_in_timeout.map(|n| n.to_string().into()),

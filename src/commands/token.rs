@@ -15,7 +15,7 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let dirs = Dirs::from_env()?;
     let config = Config::load(&dirs)?;
     let server = super::agent::resolve(&config, &args.server);
-    let profile = server.profile.clone();
+    let profile = server.profile().to_string();
     let ep = Endpoint::of(&dirs, &profile)?;
     let mut client = match Client::connect(&ep, &profile, "finesse-sso token").await {
         Ok(c) => c,

@@ -29,8 +29,7 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
             let server = resolve(&config, &a.server);
             Target::from_args(&server)?; // fail here, not in the background
             let ep = Endpoint::of(&dirs, server.profile())?;
-            if let Ok(c) = Client::connect(&ep, &server.profile(), "finesse-sso agent start").await
-            {
+            if let Ok(c) = Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
                 return Err(Error::AgentRunning(format!(
                     "profile {} (pid {}) on {}",
                     server.profile(),
@@ -39,7 +38,7 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 )));
             }
             let argv = run_argv(&server, a, verbosity, log_format)?;
-            let c = runner::start_background(&dirs, &server.profile(), &argv, START_WAIT).await?;
+            let c = runner::start_background(&dirs, server.profile(), &argv, START_WAIT).await?;
             eprintln!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
                 c.hello.pid,

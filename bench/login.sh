@@ -12,7 +12,7 @@ command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 runs=${1:-7}
 target=${CARGO_TARGET_DIR:-target}
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
-cargo build --release --locked --quiet --bin finesse-sso --example bare_window
+cargo build --release --locked --quiet --bins --example bare_window
 bin="$target/release/finesse-sso"
 [ -d bench/node_modules/playwright-core ] || (cd bench && npm install --no-audit --no-fund --silent)
 

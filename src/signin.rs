@@ -150,13 +150,11 @@ pub fn check_display(opts: &SignInOptions) -> Result<()> {
 
 async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<TokenResponse> {
     let finesse = target.finesse()?;
-    finesse.require_sso(&target.user).await?;
-    tracing::info!(
-        "{} is in SSO mode for {}",
-        crate::error::host_of(&target.server),
-        target.user
-    );
-    check_display(opts)?;
+    if let Err(no_display) = check_display(opts) {
+        // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
+        finesse.require_sso(&target.user).await?;
+        return Err(no_display);
+    }
     let profile_dir = dirs.profile(&target.profile)?;
     let _lock = websession::lock(&profile_dir)?;
     let cookies = if opts.use_session {
@@ -183,7 +181,17 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         verbosity: opts.verbosity,
         json_logs: opts.json_logs,
     };
-    let got = process::sign_in(&req, &spawn).await?;
+    // WebKit starts (hidden, loading nothing) while Finesse is asked for the auth mode; a
+    // NON_SSO answer drops the window unseen.
+    let mut window = process::Window::spawn(&req, &spawn).await?;
+    finesse.require_sso(&target.user).await?;
+    tracing::info!(
+        "{} is in SSO mode for {}",
+        crate::error::host_of(&target.server),
+        target.user
+    );
+    window.go().await?;
+    let got = window.wait().await?;
     if opts.use_session
         && let Err(e) = websession::save(&profile_dir, &got.cookies)
     {

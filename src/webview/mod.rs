@@ -3,7 +3,8 @@
 //! The window runs in its own process and its own executable, `finesse-sso-webview` (installed
 //! beside `finesse-sso`), so WebKit's memory and crashes stay out of the caller, and the main
 //! binary (and the agent) never even map WebKit's libraries. The parent writes one [`WindowRequest`] JSON line on the
-//! child's stdin (and keeps stdin open: EOF means the parent died); the child prints exactly
+//! child's stdin, then `go` once its own checks pass (the child builds its window meanwhile), and
+//! keeps stdin open: EOF means the parent died or gave up. The child prints exactly
 //! one [`WindowOutcome`] JSON line on stdout.
 
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,10 @@ pub struct WindowRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Url>,
 }
+
+/// The line the parent sends once its checks pass; the child builds its window meanwhile and
+/// loads nothing before it.
+pub const GO: &str = "go";
 
 /// One browser cookie, enough to restore it faithfully (session cookies included).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -70,105 +70,140 @@ pub fn webview_exe() -> Result<std::path::PathBuf> {
         })
 }
 
-/// Runs one sign-in in a window process and waits for its answer.
-pub async fn sign_in(req: &WindowRequest, spawn: &Spawn) -> Result<WindowToken> {
-    let exe = webview_exe()?;
-    let mut cmd = if spawn.xvfb {
-        let mut c = Command::new("xvfb-run");
-        c.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
-            .arg(&exe);
-        c
-    } else {
-        Command::new(&exe)
-    };
-    if spawn.verbosity > 0 {
-        cmd.arg(format!("-{}", "v".repeat(spawn.verbosity.min(4) as usize)));
-    }
-    if spawn.json_logs {
-        cmd.args(["--log-format", "json"]);
-    }
-    cmd.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
-    #[cfg(unix)]
-    cmd.process_group(0); // so a timeout can end xvfb-run, Xvfb and WebKit's processes together
-    let mut child = cmd.spawn().map_err(|e| {
-        if spawn.xvfb {
-            Error::NoDisplay(format!("cannot run xvfb-run: {e}"))
-        } else {
-            Error::Webview(format!(
-                "cannot start the window process {}: {e}",
-                exe.display()
-            ))
-        }
-    })?;
-    let pid = child.id();
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| Error::Internal("no stdin pipe".into()))?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| Error::Internal("no stdout pipe".into()))?;
-    let mut line = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
-    line.push('\n');
-    stdin
-        .write_all(line.as_bytes())
-        .await
-        .map_err(|e| Error::Webview(format!("window process stdin: {e}")))?;
-    stdin
-        .flush()
-        .await
-        .map_err(|e| Error::Webview(format!("window process stdin: {e}")))?;
-    // stdin stays open until we return: its EOF tells the child we are gone.
+/// A started window process. It builds its (hidden) window at once but loads nothing until
+/// [`Window::go`], so callers overlap their own checks with WebKit's start-up. Dropping it
+/// ends the process group.
+pub struct Window {
+    req: WindowRequest,
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: Option<tokio::process::ChildStdout>,
+    pid: Option<u32>,
+    done: bool,
+}
 
-    let read = async {
-        let mut lines = BufReader::new(stdout).lines();
-        let mut outcome = None;
-        while let Ok(Some(l)) = lines.next_line().await {
-            if l.len() > 1 << 20 {
-                continue;
+impl Window {
+    /// Starts the window process and hands it the request.
+    pub async fn spawn(req: &WindowRequest, spawn: &Spawn) -> Result<Window> {
+        let exe = webview_exe()?;
+        let mut cmd = if spawn.xvfb {
+            let mut c = Command::new("xvfb-run");
+            c.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
+                .arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        if spawn.verbosity > 0 {
+            cmd.arg(format!("-{}", "v".repeat(spawn.verbosity.min(4) as usize)));
+        }
+        if spawn.json_logs {
+            cmd.args(["--log-format", "json"]);
+        }
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        #[cfg(unix)]
+        cmd.process_group(0); // so a timeout can end xvfb-run, Xvfb and WebKit's processes together
+        let mut child = cmd.spawn().map_err(|e| {
+            if spawn.xvfb {
+                Error::NoDisplay(format!("cannot run xvfb-run: {e}"))
+            } else {
+                Error::Webview(format!(
+                    "cannot start the window process {}: {e}",
+                    exe.display()
+                ))
             }
-            if let Ok(o) = serde_json::from_str::<WindowOutcome>(&l) {
-                outcome = Some(o);
-            }
-        }
-        outcome
-    };
-    // The child enforces the timeout itself; this guard covers a wedged engine.
-    let guard = Duration::from_secs(req.timeout_secs.saturating_add(10));
-    let outcome = tokio::select! {
-        o = tokio::time::timeout(guard, read) => o,
-        _ = tokio::signal::ctrl_c() => {
-            kill_group(pid);
-            return Err(Error::Cancelled);
-        }
-    };
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(_) => {
-            kill_group(pid);
-            return Err(Error::TimedOut(req.timeout_secs));
-        }
-    };
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
-    drop(stdin);
-    if status.is_err() {
-        kill_group(pid);
+        })?;
+        let mut w = Window {
+            req: req.clone(),
+            pid: child.id(),
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take(),
+            child,
+            done: false,
+        };
+        let mut line = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
+        line.push('\n');
+        w.send(&line).await?;
+        // stdin stays open until we are done: its EOF tells the child we are gone.
+        Ok(w)
     }
-    match outcome {
-        Some(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
-        Some(WindowOutcome::Error { kind, message }) => Err(error_from(&kind, message, req)),
-        None => {
-            let code = match status {
-                Ok(Ok(s)) => s.to_string(),
-                _ => "no exit status".into(),
-            };
-            Err(Error::Webview(format!(
-                "the window process ended without an answer ({code})"
-            )))
+
+    async fn send(&mut self, line: &str) -> Result<()> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| Error::Internal("no stdin pipe".into()))?;
+        stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| Error::Webview(format!("window process stdin: {e}")))?;
+        stdin
+            .flush()
+            .await
+            .map_err(|e| Error::Webview(format!("window process stdin: {e}")))
+    }
+
+    /// Lets the window load the token URL.
+    pub async fn go(&mut self) -> Result<()> {
+        self.send(&format!("{}\n", super::GO)).await
+    }
+
+    /// Waits for the window's one answer.
+    pub async fn wait(mut self) -> Result<WindowToken> {
+        let stdout = self
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Internal("no stdout pipe".into()))?;
+        let read = async {
+            let mut lines = BufReader::new(stdout).lines();
+            let mut outcome = None;
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.len() > 1 << 20 {
+                    continue;
+                }
+                if let Ok(o) = serde_json::from_str::<WindowOutcome>(&l) {
+                    outcome = Some(o);
+                }
+            }
+            outcome
+        };
+        // The child enforces the timeout itself; this guard covers a wedged engine.
+        let guard = Duration::from_secs(self.req.timeout_secs.saturating_add(10));
+        let outcome = tokio::select! {
+            o = tokio::time::timeout(guard, read) => o,
+            _ = tokio::signal::ctrl_c() => return Err(Error::Cancelled),
+        };
+        let Ok(outcome) = outcome else {
+            return Err(Error::TimedOut(self.req.timeout_secs));
+        };
+        let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        self.done = status.is_ok();
+        match outcome {
+            Some(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
+            Some(WindowOutcome::Error { kind, message }) => {
+                Err(error_from(&kind, message, &self.req))
+            }
+            None => {
+                let code = match status {
+                    Ok(Ok(s)) => s.to_string(),
+                    _ => "no exit status".into(),
+                };
+                Err(Error::Webview(format!(
+                    "the window process ended without an answer ({code})"
+                )))
+            }
+        }
+    }
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        // Cancelled, timed out, or never told to go: end xvfb-run, Xvfb and WebKit with it.
+        if !self.done {
+            kill_group(self.pid);
         }
     }
 }

@@ -36,6 +36,8 @@ pub enum Ev {
     Reveal,
     Timeout,
     ParentGone,
+    /// The parent's checks passed: load the token URL (the window was built meanwhile).
+    Go,
     Fail {
         kind: &'static str,
         message: String,
@@ -72,24 +74,20 @@ pub fn run() -> ! {
         Err(msg) => finish(WindowOutcome::error("no_display", msg)),
     };
     let proxy = event_loop.create_proxy();
-    // Parent death (stdin EOF) ends the sign-in: nobody would read the token.
+    // The parent sends `go` once its own checks pass (the window is built meanwhile); stdin EOF
+    // means the parent is gone or gave up, and ends the sign-in: nobody would read the token.
     {
         let proxy = proxy.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
+            let mut line = String::new();
             let mut lock = std::io::stdin().lock();
-            while matches!(lock.read_line(&mut sink), Ok(n) if n > 0) {
-                sink.clear();
+            while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
+                if line.trim() == finesse_sso::webview::GO {
+                    let _ = proxy.send_event(Ev::Go);
+                }
+                line.clear();
             }
             let _ = proxy.send_event(Ev::ParentGone);
-        });
-    }
-    after(Duration::from_secs(req.timeout_secs.max(1)), &proxy, || {
-        Ev::Timeout
-    });
-    if req.interactive && req.show_after_ms > 0 {
-        after(Duration::from_millis(req.show_after_ms), &proxy, || {
-            Ev::Reveal
         });
     }
     match Session::open(req, &event_loop, proxy) {
@@ -304,19 +302,31 @@ impl Session {
             visible: false,
         };
         session.restore_cookies();
-        let url = session.flow.borrow().token_url(&session.req.user);
-        // Count the first load as a navigation like any other.
-        session.flow.borrow_mut().navigation(url.as_str());
-        tracing::info!("opening {}", redact::url(&url));
-        if let Some(wv) = &session.webview {
-            wv.load_url(url.as_str()).map_err(|e| {
-                Box::new(WindowOutcome::error(
-                    "webview",
-                    format!("cannot load the token URL: {e}"),
-                ))
-            })?;
-        }
         Ok(session)
+    }
+
+    /// Starts the sign-in proper: timers, then the token URL.
+    fn go(&mut self) -> Option<WindowOutcome> {
+        after(
+            Duration::from_secs(self.req.timeout_secs.max(1)),
+            &self.proxy,
+            || Ev::Timeout,
+        );
+        if self.req.interactive && self.req.show_after_ms > 0 {
+            after(
+                Duration::from_millis(self.req.show_after_ms),
+                &self.proxy,
+                || Ev::Reveal,
+            );
+        }
+        let url = self.flow.borrow().token_url(&self.req.user);
+        // Count the first load as a navigation like any other.
+        self.flow.borrow_mut().navigation(url.as_str());
+        tracing::info!("opening {}", redact::url(&url));
+        let wv = self.webview.as_ref()?;
+        wv.load_url(url.as_str())
+            .err()
+            .map(|e| WindowOutcome::error("webview", format!("cannot load the token URL: {e}")))
     }
 
     /// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it).
@@ -369,6 +379,7 @@ impl Session {
 
     fn on_event(&mut self, ev: Ev) -> Option<WindowOutcome> {
         match ev {
+            Ev::Go => self.go(),
             Ev::PageStarted(url) => {
                 self.seq.set(self.seq.get() + 1);
                 self.set_title(&url);

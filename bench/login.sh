@@ -7,18 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/deps.sh
 ensure_rust
-ensure_packages "${FINESSE_SSO_PACKAGES[@]}" chromium nodejs npm
+ensure_packages "${FINESSE_SSO_PACKAGES[@]}" chromium
+command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
 runs=${1:-7}
 target=${CARGO_TARGET_DIR:-target}
-cargo build --release --locked --quiet
-bin="$PWD/$target/release/finesse-sso"
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+cargo build --release --locked --quiet --bin finesse-sso --example bare_window
+bin="$target/release/finesse-sso"
 [ -d bench/node_modules/playwright-core ] || (cd bench && npm install --no-audit --no-fund --silent)
 
 work=$(mktemp -d)
 trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
 emu_pid=$!
-for _ in $(seq 50); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
 finesse=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["finesse_url"])' "$work/ready.json")
 ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_file"])' "$work/ready.json")
 token_url="${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=true"
@@ -26,6 +29,7 @@ token_url="${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=t
 # Each finesse-sso run gets a fresh home: a full sign-in every time, no saved session.
 ours="h=\$(mktemp -d); FINESSE_SSO_HOME=\$h XDG_CACHE_HOME=\$h/c XDG_DATA_HOME=\$h/d $bin login --server $finesse --user agent1 --ca-file $ca; s=\$?; rm -rf \$h; exit \$s"
 chromium="node bench/chromium_login.mjs '$token_url'"
+bare="$target/release/examples/bare_window '$token_url' $ca"
 echo "finesse-sso $("$bin" --version | cut -d' ' -f2), $(chromium --version 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" \
-    python3 bench/measure.py --runs "$runs" "finesse-sso login=$ours" "chromium (playwright-core)=$chromium"
+    python3 bench/measure.py --runs "$runs" "finesse-sso login=$ours" "bare wry window=$bare" "chromium (playwright-core)=$chromium"

@@ -3,8 +3,8 @@
 
 Usage: measure.py --runs N NAME=COMMAND [NAME=COMMAND ...]
 
-Each run starts COMMAND (via sh) in a new session, samples every process of that session every
-20 ms (PSS and RSS from /proc/PID/smaps_rollup, so WebKit's and Chromium's helper processes
+Each run starts COMMAND (via sh) in a new session, samples that session and every descendant
+process every 20 ms (PSS and RSS from /proc/PID/smaps_rollup, so WebKit's and Chromium's helper processes
 count), and records the wall time to exit. A run counts only if it exits 0 and prints JSON
 with a "token" field on stdout. Commands are interleaved (A B A B ...) so machine noise hits
 each alike. Prints a Markdown table of medians with [min-max].
@@ -17,8 +17,10 @@ import sys
 import time
 
 
-def session_pids(sid):
-    pids = []
+def tree_pids(root):
+    """The session of `root` plus every descendant by parent PID: playwright starts Chromium
+    detached (its own session), WebKit's helpers stay in ours; this counts both."""
+    parent, session = {}, {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -27,11 +29,16 @@ def session_pids(sid):
                 stat = f.read()
             # Fields after the parenthesised command: state ppid pgrp session ...
             fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid:
-                pids.append(int(d))
+            parent[int(d)], session[int(d)] = int(fields[1]), int(fields[3])
         except (OSError, ValueError, IndexError):
             pass
-    return pids
+    pids = {p for p, s in session.items() if s == root} | {root}
+    grew = True
+    while grew:
+        new = {p for p, pp in parent.items() if pp in pids and p not in pids}
+        pids |= new
+        grew = bool(new)
+    return [p for p in pids if p in parent]
 
 
 def mem_kib(pid):
@@ -56,7 +63,7 @@ def run_once(cmd):
     out = b""
     while p.poll() is None:
         pss = rss = 0
-        for pid in session_pids(p.pid):
+        for pid in tree_pids(p.pid):
             a, b = mem_kib(pid)
             pss += a
             rss += b

@@ -36,9 +36,6 @@ pub enum Command {
     Emulate(crate::emulator::EmulatorConfig),
     /// Print the exit-code table.
     ExitCodes,
-    /// The sign-in window process (internal: started by `login` and the agent).
-    #[command(hide = true)]
-    Webview,
 }
 
 /// Where the server is and how to reach it.

@@ -47,6 +47,13 @@ pub enum DenyReason {
     Loop,
 }
 
+impl DenyReason {
+    /// Whether the sign-in cannot go on after this refusal.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, DenyReason::Scheme(_))
+    }
+}
+
 /// Why a finished page was not accepted as the token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CaptureRefusal {
@@ -238,6 +245,8 @@ mod tests {
             Navigation::Deny(DenyReason::Loop)
         );
         assert!(f.looped());
+        assert!(DenyReason::Loop.is_fatal() && DenyReason::UserLeak("x".into()).is_fatal());
+        assert!(!DenyReason::Scheme("about".into()).is_fatal());
     }
 
     #[test]

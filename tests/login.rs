@@ -497,7 +497,11 @@ async fn a_page_cannot_send_the_username_away() {
     }
     let emu = emulator(&["--auto-login", "agent1", "--forge", "leak"]).await;
     let o = output(Home::new().login(&emu, "agent1", &["--timeout", "20", "-v"])).await;
-    assert!(emu.leak_hits().is_empty(), "data reached the steal endpoint: {:?}", emu.leak_hits());
+    assert!(
+        emu.leak_hits().is_empty(),
+        "data reached the steal endpoint: {:?}",
+        emu.leak_hits()
+    );
     let err = text(&o.stderr);
     assert!(err.contains("refused navigation"), "{err}");
     match o.status.code() {

@@ -8,10 +8,9 @@ pub mod output;
 use crate::cli::{Cli, Command};
 use crate::error::{EXIT_CODES, Error, Result};
 
-/// Runs a parsed command line. `webview` takes over the main thread (GTK needs it) and never returns.
+/// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Webview => webview(),
         Command::Decode(args) => decode::run(&args, &mut std::io::stdout().lock()),
         Command::ExitCodes => {
             for (code, meaning) in EXIT_CODES {
@@ -32,16 +31,4 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
-}
-
-#[cfg(feature = "webview")]
-fn webview() -> Result<()> {
-    crate::webview::window::run()
-}
-
-#[cfg(not(feature = "webview"))]
-fn webview() -> Result<()> {
-    Err(Error::NoDisplay(
-        "this build has no webview (built without the `webview` feature)".into(),
-    ))
 }

@@ -1,7 +1,8 @@
 //! The sign-in window: request/outcome types shared by the parent and the window process.
 //!
-//! The window runs in its own process (`finesse-sso webview`, hidden) so WebKit's memory and
-//! crashes stay out of the caller. The parent writes one [`WindowRequest`] JSON line on the
+//! The window runs in its own process and its own executable, `finesse-sso-webview` (installed
+//! beside `finesse-sso`), so WebKit's memory and crashes stay out of the caller, and the main
+//! binary (and the agent) never even map WebKit's libraries. The parent writes one [`WindowRequest`] JSON line on the
 //! child's stdin (and keeps stdin open: EOF means the parent died); the child prints exactly
 //! one [`WindowOutcome`] JSON line on stdout.
 
@@ -11,11 +12,7 @@ use url::Url;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
 
-#[cfg(all(feature = "webview", target_os = "linux"))]
-mod linux;
 pub mod process;
-#[cfg(feature = "webview")]
-pub mod window;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowRequest {

@@ -44,10 +44,35 @@ pub fn have_xvfb() -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("xvfb-run").is_file()))
 }
 
+/// Overrides where the window program is (tests, unusual installs).
+pub const WEBVIEW_EXE_ENV: &str = "FINESSE_SSO_WEBVIEW";
+
+/// The window program: `$FINESSE_SSO_WEBVIEW`, else `finesse-sso-webview` beside this executable
+/// (or one directory up, where cargo puts binaries next to its test executables).
+pub fn webview_exe() -> Result<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os(WEBVIEW_EXE_ENV).filter(|p| !p.is_empty()) {
+        return Ok(p.into());
+    }
+    let me = std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find own executable: {e}")))?;
+    let name = format!("finesse-sso-webview{}", std::env::consts::EXE_SUFFIX);
+    let dir = me.parent();
+    [dir, dir.and_then(std::path::Path::parent)]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(&name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::NoDisplay(format!(
+                "the window program {name} is not installed beside {} (set {WEBVIEW_EXE_ENV} to its path)",
+                me.display()
+            ))
+        })
+}
+
 /// Runs one sign-in in a window process and waits for its answer.
 pub async fn sign_in(req: &WindowRequest, spawn: &Spawn) -> Result<WindowToken> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot find own executable: {e}")))?;
+    let exe = webview_exe()?;
     let mut cmd = if spawn.xvfb {
         let mut c = Command::new("xvfb-run");
         c.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
@@ -62,8 +87,7 @@ pub async fn sign_in(req: &WindowRequest, spawn: &Spawn) -> Result<WindowToken> 
     if spawn.json_logs {
         cmd.args(["--log-format", "json"]);
     }
-    cmd.arg("webview")
-        .stdin(Stdio::piped())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);

@@ -12,9 +12,9 @@ use tao::window::{Window, WindowBuilder};
 use url::Url;
 use wry::{NewWindowResponse, PageLoadEvent, WebContext, WebView, WebViewBuilder};
 
-use super::{SavedCookie, WindowOutcome, WindowRequest};
-use crate::flow::{CaptureRefusal, DenyReason, Flow, Navigation};
-use crate::redact;
+use finesse_sso::flow::{CaptureRefusal, DenyReason, Flow, Navigation};
+use finesse_sso::redact;
+use finesse_sso::webview::{SavedCookie, WindowOutcome, WindowRequest};
 
 /// Non-Finesse pages that navigate on within this long (auto-submitting SAML forms) do not
 /// show the window: a live IdP session signs in without a flash.
@@ -22,7 +22,7 @@ const REVEAL_DEBOUNCE: Duration = Duration::from_millis(600);
 
 /// Events the callbacks and timer threads send to the loop.
 #[derive(Debug)]
-pub(crate) enum Ev {
+pub enum Ev {
     PageStarted(String),
     PageFinished(String),
     /// The engine's own record of a finished document (Linux native read / script read elsewhere).
@@ -61,7 +61,7 @@ pub fn run() -> ! {
     };
     prepare_environment();
     #[cfg(target_os = "linux")]
-    if !super::process::have_display() {
+    if !finesse_sso::webview::process::have_display() {
         finish(WindowOutcome::error(
             "no_display",
             "neither DISPLAY nor WAYLAND_DISPLAY is set",
@@ -149,7 +149,7 @@ fn emit(outcome: &WindowOutcome) {
 }
 
 fn exit_code(outcome: &WindowOutcome) -> i32 {
-    use crate::error::exit;
+    use finesse_sso::error::exit;
     match outcome {
         WindowOutcome::Ok { .. } => exit::OK,
         WindowOutcome::Error { kind, .. } => match kind.as_str() {
@@ -200,7 +200,7 @@ impl Session {
                     format!("cannot create the window: {e}"),
                 ))
             })?;
-        if let Err(e) = crate::dirs::ensure_private_dir(&req.data_dir) {
+        if let Err(e) = finesse_sso::dirs::ensure_private_dir(&req.data_dir) {
             return Err(Box::new(WindowOutcome::error("internal", e.to_string())));
         }
         let mut context = WebContext::new(Some(req.data_dir.clone()));
@@ -222,10 +222,13 @@ impl Session {
                     }
                     Navigation::Deny(reason) => {
                         tracing::warn!("refused navigation to {}: {reason}", redact::url_str(&url));
-                        if reason == DenyReason::Loop {
+                        // A loop, plain http or the username carried off cannot lead to a safe
+                        // sign-in (WebKit may also have stopped the page for it): stop clearly.
+                        // Other schemes stay non-fatal: IdPs probe custom schemes in frames.
+                        if reason.is_fatal() {
                             let _ = proxy.send_event(Ev::Fail {
                                 kind: "server",
-                                message: reason.to_string(),
+                                message: format!("sign-in stopped, refused navigation: {reason}"),
                             });
                         }
                         *last_denied.borrow_mut() = Some(reason);
@@ -286,7 +289,7 @@ impl Session {
         })?;
 
         #[cfg(target_os = "linux")]
-        super::linux::attach(&webview, &req, proxy.clone(), last_denied);
+        crate::linux::attach(&webview, &req, proxy.clone(), last_denied);
         #[cfg(not(target_os = "linux"))]
         let _ = last_denied;
 
@@ -431,7 +434,7 @@ impl Session {
             .as_ref()
             .and_then(|wv| wv.url().ok())
             .and_then(|u| Url::parse(&u).ok())
-            .map(|u| crate::error::host_of(&u))
+            .map(|u| finesse_sso::error::host_of(&u))
             .unwrap_or_default()
     }
 
@@ -443,14 +446,17 @@ impl Session {
             } else {
                 " (not encrypted)"
             };
-            w.set_title(&format!("Sign in — {}{secure}", crate::error::host_of(&u)));
+            w.set_title(&format!(
+                "Sign in — {}{secure}",
+                finesse_sso::error::host_of(&u)
+            ));
         }
     }
 
     #[cfg(target_os = "linux")]
     fn read_document(&self) {
         if let Some(wv) = &self.webview {
-            super::linux::read_main_resource(wv, self.proxy.clone());
+            crate::linux::read_main_resource(wv, self.proxy.clone());
         }
     }
 
@@ -500,7 +506,7 @@ impl Session {
             Err(CaptureRefusal::NotTokenEndpoint) => None,
             Err(refusal) => Some(WindowOutcome::error(
                 "server",
-                format!("{}: {refusal}", crate::error::host_of(flow.finesse())),
+                format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),
             )),
         }
     }

@@ -10,16 +10,17 @@ use url::Url;
 use webkit2gtk::{URIResponseExt, WebContextExt, WebResourceExt, WebViewExt};
 use wry::WebViewExtUnix;
 
-use super::WindowRequest;
-use super::window::Ev;
-use crate::error::host_of;
-use crate::finesse::token_response::MAX_TOKEN_RESPONSE_BYTES;
-use crate::flow::DenyReason;
-use crate::redact;
+use finesse_sso::webview::WindowRequest;
+
+use crate::window::Ev;
+use finesse_sso::error::host_of;
+use finesse_sso::finesse::token_response::MAX_TOKEN_RESPONSE_BYTES;
+use finesse_sso::flow::DenyReason;
+use finesse_sso::redact;
 
 /// Reads the committed main resource: URI, status and MIME type from the network response,
 /// bytes from the engine's resource cache.
-pub(super) fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<Ev>) {
+pub fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<Ev>) {
     let wk = webview.webview();
     let Some(res) = wk.main_resource() else {
         return;
@@ -59,7 +60,7 @@ pub(super) fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<E
 type Allowed = (String, Vec<u8>);
 
 /// Signal handlers the portable wry API does not offer.
-pub(super) fn attach(
+pub fn attach(
     webview: &wry::WebView,
     req: &WindowRequest,
     proxy: EventLoopProxy<Ev>,
@@ -82,11 +83,10 @@ pub(super) fn attach(
             let chain = chain_der(cert);
             let verdict = match &ca_pem {
                 None => Err(format!("certificate not trusted ({flags:?})")),
-                Some(pem) => {
-                    crate::http::verify_chain(pem.as_bytes(), &host, &chain).map_err(|e| {
+                Some(pem) => finesse_sso::http::verify_chain(pem.as_bytes(), &host, &chain)
+                    .map_err(|e| {
                         format!("certificate not trusted by the system or --ca-file: {e}")
-                    })
-                }
+                    }),
             };
             match verdict {
                 Ok(())

@@ -34,6 +34,12 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Run a Finesse + Cisco IdS + SAML IdP emulator on loopback (for tests and integrators).
     Emulate(crate::emulator::EmulatorConfig),
+    /// Print a valid token from the agent, starting the agent if it is not running.
+    Token(TokenArgs),
+    /// The token agent: keeps the token fresh and serves it to local clients over a private pipe.
+    Agent(AgentArgs),
+    /// Forget the tokens and the saved web session: the next sign-in asks for the password.
+    Logout(ProfileArgs),
     /// Print the exit-code table.
     ExitCodes,
 }
@@ -53,9 +59,20 @@ pub struct ServerArgs {
     /// Proxy for all requests (http://host:port or socks5://host:port); default: the environment.
     #[arg(long, env = "FINESSE_SSO_PROXY")]
     pub proxy: Option<String>,
-    /// Profile: keeps its own saved web session (several users or servers on one machine).
-    #[arg(long, env = "FINESSE_SSO_PROFILE", default_value = "default")]
-    pub profile: String,
+    /// Profile: keeps its own agent and saved web session (several users or servers on one
+    /// machine). Default: `profile` in the config file, else `default`.
+    #[arg(long, env = "FINESSE_SSO_PROFILE")]
+    pub profile: Option<String>,
+}
+
+/// The profile used when neither flag, environment nor config file names one.
+pub const DEFAULT_PROFILE: &str = "default";
+
+impl ServerArgs {
+    /// The chosen profile (after `Config::resolve`, the resolved one).
+    pub fn profile(&self) -> &str {
+        self.profile.as_deref().unwrap_or(DEFAULT_PROFILE)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -106,4 +123,65 @@ pub struct DecodeArgs {
     /// JSON output even on a terminal.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Only the profile (commands that talk to a running agent).
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// Profile: each has its own agent, pipe and saved web session (default as for `login`).
+    #[arg(long, env = "FINESSE_SSO_PROFILE")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    #[command(subcommand)]
+    pub command: AgentCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AgentCommand {
+    /// Run in the foreground until stopped (terminal, systemd, launchd). Prints a ready line
+    /// on stderr once clients can connect (and notifies systemd when NOTIFY_SOCKET is set).
+    Run(AgentRunArgs),
+    /// Start in the background (logging to a private file) and return once it accepts clients.
+    Start(AgentRunArgs),
+    /// Print the running agent's status as JSON.
+    Status(ProfileArgs),
+    /// Stop the running agent.
+    Stop(ProfileArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentRunArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Give a sign-in window this many seconds (config: agent.sign_in_timeout; default 300).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub sign_in_timeout: Option<u64>,
+    /// At most this many sign-in windows per hour that no client asked for
+    /// (config: agent.max_prompts_per_hour; default 3; 0 = only when a client asks).
+    #[arg(long)]
+    pub max_prompts_per_hour: Option<u32>,
+    /// Connections beyond this are refused with `busy` (config: agent.max_clients; default 512).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+    pub max_clients: Option<u64>,
+    /// Do not sign in at start; wait for the first client to ask.
+    #[arg(long)]
+    pub lazy: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The token must stay valid at least this many seconds (else it is refreshed first).
+    #[arg(long, default_value_t = 10)]
+    pub min_valid: u64,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
+    /// Fail (exit 16) instead of starting an agent when none is running.
+    #[arg(long)]
+    pub no_start: bool,
 }

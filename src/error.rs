@@ -19,6 +19,8 @@ pub mod exit {
     pub const STATE: i32 = 12;
     pub const AUTH_REJECTED: i32 = 13;
     pub const INTERACTION_REQUIRED: i32 = 14;
+    pub const AGENT_RUNNING: i32 = 15;
+    pub const AGENT_NOT_RUNNING: i32 = 16;
 }
 
 /// `(code, meaning)` for `--help` and the README.
@@ -67,6 +69,14 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     (
         exit::INTERACTION_REQUIRED,
         "the IdP needs the user, but the sign-in was non-interactive",
+    ),
+    (
+        exit::AGENT_RUNNING,
+        "an agent for this profile is already running (agent run/start)",
+    ),
+    (
+        exit::AGENT_NOT_RUNNING,
+        "no agent is running for this profile (agent status/stop)",
     ),
 ];
 
@@ -123,6 +133,13 @@ pub enum Error {
     InteractionRequired(String),
     #[error("{0}")]
     Internal(String),
+    #[error("an agent is already running for this profile: {0}")]
+    AgentRunning(String),
+    #[error("no agent is running for profile {0}")]
+    AgentNotRunning(String),
+    /// A typed error the agent answered on the pipe; `kind` keeps its exit code.
+    #[error("agent: {message}")]
+    FromAgent { kind: String, message: String },
 }
 
 impl Error {
@@ -142,6 +159,23 @@ impl Error {
             Error::State { .. } => exit::STATE,
             Error::AuthRejected { .. } => exit::AUTH_REJECTED,
             Error::InteractionRequired(_) => exit::INTERACTION_REQUIRED,
+            Error::AgentRunning(_) => exit::AGENT_RUNNING,
+            Error::AgentNotRunning(_) => exit::AGENT_NOT_RUNNING,
+            Error::FromAgent { kind, .. } => match kind.as_str() {
+                "usage" => exit::USAGE,
+                "not_sso" => exit::NOT_SSO,
+                "cancelled" => exit::CANCELLED,
+                "timed_out" => exit::TIMED_OUT,
+                "server" => exit::SERVER,
+                "network" => exit::NETWORK,
+                "tls" => exit::TLS,
+                "no_display" => exit::NO_DISPLAY,
+                "state" => exit::STATE,
+                "auth_rejected" => exit::AUTH_REJECTED,
+                "interaction_required" => exit::INTERACTION_REQUIRED,
+                "webview" | "internal" => exit::INTERNAL,
+                _ => exit::AGENT,
+            },
         }
     }
 
@@ -163,6 +197,9 @@ impl Error {
             Error::AuthRejected { .. } => "auth_rejected",
             Error::InteractionRequired(_) => "interaction_required",
             Error::Internal(_) => "internal",
+            Error::AgentRunning(_) => "agent_running",
+            Error::AgentNotRunning(_) => "agent_not_running",
+            Error::FromAgent { .. } => "agent",
         }
     }
 
@@ -218,6 +255,16 @@ mod tests {
             Error::NoDisplay("x".into()),
             Error::Agent("x".into()),
             Error::state("/x", "y"),
+            Error::AgentRunning("x".into()),
+            Error::AgentNotRunning("x".into()),
+            Error::FromAgent {
+                kind: "network".into(),
+                message: "x".into(),
+            },
+            Error::FromAgent {
+                kind: "from_the_future".into(),
+                message: "x".into(),
+            },
         ] {
             assert!(EXIT_CODES.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
         }

@@ -2,15 +2,18 @@
 //!
 //! See `docs/architecture.md` for how the modules fit together.
 
+pub mod agent;
 pub mod browser;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod dirs;
 pub mod emulator;
 pub mod error;
 pub mod finesse;
 pub mod flow;
 pub mod http;
+pub mod ipc;
 pub mod jwt;
 pub mod logging;
 pub mod redact;

@@ -58,7 +58,7 @@ impl Target {
             user,
             ca_pem,
             proxy,
-            profile: a.profile.clone(),
+            profile: a.profile().to_string(),
         })
     }
 

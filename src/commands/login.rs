@@ -14,7 +14,9 @@ pub const DEMO_USER: &str = "agent1";
 
 pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
     let dirs = Dirs::from_env()?;
-    let demo = args.demo || args.server.server.is_none();
+    // Flags and environment, then the user's and the administrator's config files.
+    let server = crate::config::Config::load(&dirs)?.resolve(&args.server);
+    let demo = args.demo || server.server.is_none();
     let headless = !process::have_display();
     let opts = SignInOptions {
         timeout: Duration::from_secs(args.timeout),
@@ -29,7 +31,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
     };
     let auth = WindowAuthenticator { dirs };
     if !demo {
-        let target = Target::from_args(&args.server)?;
+        let target = Target::from_args(&server)?;
         let token = auth.authenticate(&target, &opts).await?;
         return print(args, &target, &token);
     }

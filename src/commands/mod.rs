@@ -1,9 +1,12 @@
 //! One module per verb: each turns parsed arguments into typed input and calls the library.
 
+pub mod agent;
 pub mod decode;
 pub mod emulate;
 pub mod login;
+pub mod logout;
 pub mod output;
+pub mod token;
 
 use crate::cli::{Cli, Command};
 use crate::error::{EXIT_CODES, Error, Result};
@@ -19,6 +22,9 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Login(args) => runtime()?.block_on(login::run(&args, cli.verbose, cli.log_format)),
+        Command::Token(args) => runtime()?.block_on(token::run(&args, cli.verbose, cli.log_format)),
+        Command::Agent(args) => runtime()?.block_on(agent::run(&args, cli.verbose, cli.log_format)),
+        Command::Logout(args) => runtime()?.block_on(logout::run(&args)),
         Command::Emulate(config) => runtime()?
             .block_on(emulate::run(config))
             .map_err(|e| Error::Internal(e.to_string())),

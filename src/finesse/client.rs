@@ -135,7 +135,9 @@ impl Finesse {
     }
 
     /// Refresh Existing Access Token: `POST /desktop/sso/token` (form), falling back to the TAC
-    /// GET form when the POST is refused with 400/404/405/415.
+    /// GET form when the POST itself is refused (404/405/415/501: the method or form is not
+    /// supported). Not on 400/401: those judge the tokens, and the GET form would put the
+    /// refresh token in a URL (proxy and server logs) for nothing.
     pub async fn refresh(
         &self,
         user: &str,
@@ -161,7 +163,7 @@ impl Finesse {
             .await
             .map_err(|e| Error::request(STEP, &url, &e))?;
         let (status, ctype, body) = read(STEP, &url, resp).await?;
-        let (status, ctype, body) = if matches!(status.as_u16(), 400 | 404 | 405 | 415) {
+        let (status, ctype, body) = if matches!(status.as_u16(), 404 | 405 | 415 | 501) {
             tracing::info!(
                 "refresh POST answered HTTP {}; trying the GET form",
                 status.as_u16()

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// A finesse-sso agent client in plain Node.js (no dependencies).
+//
+//     node client.mjs [SOCKET] [--min-valid SECS]
+//
+// Prints the token on stdout. SOCKET defaults to the agent of profile "default"; on Windows
+// pass the pipe name (\\.\pipe\finesse-sso-...): net.createConnection accepts it as a path.
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+function defaultSocket(profile = "default") {
+  const env = process.env;
+  if (env.FINESSE_SSO_HOME) return path.join(env.FINESSE_SSO_HOME, "run", `${profile}.sock`);
+  if (env.XDG_RUNTIME_DIR) return path.join(env.XDG_RUNTIME_DIR, "finesse-sso", `${profile}.sock`);
+  const state = env.XDG_STATE_HOME || path.join(os.homedir(), ".local", "state");
+  return path.join(state, "finesse-sso", "run", `${profile}.sock`);
+}
+
+export class Agent {
+  static connect(socketPath, name = "client.mjs") {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection({ path: socketPath });
+      sock.once("error", reject);
+      sock.once("connect", async () => {
+        const agent = new Agent(sock);
+        try {
+          agent.hello = await agent.call({ op: "hello", v: 1, client: name });
+          resolve(agent);
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  }
+
+  constructor(sock) {
+    this.sock = sock;
+    this.nextId = 0;
+    this.pending = new Map();
+    this.onEvent = () => {};
+    let buf = "";
+    sock.setEncoding("utf8");
+    sock.on("data", (chunk) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const msg = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if ("event" in msg) {
+          this.onEvent(msg);
+        } else if (this.pending.has(msg.id)) {
+          const { resolve, reject } = this.pending.get(msg.id);
+          this.pending.delete(msg.id);
+          if (msg.error) reject(Object.assign(new Error(`${msg.error.kind}: ${msg.error.message}`), { kind: msg.error.kind }));
+          else resolve(msg.result);
+        }
+      }
+    });
+    sock.on("close", () => {
+      for (const { reject } of this.pending.values()) reject(new Error("the agent closed the connection"));
+      this.pending.clear();
+    });
+  }
+
+  call(request) {
+    const id = ++this.nextId;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.sock.write(JSON.stringify({ ...request, id }) + "\n");
+    });
+  }
+
+  token(minValid = 0) {
+    return this.call({ op: "token", min_valid: minValid });
+  }
+
+  close() {
+    this.sock.end();
+  }
+}
+
+async function main(argv) {
+  const i = argv.indexOf("--min-valid");
+  const minValid = i >= 0 ? Number(argv[i + 1]) : 0;
+  const rest = argv.filter((_, j) => i < 0 || (j !== i && j !== i + 1));
+  const socketPath = rest[0] || defaultSocket();
+  try {
+    const agent = await Agent.connect(socketPath);
+    const t = await agent.token(minValid);
+    process.stdout.write(t.token + "\n");
+    agent.close();
+    return 0;
+  } catch (e) {
+    process.stderr.write(`client.mjs: ${socketPath}: ${e.message}\n`);
+    return e.kind ? 2 : 1;
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,176 @@
+//! The token pair the agent holds in memory, and the pure lifecycle maths around it: expiry
+//! from the monotonic moment the answer arrived plus `expires_in`, refresh due at 75 %.
+
+use std::time::{Duration, Instant};
+
+use crate::finesse::token_response::TokenResponse;
+use crate::ipc::protocol::TokenInfo;
+use crate::redact::Secret;
+
+/// Cisco: "refresh the access token after 75% of the token expiry time is elapsed".
+pub const REFRESH_AT: f64 = 0.75;
+
+/// A token pair in memory only (never written anywhere).
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub token: Secret<String>,
+    pub refresh: Option<Secret<String>>,
+    /// `expires_in` as Finesse gave it.
+    pub lifetime: Duration,
+    /// Monotonic moment the answer arrived.
+    pub received: Instant,
+    /// Wall clock at that moment (display only).
+    pub received_wall: i64,
+    pub user_id: Option<String>,
+    pub realm: Option<String>,
+    pub user_principal: Option<String>,
+    pub serial: u64,
+}
+
+impl Held {
+    /// Takes a fresh answer. A refresh answer without `refresh_token` keeps the previous one
+    /// (Cisco's documented refresh body has none); a rotated one replaces it.
+    pub fn from_response(
+        resp: TokenResponse,
+        previous: Option<&Held>,
+        received: Instant,
+        received_wall: i64,
+        serial: u64,
+    ) -> Held {
+        let refresh = resp
+            .refresh_token
+            .or_else(|| previous.and_then(|p| p.refresh.clone()));
+        Held {
+            token: resp.token,
+            refresh,
+            lifetime: Duration::from_secs(resp.expires_in),
+            received,
+            received_wall,
+            user_id: resp.user_id,
+            realm: resp.realm,
+            user_principal: resp.user_principal,
+            serial,
+        }
+    }
+
+    pub fn expires_at(&self) -> Instant {
+        self.received + self.lifetime
+    }
+
+    /// Time left at `now` (zero once expired).
+    pub fn remaining(&self, now: Instant) -> Duration {
+        self.expires_at().saturating_duration_since(now)
+    }
+
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.remaining(now).is_zero()
+    }
+
+    /// Valid for more than `min` from `now` (and not expired).
+    pub fn valid_for(&self, now: Instant, min: Duration) -> bool {
+        let left = self.remaining(now);
+        !left.is_zero() && left > min
+    }
+
+    /// When the 75 % mark is reached.
+    pub fn refresh_due(&self) -> Instant {
+        self.received + self.lifetime.mul_f64(REFRESH_AT)
+    }
+
+    /// What the pipe hands out at `now`.
+    pub fn info(&self, now: Instant, wall_now: i64, server: &str) -> TokenInfo {
+        let left = self.remaining(now).as_secs();
+        TokenInfo {
+            token: self.token.clone(),
+            expires_in: left,
+            expires_at: super::clock::rfc3339(wall_now + left as i64),
+            lifetime: self.lifetime.as_secs(),
+            user_id: self.user_id.clone(),
+            realm: self.realm.clone(),
+            user_principal: self.user_principal.clone(),
+            server: server.to_string(),
+            serial: self.serial,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::clock::{Clock, ManualClock};
+
+    fn resp(body: &str) -> TokenResponse {
+        TokenResponse::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn expiry_and_refresh_follow_the_monotonic_clock() {
+        let clock = ManualClock::new(1_700_000_000);
+        let h = Held::from_response(
+            resp(r#"{"token":"a","refresh_token":"r","expires_in":300}"#),
+            None,
+            clock.now(),
+            clock.wall(),
+            1,
+        );
+        assert_eq!(h.refresh_due() - clock.now(), Duration::from_secs(225));
+        assert!(h.valid_for(clock.now(), Duration::from_secs(299)));
+        assert!(!h.valid_for(clock.now(), Duration::from_secs(300)));
+        clock.advance(Duration::from_secs(240));
+        assert_eq!(h.remaining(clock.now()), Duration::from_secs(60));
+        assert!(h.valid_for(clock.now(), Duration::from_secs(30)));
+        assert!(!h.valid_for(clock.now(), Duration::from_secs(60)));
+        let info = h.info(clock.now(), clock.wall(), "https://f");
+        assert_eq!((info.expires_in, info.lifetime), (60, 300));
+        assert_eq!(info.expires_at, "2023-11-14T22:18:20Z");
+        clock.advance(Duration::from_secs(60));
+        assert!(h.is_expired(clock.now()));
+        assert!(!h.valid_for(clock.now(), Duration::ZERO));
+    }
+
+    #[test]
+    fn a_wall_clock_far_off_changes_nothing() {
+        // The wall clock says 1970; the token (whatever its JWT `exp`) is still judged by
+        // the monotonic clock from the moment it arrived.
+        let clock = ManualClock::new(0);
+        let h = Held::from_response(
+            resp(r#"{"token":"a","expires_in":60}"#),
+            None,
+            clock.now(),
+            clock.wall(),
+            1,
+        );
+        assert!(h.valid_for(clock.now(), Duration::from_secs(59)));
+        clock.advance(Duration::from_secs(61));
+        assert!(h.is_expired(clock.now()));
+    }
+
+    #[test]
+    fn refresh_token_is_kept_unless_rotated() {
+        let clock = ManualClock::new(0);
+        let first = Held::from_response(
+            resp(r#"{"token":"a","refresh_token":"r1","expires_in":60}"#),
+            None,
+            clock.now(),
+            0,
+            1,
+        );
+        let kept = Held::from_response(
+            resp(r#"{"token":"b","expires_in":60}"#),
+            Some(&first),
+            clock.now(),
+            0,
+            2,
+        );
+        assert_eq!(kept.refresh.as_ref().unwrap().expose(), "r1");
+        let rotated = Held::from_response(
+            resp(r#"{"token":"c","refresh_token":"r2","expires_in":60}"#),
+            Some(&kept),
+            clock.now(),
+            0,
+            3,
+        );
+        assert_eq!(rotated.refresh.as_ref().unwrap().expose(), "r2");
+        assert!(!format!("{rotated:?}").contains("r2"));
+    }
+}

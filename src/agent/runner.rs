@@ -1,0 +1,222 @@
+//! Running an agent: in the foreground (bind, say ready, serve until a stop request or a
+//! signal), or in the background (re-run this executable detached, wait until it answers).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::clock::SystemClock;
+use super::connection::Limits;
+use super::keeper::{Keeper, KeeperOptions};
+use super::server::{ServeOptions, Server};
+use crate::dirs::{Dirs, write_private};
+use crate::error::{Error, Result};
+use crate::ipc::client::Client;
+use crate::ipc::transport::Endpoint;
+use crate::signin::{SignInOptions, Target, WindowAuthenticator};
+
+/// Everything `agent run` needs, resolved from flags, environment and config.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub dirs: Dirs,
+    pub target: Target,
+    pub sign_in: SignInOptions,
+    pub prompts_per_hour: u32,
+    pub max_clients: usize,
+    pub lazy: bool,
+}
+
+/// Runs the agent in the foreground until stopped.
+pub async fn run_foreground(cfg: RunConfig) -> Result<()> {
+    let profile = cfg.target.profile.clone();
+    let profile_dir = cfg.dirs.profile(&profile)?;
+    let server = Server::bind(&cfg.dirs, &profile).await?;
+    let finesse = cfg.target.finesse()?;
+    let keeper = Keeper::new(
+        cfg.target.clone(),
+        profile_dir,
+        Arc::new(finesse),
+        Arc::new(WindowAuthenticator {
+            dirs: cfg.dirs.clone(),
+        }),
+        Arc::new(SystemClock),
+        KeeperOptions {
+            sign_in: cfg.sign_in.clone(),
+            prompts_per_hour: cfg.prompts_per_hour,
+            sign_in_at_start: !cfg.lazy,
+        },
+    );
+    let (stop, _) = watch::channel(false);
+    spawn_signal_watch(stop.clone());
+    eprintln!(
+        "finesse-sso agent: ready on {} (profile {profile}, {} as {}, pid {})",
+        server.endpoint().display(),
+        keeper.server(),
+        cfg.target.user,
+        std::process::id()
+    );
+    notify_systemd();
+    server
+        .serve(
+            keeper,
+            ServeOptions {
+                profile,
+                limits: Limits::default(),
+                max_clients: cfg.max_clients,
+            },
+            stop,
+        )
+        .await;
+    Ok(())
+}
+
+fn spawn_signal_watch(stop: watch::Sender<bool>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                let _ = tokio::signal::ctrl_c().await;
+                let _ = stop.send(true);
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("signal received: stopping");
+        let _ = stop.send(true);
+    });
+}
+
+/// `sd_notify(READY=1)` when started by systemd with `Type=notify`.
+fn notify_systemd() {
+    #[cfg(target_os = "linux")]
+    if let Some(path) = std::env::var_os("NOTIFY_SOCKET") {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::net::{SocketAddr, UnixDatagram};
+        let bytes = path.as_bytes();
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(abs) => SocketAddr::from_abstract_name(abs),
+            None => SocketAddr::from_pathname(std::path::Path::new(&path)),
+        };
+        let sent = addr.and_then(|a| UnixDatagram::unbound()?.send_to_addr(b"READY=1", &a));
+        if let Err(e) = sent {
+            tracing::warn!("could not notify systemd: {e}");
+        }
+    }
+}
+
+/// The private log file of a background agent.
+pub fn log_file(dirs: &Dirs, profile: &str) -> PathBuf {
+    dirs.state.join(format!("agent-{profile}.log"))
+}
+
+/// Starts `exe <run_args>` detached, stdio to /dev/null and the private log, and waits until
+/// it answers `hello` (or another agent of the profile does: two starters may race).
+pub async fn start_background(
+    dirs: &Dirs,
+    profile: &str,
+    run_args: &[OsString],
+    wait: Duration,
+) -> Result<Client> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Internal(format!("cannot find own executable: {e}")))?;
+    let log = log_file(dirs, profile);
+    if !log.exists() {
+        write_private(&log, b"")?;
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.append(true);
+    let log_handle = open.open(&log).map_err(|e| Error::state(&log, e))?;
+    let mut cmd = std::process::Command::new(&exe);
+    cmd.args(run_args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_handle));
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe; it detaches the agent from our terminal
+        // session so closing the terminal does not end it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+    }
+    #[cfg(windows)]
+    {
+        use std::os::windows::process::CommandExt;
+        const DETACHED_PROCESS: u32 = 0x0000_0008;
+        const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
+        const CREATE_NO_WINDOW: u32 = 0x0800_0000;
+        cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Agent(format!("cannot start {}: {e}", exe.display())))?;
+    let ep = Endpoint::of(dirs, profile)?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut exited = None;
+    loop {
+        match Client::connect(&ep, profile, "finesse-sso start").await {
+            Ok(c) => {
+                // Reap the child later without blocking: it lives on, detached.
+                std::thread::spawn(move || child.wait());
+                return Ok(c);
+            }
+            Err(Error::AgentNotRunning(_)) => {}
+            Err(e) => return Err(e),
+        }
+        if exited.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            // Exit 15: another agent won the race; keep waiting for it to answer.
+            if status.code() != Some(crate::error::exit::AGENT_RUNNING) {
+                return Err(Error::Agent(format!(
+                    "the background agent exited ({status}) before it was ready; see {}{}",
+                    log.display(),
+                    tail(&log)
+                )));
+            }
+            exited = Some(status);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Agent(format!(
+                "the background agent did not answer within {} s; see {}",
+                wait.as_secs(),
+                log.display()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The last lines of the log, for an error message.
+fn tail(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(3).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(":");
+    for l in lines.into_iter().rev() {
+        out.push_str("\n  ");
+        out.push_str(l);
+    }
+    out
+}

@@ -1,0 +1,117 @@
+//! The agent's listening side: take the profile's instance lock, bind the pipe, run the refresh
+//! timer, accept connections up to a cap, and clean up on stop.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::connection::{self, Context, Limits};
+use super::instance::InstanceLock;
+use super::keeper::Keeper;
+use crate::dirs::Dirs;
+use crate::error::Result;
+use crate::ipc::protocol::{self, WireError, kind};
+use crate::ipc::transport::{Endpoint, Listener};
+
+/// How the server treats its clients.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub profile: String,
+    pub limits: Limits,
+    /// Connections beyond this get a `busy` error and are closed.
+    pub max_clients: usize,
+}
+
+/// A bound, not yet serving, agent endpoint (the lock is held).
+pub struct Server {
+    endpoint: Endpoint,
+    listener: Listener,
+    _lock: InstanceLock,
+}
+
+impl Server {
+    /// Takes the instance lock (else `AgentRunning`), cleans a stale socket, binds.
+    pub async fn bind(dirs: &Dirs, profile: &str) -> Result<Server> {
+        let endpoint = Endpoint::of(dirs, profile)?;
+        let lock = InstanceLock::acquire(&endpoint.lock, profile)?;
+        let listener = Listener::bind(&endpoint).await?;
+        Ok(Server {
+            endpoint,
+            listener,
+            _lock: lock,
+        })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// Serves until `stop` turns true (a `stop` request, a signal, or the caller).
+    pub async fn serve(
+        mut self,
+        keeper: Arc<Keeper>,
+        opts: ServeOptions,
+        stop: watch::Sender<bool>,
+    ) {
+        let mut stopped = stop.subscribe();
+        let ctx = Arc::new(Context {
+            keeper: keeper.clone(),
+            profile: opts.profile.clone(),
+            limits: opts.limits.clone(),
+            stop,
+        });
+        let scheduler = tokio::spawn(keeper.clone().schedule());
+        let slots = Arc::new(Semaphore::new(opts.max_clients));
+        let mut conns = JoinSet::new();
+        loop {
+            if *stopped.borrow_and_update() {
+                break;
+            }
+            tokio::select! {
+                changed = stopped.changed() => if changed.is_err() { break },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+                accepted = self.listener.accept() => {
+                    let (mut conn, peer) = match accepted {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::warn!("accepting a connection failed: {e}");
+                            // EMFILE and friends: do not spin.
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!("refusing a client: {} connections are open", opts.max_clients);
+                        conns.spawn(async move {
+                            let line = protocol::error_line(
+                                None,
+                                WireError::new(kind::BUSY, "too many clients are connected; try again"),
+                            );
+                            let _ = tokio::time::timeout(
+                                std::time::Duration::from_secs(2),
+                                conn.write_all(line.as_bytes()),
+                            )
+                            .await;
+                        });
+                        continue;
+                    };
+                    tracing::debug!("client connected (pid {:?})", peer.pid);
+                    let ctx = ctx.clone();
+                    conns.spawn(async move {
+                        ctx.keeper.clients.fetch_add(1, Ordering::Relaxed);
+                        connection::serve(conn, ctx.clone()).await;
+                        ctx.keeper.clients.fetch_sub(1, Ordering::Relaxed);
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        scheduler.abort();
+        conns.abort_all();
+        self.listener.remove();
+        tracing::info!("agent stopped");
+    }
+}

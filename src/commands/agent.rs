@@ -1,0 +1,182 @@
+//! `finesse-sso agent run|start|status|stop`: resolve the settings, then hand over to
+//! `agent::runner` or talk to the running agent.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use crate::agent::runner::{self, RunConfig};
+use crate::cli::{AgentArgs, AgentCommand, AgentRunArgs, ProfileArgs, ServerArgs};
+use crate::config::Config;
+use crate::dirs::Dirs;
+use crate::error::{Error, Result};
+use crate::ipc::client::Client;
+use crate::ipc::transport::Endpoint;
+use crate::logging::LogFormat;
+use crate::signin::{SignInOptions, Target};
+
+/// How long `agent start` and `token` wait for a new agent to answer.
+pub const START_WAIT: Duration = Duration::from_secs(20);
+
+pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
+    let dirs = Dirs::from_env()?;
+    let config = Config::load(&dirs)?;
+    match &args.command {
+        AgentCommand::Run(a) => {
+            runner::run_foreground(run_config(&dirs, &config, a, verbosity, log_format)?).await
+        }
+        AgentCommand::Start(a) => {
+            let server = resolve(&config, &a.server);
+            Target::from_args(&server)?; // fail here, not in the background
+            let ep = Endpoint::of(&dirs, server.profile())?;
+            if let Ok(c) = Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
+                return Err(Error::AgentRunning(format!(
+                    "profile {} (pid {}) on {}",
+                    server.profile(),
+                    c.hello.pid,
+                    ep.display()
+                )));
+            }
+            let argv = run_argv(&server, a, verbosity, log_format)?;
+            let c = runner::start_background(&dirs, server.profile(), &argv, START_WAIT).await?;
+            eprintln!(
+                "finesse-sso: agent started (pid {}) on {}; log: {}",
+                c.hello.pid,
+                ep.display(),
+                runner::log_file(&dirs, server.profile()).display()
+            );
+            Ok(())
+        }
+        AgentCommand::Status(p) => {
+            let mut c = connect(&dirs, &config, p, "finesse-sso agent status").await?;
+            let status = c.status().await?;
+            let text = if std::io::stdout().is_terminal() {
+                serde_json::to_string_pretty(&status)
+            } else {
+                serde_json::to_string(&status)
+            }
+            .map_err(|e| Error::Internal(e.to_string()))?;
+            println!("{text}");
+            Ok(())
+        }
+        AgentCommand::Stop(p) => {
+            let mut c = connect(&dirs, &config, p, "finesse-sso agent stop").await?;
+            c.stop().await?;
+            let profile = profile_of(&config, p);
+            let ep = Endpoint::of(&dirs, &profile)?;
+            // Wait until it no longer answers, so `stop; start` works.
+            for _ in 0..200 {
+                if crate::ipc::transport::connect(&ep).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            eprintln!("finesse-sso: agent for profile {profile} stopped");
+            Ok(())
+        }
+    }
+}
+
+/// Flags and environment over the config files.
+pub fn resolve(config: &Config, server: &ServerArgs) -> ServerArgs {
+    config.resolve(server)
+}
+
+pub fn profile_of(config: &Config, p: &ProfileArgs) -> String {
+    resolve(
+        config,
+        &ServerArgs {
+            profile: p.profile.clone(),
+            ..Default::default()
+        },
+    )
+    .profile()
+    .to_string()
+}
+
+/// Connects to the profile's running agent (`AgentNotRunning` otherwise).
+pub async fn connect(dirs: &Dirs, config: &Config, p: &ProfileArgs, name: &str) -> Result<Client> {
+    let profile = profile_of(config, p);
+    let ep = Endpoint::of(dirs, &profile)?;
+    Client::connect(&ep, &profile, name).await
+}
+
+fn run_config(
+    dirs: &Dirs,
+    config: &Config,
+    a: &AgentRunArgs,
+    verbosity: u8,
+    log_format: LogFormat,
+) -> Result<RunConfig> {
+    let target = Target::from_args(&resolve(config, &a.server))?;
+    let tuning = config.agent();
+    Ok(RunConfig {
+        dirs: dirs.clone(),
+        target,
+        sign_in: SignInOptions {
+            timeout: Duration::from_secs(
+                a.sign_in_timeout.or(tuning.sign_in_timeout).unwrap_or(300),
+            ),
+            verbosity,
+            json_logs: log_format == LogFormat::Json,
+            ..SignInOptions::default()
+        },
+        prompts_per_hour: a
+            .max_prompts_per_hour
+            .or(tuning.max_prompts_per_hour)
+            .unwrap_or(3),
+        max_clients: a
+            .max_clients
+            .map(|n| n as usize)
+            .or(tuning.max_clients)
+            .unwrap_or(512),
+        lazy: a.lazy,
+    })
+}
+
+/// The command line of a background `agent run` with the resolved settings spelled out.
+pub fn run_argv(
+    server: &ServerArgs,
+    a: &AgentRunArgs,
+    verbosity: u8,
+    log_format: LogFormat,
+) -> Result<Vec<OsString>> {
+    let mut v: Vec<OsString> = Vec::new();
+    if verbosity > 0 {
+        v.push(format!("-{}", "v".repeat(verbosity.min(4) as usize)).into());
+    }
+    if log_format == LogFormat::Json {
+        v.extend(["--log-format".into(), "json".into()]);
+    }
+    v.extend(["agent".into(), "run".into()]);
+    let mut opt = |name: &str, value: Option<OsString>| {
+        if let Some(value) = value {
+            v.push(name.into());
+            v.push(value);
+        }
+    };
+    opt("--server", server.server.clone().map(Into::into));
+    opt("--user", server.user.clone().map(Into::into));
+    opt("--proxy", server.proxy.clone().map(Into::into));
+    let ca = server
+        .ca_file
+        .as_ref()
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--ca-file: {e}")))?;
+    opt("--ca-file", ca.map(Into::into));
+    opt("--profile", Some(server.profile().into()));
+    opt(
+        "--sign-in-timeout",
+        a.sign_in_timeout.map(|n| n.to_string().into()),
+    );
+    opt(
+        "--max-prompts-per-hour",
+        a.max_prompts_per_hour.map(|n| n.to_string().into()),
+    );
+    opt("--max-clients", a.max_clients.map(|n| n.to_string().into()));
+    if a.lazy {
+        v.push("--lazy".into());
+    }
+    Ok(v)
+}

@@ -1,0 +1,87 @@
+//! `finesse-sso token`: ask the profile's agent for a token (starting the agent if needed) and
+//! print it in the requested format.
+
+use crate::cli::{AgentRunArgs, TokenArgs};
+use crate::config::Config;
+use crate::dirs::Dirs;
+use crate::error::{Error, Result};
+use crate::finesse::token_response::TokenResponse;
+use crate::ipc::client::Client;
+use crate::ipc::transport::Endpoint;
+use crate::logging::LogFormat;
+use crate::signin::Target;
+
+pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
+    let dirs = Dirs::from_env()?;
+    let config = Config::load(&dirs)?;
+    let server = super::agent::resolve(&config, &args.server);
+    let profile = server.profile().to_string();
+    let ep = Endpoint::of(&dirs, &profile)?;
+    let mut client = match Client::connect(&ep, &profile, "finesse-sso token").await {
+        Ok(c) => c,
+        Err(Error::AgentNotRunning(_)) if !args.no_start => {
+            Target::from_args(&server).map_err(|e| {
+                Error::Usage(format!(
+                    "no agent runs for profile {profile}, and one cannot be started: {e}"
+                ))
+            })?;
+            let run = AgentRunArgs {
+                server: server.clone(),
+                sign_in_timeout: None,
+                max_prompts_per_hour: None,
+                max_clients: None,
+                lazy: true,
+            };
+            let argv = super::agent::run_argv(&server, &run, verbosity, log_format)?;
+            tracing::info!("starting an agent for profile {profile}");
+            crate::agent::runner::start_background(&dirs, &profile, &argv, super::agent::START_WAIT)
+                .await?
+        }
+        Err(e) => return Err(e),
+    };
+    check_same_target(&client, &server)?;
+    let t = client.token(args.min_valid).await?;
+    let server_url = url::Url::parse(&t.server)
+        .map_err(|e| Error::Agent(format!("the agent named a bad server URL: {e}")))?;
+    let expires_at = time::OffsetDateTime::now_utc().unix_timestamp() + t.expires_in as i64;
+    let resp = TokenResponse {
+        token: t.token,
+        refresh_token: None,
+        expires_in: t.expires_in,
+        user_id: t.user_id,
+        realm: t.realm,
+        user_principal: t.user_principal,
+    };
+    super::output::write(
+        &mut std::io::stdout().lock(),
+        args.format,
+        &resp,
+        &server_url,
+        expires_at,
+    )
+}
+
+/// A running agent for another server or user is not silently used.
+fn check_same_target(client: &Client, wanted: &crate::cli::ServerArgs) -> Result<()> {
+    let h = &client.hello;
+    if let Some(user) = &wanted.user
+        && user != &h.user
+    {
+        return Err(Error::Usage(format!(
+            "the agent of profile {} signs in {} (not {user}); stop it or use another --profile",
+            h.profile, h.user
+        )));
+    }
+    if let Some(s) = &wanted.server
+        && let Ok(url) = crate::finesse::server::parse(s)
+        && url.as_str().trim_end_matches('/') != h.server
+    {
+        return Err(Error::Usage(format!(
+            "the agent of profile {} serves {} (not {}); stop it or use another --profile",
+            h.profile,
+            h.server,
+            url.as_str().trim_end_matches('/')
+        )));
+    }
+    Ok(())
+}

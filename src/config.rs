@@ -1,0 +1,262 @@
+//! Configuration files (TOML): an admin-managed system file and the user's own, merged under
+//! the environment and the command line. Precedence, highest first: flags, `FINESSE_SSO_*`
+//! environment, the user file's `[profiles.<name>]`, its top level, then the same two in the
+//! system file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::ServerArgs;
+use crate::dirs::{Dirs, HOME_ENV};
+use crate::error::{Error, Result};
+
+/// Names the system file explicitly (empty: none). Without it, `/etc/finesse-sso/config.toml`
+/// (`%ProgramData%\finesse-sso\config.toml` on Windows), unless `FINESSE_SSO_HOME` is set.
+pub const SYSTEM_CONFIG_ENV: &str = "FINESSE_SSO_SYSTEM_CONFIG";
+
+/// Where one server, user and network setting come from.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct Section {
+    pub server: Option<String>,
+    pub user: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub proxy: Option<String>,
+}
+
+/// Agent tuning.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct AgentSection {
+    pub max_prompts_per_hour: Option<u32>,
+    pub sign_in_timeout: Option<u64>,
+    pub max_clients: Option<usize>,
+}
+
+/// One file as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct FileConfig {
+    #[serde(flatten)]
+    pub top: Section,
+    /// The profile used when neither `--profile` nor `FINESSE_SSO_PROFILE` names one.
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub agent: AgentSection,
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Section>,
+    #[serde(flatten)]
+    pub unknown: BTreeMap<String, toml::Value>,
+}
+
+impl FileConfig {
+    /// Parses `text` from `path`; relative `ca_file`s are taken from the file's directory.
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let mut c: FileConfig = toml::from_str(text).map_err(|e| {
+            Error::Usage(format!(
+                "config {}: {}",
+                path.display(),
+                e.to_string().trim()
+            ))
+        })?;
+        for key in c.unknown.keys() {
+            tracing::warn!("config {}: unknown key `{key}` ignored", path.display());
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let fix = |s: &mut Section| {
+            if let Some(ca) = &s.ca_file
+                && ca.is_relative()
+            {
+                s.ca_file = Some(base.join(ca));
+            }
+        };
+        fix(&mut c.top);
+        c.profiles.values_mut().for_each(fix);
+        Ok(c)
+    }
+
+    fn read(path: &Path) -> Result<Option<Self>> {
+        match std::fs::read_to_string(path) {
+            Ok(t) => Self::parse(path, &t).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::state(path, e)),
+        }
+    }
+}
+
+/// The system file and the user file, either possibly absent.
+#[derive(Debug, Default, Clone)]
+pub struct Config {
+    pub system: Option<FileConfig>,
+    pub user: Option<FileConfig>,
+}
+
+/// The system file's path, if one applies.
+pub fn system_config_file() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os(SYSTEM_CONFIG_ENV) {
+        return (!p.is_empty()).then(|| PathBuf::from(p));
+    }
+    if std::env::var_os(HOME_ENV).is_some_and(|h| !h.is_empty()) {
+        return None; // tests and portable installs: only what is under the home
+    }
+    #[cfg(windows)]
+    {
+        std::env::var_os("ProgramData")
+            .map(|d| PathBuf::from(d).join("finesse-sso").join("config.toml"))
+    }
+    #[cfg(not(windows))]
+    {
+        Some(PathBuf::from("/etc/finesse-sso/config.toml"))
+    }
+}
+
+impl Config {
+    pub fn load(dirs: &Dirs) -> Result<Self> {
+        Ok(Config {
+            system: system_config_file()
+                .map(|p| FileConfig::read(&p))
+                .transpose()?
+                .flatten(),
+            user: FileConfig::read(&dirs.config_file())?,
+        })
+    }
+
+    fn files(&self) -> impl Iterator<Item = &FileConfig> {
+        self.user.iter().chain(self.system.iter())
+    }
+
+    /// Fills what flags and environment left open. A profile given by flag or
+    /// `FINESSE_SSO_PROFILE` wins over the files' `profile`; the result always names one.
+    pub fn resolve(&self, args: &ServerArgs) -> ServerArgs {
+        let profile = args
+            .profile
+            .clone()
+            .or_else(|| self.files().find_map(|f| f.profile.clone()))
+            .unwrap_or_else(|| crate::cli::DEFAULT_PROFILE.to_string());
+        let layers: Vec<&Section> = self
+            .files()
+            .flat_map(|f| [f.profiles.get(&profile), Some(&f.top)])
+            .flatten()
+            .collect();
+        let pick = |own: &Option<String>, get: fn(&Section) -> &Option<String>| {
+            own.clone()
+                .or_else(|| layers.iter().find_map(|s| get(s).clone()))
+        };
+        ServerArgs {
+            server: pick(&args.server, |s| &s.server),
+            user: pick(&args.user, |s| &s.user),
+            proxy: pick(&args.proxy, |s| &s.proxy),
+            ca_file: args
+                .ca_file
+                .clone()
+                .or_else(|| layers.iter().find_map(|s| s.ca_file.clone())),
+            profile: Some(profile),
+        }
+    }
+
+    /// Agent settings, the user file over the system file.
+    pub fn agent(&self) -> AgentSection {
+        let mut out = AgentSection::default();
+        for f in self.files() {
+            out.max_prompts_per_hour = out.max_prompts_per_hour.or(f.agent.max_prompts_per_hour);
+            out.sign_in_timeout = out.sign_in_timeout.or(f.agent.sign_in_timeout);
+            out.max_clients = out.max_clients.or(f.agent.max_clients);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SYSTEM: &str = r#"
+server = "finesse.corp.example"
+ca_file = "corp-ca.pem"
+[agent]
+max_prompts_per_hour = 1
+max_clients = 64
+[profiles.lab]
+server = "lab.example:8445"
+"#;
+
+    const USER: &str = r#"
+user = "agent7"
+profile = "lab"
+[agent]
+max_prompts_per_hour = 5
+[profiles.lab]
+user = "labuser"
+"#;
+
+    fn config() -> Config {
+        Config {
+            system: Some(
+                FileConfig::parse(Path::new("/etc/finesse-sso/config.toml"), SYSTEM).unwrap(),
+            ),
+            user: Some(FileConfig::parse(Path::new("/home/u/.config/c.toml"), USER).unwrap()),
+        }
+    }
+
+    fn args() -> ServerArgs {
+        ServerArgs::default()
+    }
+
+    fn args_with_profile() -> ServerArgs {
+        ServerArgs {
+            profile: Some("default".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn layers_resolve_in_order() {
+        let c = config();
+        // The user file picks the profile; its section beats the system's top level.
+        let r = c.resolve(&args());
+        assert_eq!(r.profile(), "lab");
+        assert_eq!(r.server.as_deref(), Some("lab.example:8445"));
+        assert_eq!(r.user.as_deref(), Some("labuser"));
+        assert_eq!(
+            r.ca_file.as_deref(),
+            Some(Path::new("/etc/finesse-sso/corp-ca.pem"))
+        );
+        // An explicit profile without a section falls back to the top levels.
+        let r = c.resolve(&args_with_profile());
+        assert_eq!(r.profile(), "default");
+        assert_eq!(r.server.as_deref(), Some("finesse.corp.example"));
+        assert_eq!(r.user.as_deref(), Some("agent7"));
+        // Flags and environment beat every file.
+        let mut a = args_with_profile();
+        a.user = Some("cli".into());
+        assert_eq!(c.resolve(&a).user.as_deref(), Some("cli"));
+        let ag = c.agent();
+        assert_eq!(ag.max_prompts_per_hour, Some(5));
+        assert_eq!(ag.max_clients, Some(64));
+        assert_eq!(ag.sign_in_timeout, None);
+        assert_eq!(Config::default().resolve(&args()).server, None);
+        assert_eq!(Config::default().resolve(&args()).profile(), "default");
+    }
+
+    #[test]
+    fn bad_files_are_clear_errors_and_unknown_keys_pass() {
+        let e = FileConfig::parse(Path::new("/x/c.toml"), "server = [").unwrap_err();
+        assert!(e.to_string().contains("/x/c.toml"), "{e}");
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        let e = FileConfig::parse(Path::new("/x/c.toml"), "server = 5").unwrap_err();
+        assert!(e.to_string().contains("/x/c.toml"), "{e}");
+        let c =
+            FileConfig::parse(Path::new("/x/c.toml"), "colour = \"blue\"\nuser = \"u\"").unwrap();
+        assert_eq!(c.top.user.as_deref(), Some("u"));
+        assert!(c.unknown.contains_key("colour"));
+    }
+
+    #[test]
+    fn missing_files_are_no_config() {
+        let t = tempfile::tempdir().unwrap();
+        assert!(
+            FileConfig::read(&t.path().join("none.toml"))
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The local pipe between the agent and its clients: wire types, transport, client.
+
+pub mod client;
+pub mod protocol;
+pub mod transport;
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;

@@ -1,0 +1,454 @@
+//! The agent's wire protocol: newline-delimited JSON, one object per line, versioned by `hello`.
+//!
+//! Every type that crosses the pipe lives here. Requests carry an `op` and an optional `id`
+//! (a number or a string, echoed in the reply). Replies carry either `result` or `error`
+//! (`kind` + `message`). Events (`subscribe`) carry `event`. Unknown fields are ignored in
+//! both directions. See `docs/protocol.md`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::redact::Secret;
+
+/// The protocol's major version. A client with another major is refused (`version_mismatch`);
+/// additions that old clients can ignore keep the major and show up in `capabilities`.
+pub const VERSION: u32 = 1;
+
+/// Longest line either side may send, newline included.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// What this agent can do (the `hello` reply lists them).
+pub const CAPABILITIES: &[&str] = &["token", "status", "refresh", "logout", "subscribe", "stop"];
+
+/// Stable error kinds of the protocol itself. Token errors use the crate's `Error::kind()`
+/// names (`network`, `tls`, `server`, `auth_rejected`, `interaction_required`, …).
+pub mod kind {
+    pub const BAD_REQUEST: &str = "bad_request";
+    pub const UNKNOWN_OP: &str = "unknown_op";
+    pub const HELLO_REQUIRED: &str = "hello_required";
+    pub const VERSION_MISMATCH: &str = "version_mismatch";
+    pub const LINE_TOO_LONG: &str = "line_too_long";
+    pub const READ_TIMEOUT: &str = "read_timeout";
+    pub const BUSY: &str = "busy";
+    pub const SIGNED_OUT: &str = "signed_out";
+    pub const SHUTTING_DOWN: &str = "shutting_down";
+    pub const INTERNAL: &str = "internal";
+}
+
+/// A request id: whatever the client sent (a number or a string), echoed back.
+pub type Id = Value;
+
+/// A client's request (the `op` field selects the variant).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Must come first: the client's protocol major and a name for the agent's log.
+    Hello {
+        v: u32,
+        #[serde(default)]
+        client: Option<String>,
+    },
+    /// A token valid for at least `min_valid` seconds (the agent refreshes or signs in if needed).
+    Token {
+        #[serde(default)]
+        min_valid: u64,
+    },
+    Status {},
+    /// Refresh now, even if the token is still valid.
+    Refresh {},
+    /// Forget the tokens and the saved web session; the next `token` signs in again.
+    Logout {},
+    /// Push every new token on this connection (`event: "token"`), and `logged_out`.
+    Subscribe {},
+    /// Ask the agent to exit.
+    Stop {},
+}
+
+impl Request {
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Hello { .. } => "hello",
+            Request::Token { .. } => "token",
+            Request::Status {} => "status",
+            Request::Refresh {} => "refresh",
+            Request::Logout {} => "logout",
+            Request::Subscribe {} => "subscribe",
+            Request::Stop {} => "stop",
+        }
+    }
+}
+
+/// A request as it travels: the op plus the optional id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Id>,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// A typed error on the wire. `message` is for people; `kind` is for programs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct WireError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl WireError {
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        WireError {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<&crate::error::Error> for WireError {
+    fn from(e: &crate::error::Error) -> Self {
+        WireError::new(e.kind(), e.to_string())
+    }
+}
+
+/// Either side of a reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome<T> {
+    Result(T),
+    Error(WireError),
+}
+
+/// The agent's answer to one request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply<T> {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Id>,
+    #[serde(flatten)]
+    pub outcome: Outcome<T>,
+}
+
+/// The agent's `hello` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloInfo {
+    pub v: u32,
+    /// `finesse-sso/<version>`.
+    pub agent: String,
+    pub capabilities: Vec<String>,
+    pub pid: u32,
+    pub profile: String,
+    pub server: String,
+    pub user: String,
+}
+
+/// A token as the pipe hands it out. The refresh token never leaves the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub token: Secret<String>,
+    /// Seconds the token stays valid from now (from the agent's monotonic clock).
+    pub expires_in: u64,
+    /// The same moment on the wall clock (RFC 3339, UTC), for display.
+    pub expires_at: String,
+    /// The lifetime Finesse gave the token (`expires_in` when it was issued).
+    pub lifetime: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_principal: Option<String>,
+    pub server: String,
+    /// Increases by one with every new token this agent obtains.
+    pub serial: u64,
+}
+
+/// The last failure the agent saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub kind: String,
+    pub message: String,
+    /// RFC 3339, UTC.
+    pub at: String,
+}
+
+/// `status` result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusInfo {
+    /// `signed_out` (no token), `valid`, or `expired`.
+    pub state: String,
+    /// `idle`, `refreshing` or `signing_in`.
+    pub activity: String,
+    pub profile: String,
+    pub server: String,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_refresh_in: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_refresh: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<LastError>,
+    pub refreshes: u64,
+    pub sign_ins: u64,
+    pub clients: u64,
+    pub pid: u32,
+    pub agent: String,
+}
+
+/// A plain acknowledgement (`logout`, `subscribe`, `stop`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub ok: bool,
+}
+
+/// What a reply's `result` holds, by operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ResultBody {
+    Hello(HelloInfo),
+    Token(TokenInfo),
+    Status(Box<StatusInfo>),
+    Ack(Ack),
+}
+
+/// Pushed to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// `token` (a new token in `result`) or `logged_out`.
+    pub event: String,
+    /// The `id` of the `subscribe` request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Id>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<TokenInfo>,
+}
+
+pub const EVENT_TOKEN: &str = "token";
+pub const EVENT_LOGGED_OUT: &str = "logged_out";
+
+/// Parses one request line. On failure the error keeps the id if one could be read, so the
+/// reply still matches the request. Never panics, whatever the bytes.
+pub fn parse_request(line: &[u8]) -> Result<Envelope, (Option<Id>, WireError)> {
+    let bad = |id, m: String| (id, WireError::new(kind::BAD_REQUEST, m));
+    let text = std::str::from_utf8(line).map_err(|_| bad(None, "line is not UTF-8".into()))?;
+    let value: Value = serde_json::from_str(text.trim_end_matches(['\r', '\n'])).map_err(|e| {
+        bad(
+            None,
+            format!("not JSON (line {} column {})", e.line(), e.column()),
+        )
+    })?;
+    let Value::Object(map) = &value else {
+        return Err(bad(None, "a request is a JSON object".into()));
+    };
+    let id = match map.get("id") {
+        None | Some(Value::Null) => None,
+        Some(v @ (Value::Number(_) | Value::String(_))) => Some(v.clone()),
+        Some(_) => return Err(bad(None, "`id` must be a number or a string".into())),
+    };
+    let op = match map.get("op") {
+        Some(Value::String(s)) => s.as_str(),
+        _ => return Err(bad(id, "`op` (a string) is missing".into())),
+    };
+    if !matches!(
+        op,
+        "hello" | "token" | "status" | "refresh" | "logout" | "subscribe" | "stop"
+    ) {
+        let shown: String = op.chars().take(40).collect();
+        return Err((
+            id,
+            WireError::new(kind::UNKNOWN_OP, format!("unknown op {shown:?}")),
+        ));
+    }
+    let request = serde_json::from_value::<Request>(value.clone())
+        .map_err(|e| bad(id.clone(), format!("{op}: {e}")))?;
+    Ok(Envelope { id, request })
+}
+
+/// One line (with its newline) for any serialisable message.
+pub fn line<T: Serialize>(msg: &T) -> String {
+    let mut s = serde_json::to_string(msg).unwrap_or_else(|_| {
+        r#"{"error":{"kind":"internal","message":"unserialisable reply"}}"#.into()
+    });
+    s.push('\n');
+    s
+}
+
+/// A reply line with a result.
+pub fn ok_line(id: Option<Id>, body: ResultBody) -> String {
+    line(&Reply {
+        id,
+        outcome: Outcome::Result(body),
+    })
+}
+
+/// A reply line with an error.
+pub fn error_line(id: Option<Id>, e: WireError) -> String {
+    line(&Reply::<ResultBody> {
+        id,
+        outcome: Outcome::Error(e),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_info() -> TokenInfo {
+        TokenInfo {
+            token: Secret::new("a.b.c".into()),
+            expires_in: 290,
+            expires_at: "2030-01-01T00:00:00Z".into(),
+            lifetime: 300,
+            user_id: Some("agent1".into()),
+            realm: None,
+            user_principal: None,
+            server: "https://f.example:8445".into(),
+            serial: 3,
+        }
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        for r in [
+            Request::Hello {
+                v: 1,
+                client: Some("crm/2".into()),
+            },
+            Request::Token { min_valid: 60 },
+            Request::Status {},
+            Request::Refresh {},
+            Request::Logout {},
+            Request::Subscribe {},
+            Request::Stop {},
+        ] {
+            let env = Envelope {
+                id: Some(Value::from(7)),
+                request: r.clone(),
+            };
+            let l = line(&env);
+            assert!(l.ends_with('\n') && !l[..l.len() - 1].contains('\n'));
+            assert_eq!(parse_request(l.as_bytes()).unwrap(), env, "{l}");
+            assert!(l.contains(&format!("\"op\":\"{}\"", r.op())));
+        }
+    }
+
+    #[test]
+    fn documented_lines_parse_and_unknown_fields_are_ignored() {
+        let e = parse_request(br#"{"op":"token","id":"a","min_valid":30,"future":[1]}"#).unwrap();
+        assert_eq!(e.request, Request::Token { min_valid: 30 });
+        assert_eq!(e.id, Some(Value::from("a")));
+        let e = parse_request(b"{\"op\":\"status\",\"x\":1}\r\n").unwrap();
+        assert_eq!(e.request, Request::Status {});
+        assert_eq!(e.id, None);
+        let e = parse_request(br#"{"op":"token"}"#).unwrap();
+        assert_eq!(e.request, Request::Token { min_valid: 0 });
+        let e = parse_request(br#"{"op":"hello","v":1}"#).unwrap();
+        assert_eq!(e.request, Request::Hello { v: 1, client: None });
+    }
+
+    #[test]
+    fn garbage_gets_typed_errors_and_keeps_the_id() {
+        let cases: &[(&[u8], &str, Option<Value>)] = &[
+            (b"", kind::BAD_REQUEST, None),
+            (b"\xff\xfe", kind::BAD_REQUEST, None),
+            (b"hello", kind::BAD_REQUEST, None),
+            (b"[1,2]", kind::BAD_REQUEST, None),
+            (b"null", kind::BAD_REQUEST, None),
+            (b"{\"op\":", kind::BAD_REQUEST, None),
+            (br#"{"id":[1],"op":"status"}"#, kind::BAD_REQUEST, None),
+            (br#"{"id":4}"#, kind::BAD_REQUEST, Some(Value::from(4))),
+            (
+                br#"{"id":4,"op":7}"#,
+                kind::BAD_REQUEST,
+                Some(Value::from(4)),
+            ),
+            (
+                br#"{"id":5,"op":"fly"}"#,
+                kind::UNKNOWN_OP,
+                Some(Value::from(5)),
+            ),
+            (
+                br#"{"id":6,"op":"token","min_valid":-1}"#,
+                kind::BAD_REQUEST,
+                Some(Value::from(6)),
+            ),
+            (
+                br#"{"id":"x","op":"hello","v":"one"}"#,
+                kind::BAD_REQUEST,
+                Some(Value::from("x")),
+            ),
+        ];
+        for (input, want, id) in cases {
+            let (got_id, e) = parse_request(input).unwrap_err();
+            assert_eq!(e.kind, *want, "{}", String::from_utf8_lossy(input));
+            assert_eq!(&got_id, id);
+            assert!(!e.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A deterministic xorshift stream of byte strings, biased towards JSON punctuation.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let alphabet = br#"{}[]":,0123456789.-eE optokenstatusidv\u00"#;
+        for _ in 0..5_000 {
+            let mut s = Vec::new();
+            for _ in 0..(x % 48) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                s.push(if x.is_multiple_of(5) {
+                    x as u8
+                } else {
+                    alphabet[(x as usize / 7) % alphabet.len()]
+                });
+            }
+            let _ = parse_request(&s);
+        }
+    }
+
+    #[test]
+    fn replies_and_events_round_trip() {
+        let l = ok_line(Some(Value::from(1)), ResultBody::Token(token_info()));
+        let r: Reply<Value> = serde_json::from_str(&l).unwrap();
+        assert_eq!(r.id, Some(Value::from(1)));
+        let Outcome::Result(v) = r.outcome else {
+            panic!("{l}")
+        };
+        assert_eq!(
+            serde_json::from_value::<TokenInfo>(v).unwrap(),
+            token_info()
+        );
+
+        let l = error_line(None, WireError::new(kind::BUSY, "too many"));
+        assert_eq!(
+            l,
+            "{\"error\":{\"kind\":\"busy\",\"message\":\"too many\"}}\n"
+        );
+        let r: Reply<Value> = serde_json::from_str(&l).unwrap();
+        assert_eq!(
+            r.outcome,
+            Outcome::Error(WireError::new("busy", "too many"))
+        );
+
+        let ev = Event {
+            event: EVENT_TOKEN.into(),
+            id: Some(Value::from("s")),
+            result: Some(token_info()),
+        };
+        let back: Event = serde_json::from_str(&line(&ev)).unwrap();
+        assert_eq!(back, ev);
+        let newer: Event =
+            serde_json::from_str(r#"{"event":"logged_out","extra":{"a":1}}"#).unwrap();
+        assert_eq!(newer.event, EVENT_LOGGED_OUT);
+    }
+
+    #[test]
+    fn token_info_debug_is_redacted() {
+        assert!(!format!("{:?}", token_info()).contains("a.b.c"));
+    }
+}

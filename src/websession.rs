@@ -57,15 +57,9 @@ pub fn load(profile_dir: &Path) -> Vec<SavedCookie> {
             return vec![];
         }
     };
-    match serde_json::from_slice::<Stored>(&bytes) {
-        Ok(s) if s.version == 1 => {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            s.cookies
-                .into_iter()
-                .filter(|c| c.expires.is_none_or(|e| e > now))
-                .collect()
-        }
-        _ => {
+    match decode(&bytes, time::OffsetDateTime::now_utc().unix_timestamp()) {
+        Some(cookies) => cookies,
+        None => {
             let aside = p.with_extension("json.damaged");
             tracing::warn!(
                 "{}: saved web session is damaged; moved to {}",
@@ -78,13 +72,31 @@ pub fn load(profile_dir: &Path) -> Vec<SavedCookie> {
     }
 }
 
-pub fn save(profile_dir: &Path, cookies: &[SavedCookie]) -> Result<()> {
+/// The cookies of a stored web session that are still live at `now` (unix seconds), or `None`
+/// when the bytes are not a store this version wrote. Never panics, whatever the bytes.
+pub fn decode(bytes: &[u8], now: i64) -> Option<Vec<SavedCookie>> {
+    match serde_json::from_slice::<Stored>(bytes) {
+        Ok(s) if s.version == 1 => Some(
+            s.cookies
+                .into_iter()
+                .filter(|c| c.expires.is_none_or(|e| e > now))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// The bytes `save` writes for `cookies`.
+pub fn encode(cookies: &[SavedCookie]) -> Result<Vec<u8>> {
     let stored = Stored {
         version: 1,
         cookies: cookies.to_vec(),
     };
-    let bytes = serde_json::to_vec(&stored).map_err(|e| Error::Internal(e.to_string()))?;
-    write_private(&path(profile_dir), &bytes)
+    serde_json::to_vec(&stored).map_err(|e| Error::Internal(e.to_string()))
+}
+
+pub fn save(profile_dir: &Path, cookies: &[SavedCookie]) -> Result<()> {
+    write_private(&path(profile_dir), &encode(cookies)?)
 }
 
 /// Forgets the web session: the saved cookies and WebKit's own data directory.

@@ -277,12 +277,15 @@ impl Keeper {
             && let Some(rt) = &h.refresh
         {
             self.set_activity(Activity::Refreshing);
+            // The token is issued after the request leaves: its lifetime counts from then, not
+            // from the answer's arrival (a slow or stalled answer would otherwise stretch it).
+            let sent = self.clock.now();
             match self
                 .refresher
                 .refresh(&self.target.user, &h.token, rt)
                 .await
             {
-                Ok(Refreshed::Token(t)) => return Ok((t, self.clock.now(), false)),
+                Ok(Refreshed::Token(t)) => return Ok((t, sent, false)),
                 Ok(Refreshed::NeedsBrowser(why)) => {
                     tracing::info!("the refresh needs the browser ({why}); signing in silently");
                 }

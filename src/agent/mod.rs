@@ -7,6 +7,8 @@ pub mod held;
 pub mod instance;
 pub mod keeper;
 pub mod policy;
+#[cfg(test)]
+mod properties;
 pub mod runner;
 pub mod server;
 #[cfg(test)]

@@ -124,6 +124,11 @@ impl App {
                 Origin::Idp => idp::handle(self, &req),
             },
         };
+        let resp = if self.faults.cut(&req.path) {
+            cut(resp)
+        } else {
+            resp
+        };
         self.log.record(&Entry {
             time: now_rfc3339(),
             origin: origin.as_str(),
@@ -137,6 +142,12 @@ impl App {
         });
         resp
     }
+}
+
+/// Marks the answer to be cut halfway (the server sends half, then drops the connection).
+fn cut(mut resp: Resp) -> Resp {
+    resp.cut = true;
+    resp
 }
 
 fn injected(origin: Origin, status: u16) -> Resp {

@@ -73,13 +73,18 @@ pub struct EmulatorConfig {
     /// Delay ENDPOINT by MS milliseconds (repeatable).
     #[arg(long = "delay", value_name = "ENDPOINT=MS", value_parser = parse_delay)]
     pub delays: Vec<DelaySpec>,
+    /// Drop the connection halfway through each answer of ENDPOINT (repeatable): headers and
+    /// half the body arrive, then the connection closes.
+    #[arg(long = "cut", value_name = "ENDPOINT", value_parser = super::faults::normalize_endpoint)]
+    pub cuts: Vec<String>,
     /// The token endpoint answers truncated JSON.
     #[arg(long)]
     pub malformed_token_json: bool,
     /// The token endpoint answers the real token JSON as `text/html`.
     #[arg(long)]
     pub token_as_html: bool,
-    /// Attack the client: forged token pages, a hostile iframe, or a leaking IdP page.
+    /// Attack the client: forged token pages, a hostile iframe, a leaking IdP page, redirect
+    /// loops, hostile schemes, plain http, pop-ups, a huge or malformed token answer.
     #[arg(long, value_enum, value_name = "MODE")]
     pub forge: Option<ForgeMode>,
     /// Append a JSON-lines request log (names only, never values) to this file.
@@ -186,6 +191,30 @@ pub enum ForgeMode {
     Iframe,
     /// The IdP page tries to send `cc_username` and cookies to `/steal`.
     Leak,
+    /// The token URL starts an endless chain of redirects and script navigations on the IdP.
+    RedirectLoop,
+    /// The token URL redirects to `file:///etc/passwd`.
+    FileRedirect,
+    /// The token URL redirects to a `data:application/json` URL holding a forged token.
+    DataRedirect,
+    /// The token URL redirects to a `javascript:` URL.
+    JsRedirect,
+    /// The IdP login page tries a custom scheme (`ciscosso://`) first, then signs in normally.
+    CustomScheme,
+    /// The token URL redirects to plain `http://` on a non-loopback host.
+    PlainHttp,
+    /// The IdP login page opens pop-up windows (`window.open`, `target=_blank`), then signs in.
+    Popup,
+    /// The token URL (with a session) answers a 50 MiB `application/json` body.
+    HugeToken,
+    /// The real token JSON with extra unknown fields of every type (a safe continuation).
+    ExtraFields,
+    /// Token JSON with wrong-typed fields (`expires_in` a float, `user_id` a number).
+    WrongTypes,
+    /// Token JSON whose `expires_in` is negative: a token that expired before it arrived.
+    ExpiredToken,
+    /// A token whose JWT header says `alg: none`, unsigned, on the real token URL.
+    AlgNone,
 }
 
 /// One configured user. The password never prints (`Secret`).

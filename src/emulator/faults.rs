@@ -1,6 +1,6 @@
 //! Failure injection and hostile modes, changeable at runtime (`Emulator::faults()`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -68,6 +68,8 @@ struct State {
     refresh_redirect: bool,
     token_body: TokenBody,
     forge: Option<ForgeMode>,
+    /// Endpoints whose answers stop halfway: headers and half the body, then the connection drops.
+    cut: HashSet<String>,
 }
 
 /// Runtime-switchable misbehaviour. Every setter takes effect on the next request.
@@ -98,6 +100,7 @@ impl Faults {
             refresh_redirect: c.refresh_redirect,
             token_body,
             forge: c.forge,
+            cut: c.cuts.iter().cloned().collect(),
         }))
     }
 
@@ -128,6 +131,19 @@ impl Faults {
         match delay {
             Some(d) => s.delay.insert(ep, d),
             None => s.delay.remove(&ep),
+        };
+        Ok(())
+    }
+
+    /// Drop the connection to `endpoint` (path or short name) halfway through each answer:
+    /// the status line, the headers (announcing the full length) and half the body arrive, then
+    /// the connection closes. `false` stops it.
+    pub fn set_cut(&self, endpoint: &str, on: bool) -> Result<(), String> {
+        let ep = normalize_endpoint(endpoint)?;
+        let mut s = self.lock();
+        match on {
+            true => s.cut.insert(ep),
+            false => s.cut.remove(&ep),
         };
         Ok(())
     }
@@ -169,9 +185,15 @@ impl Faults {
         let mut s = self.lock();
         s.fail.clear();
         s.delay.clear();
+        s.cut.clear();
         s.refresh_redirect = false;
         s.token_body = TokenBody::Json;
         s.forge = None;
+    }
+
+    /// Whether answers on `path` are cut halfway.
+    pub(crate) fn cut(&self, path: &str) -> bool {
+        self.lock().cut.iter().any(|ep| covers(ep, path))
     }
 
     /// The injected status and delay for a request path (most specific endpoint wins).
@@ -207,7 +229,10 @@ mod tests {
         assert_eq!(f.for_path("/desktop/sso/tokenx"), (None, None));
         assert!(f.set_status("nope", Some(500)).is_err());
         assert!(f.set_status("token", Some(99)).is_err());
+        f.set_cut("token", true).unwrap();
+        assert!(f.cut("/desktop/sso/token") && !f.cut("/finesse/api/User/agent1"));
         f.clear();
         assert_eq!(f.for_path("/finesse/api/User/agent1"), (None, None));
+        assert!(!f.cut("/desktop/sso/token"));
     }
 }

@@ -228,6 +228,9 @@ fn token_get(app: &App, req: &Req) -> Result<Resp, Resp> {
     )?;
     flag(req.query("return_user"), "return_user", "yes", "no")?;
     check_sso(app, &hint)?;
+    if let Some(to) = hostile_redirect(app, req) {
+        return Ok(Resp::redirect(&to));
+    }
     let Some(user) = session_user(app, req) else {
         let pq = match &req.raw_query {
             Some(q) => format!("{}?{q}", req.path),
@@ -281,14 +284,41 @@ pub(super) fn token_response(
         return Resp::html(200, pages::iframe_host(&frame));
     }
     let realm = app.tokens.realm();
-    let mut fields: Vec<(&str, Value)> = vec![("token", access.jwt.clone().into())];
+    let forge = app.faults.forge();
+    let token: Value = match forge {
+        Some(ForgeMode::AlgNone) => unsigned(&access.jwt).into(),
+        _ => access.jwt.clone().into(),
+    };
+    let mut fields: Vec<(&str, Value)> = vec![("token", token)];
     if let Some(r) = refresh {
         fields.push(("refresh_token", r.jwt.clone().into()));
     }
-    fields.push(("expires_in", app.tokens.expires_in().into()));
-    fields.push(("user_id", user.into()));
+    let expires_in: Value = match forge {
+        Some(ForgeMode::WrongTypes) => (app.tokens.expires_in() as f64 + 0.5).into(),
+        Some(ForgeMode::ExpiredToken) => (-(app.tokens.expires_in() as i64)).into(),
+        _ => app.tokens.expires_in().into(),
+    };
+    fields.push(("expires_in", expires_in));
+    let user_id: Value = match forge {
+        Some(ForgeMode::WrongTypes) => 7.into(),
+        _ => user.into(),
+    };
+    fields.push(("user_id", user_id));
     fields.push(("realm", realm.into()));
     fields.push(("user_principal", format!("{user}@{realm}").into()));
+    if forge == Some(ForgeMode::ExtraFields) {
+        fields.push(("token_type", "Bearer".into()));
+        fields.push(("scope", serde_json::json!(["ccc_onprem_apps"])));
+        fields.push((
+            "FORGED_extra",
+            serde_json::json!({"nested": [1, null, {"a": true}]}),
+        ));
+        fields.push(("expires_at", Value::Null));
+    }
+    if forge == Some(ForgeMode::HugeToken) {
+        // Well-formed JSON, 50 MiB: the real fields, then a huge padding string.
+        fields.push(("FORGED_padding", "x".repeat(HUGE_TOKEN_BYTES).into()));
+    }
     let body = ordered_json(&fields);
     match app.faults.token_body() {
         TokenBody::Json => Resp::new(200, super::response::JSON, body),
@@ -298,6 +328,39 @@ pub(super) fn token_response(
             Resp::new(200, super::response::JSON, &body.as_bytes()[..cut])
         }
     }
+}
+
+/// Size of the `--forge huge-token` answer's padding.
+pub(crate) const HUGE_TOKEN_BYTES: usize = 50 * 1024 * 1024;
+
+/// `--forge redirect-loop|file-redirect|data-redirect|js-redirect|plain-http`: where the token
+/// URL sends the browser instead of into the sign-in.
+fn hostile_redirect(app: &App, req: &Req) -> Option<String> {
+    let forged = super::idp::forged_value(app).to_string();
+    let query = req.raw_query.as_deref().unwrap_or("");
+    Some(match app.faults.forge()? {
+        ForgeMode::RedirectLoop => app.settings.at(&app.settings.idp, "/idp/forge/loop?n=0"),
+        ForgeMode::FileRedirect => "file:///etc/passwd".into(),
+        ForgeMode::DataRedirect => format!(
+            "data:application/json,{}",
+            url::form_urlencoded::byte_serialize(forged.as_bytes()).collect::<String>()
+        ),
+        ForgeMode::JsRedirect => format!(
+            "javascript:document.write(decodeURIComponent('{}'))",
+            url::form_urlencoded::byte_serialize(forged.as_bytes()).collect::<String>()
+        ),
+        ForgeMode::PlainHttp => format!("http://finesse-sso.invalid/desktop/sso/token?{query}"),
+        _ => return None,
+    })
+}
+
+/// `--forge alg-none`: the same claims under `{"alg":"none"}` with no signature.
+fn unsigned(jwt: &str) -> String {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).unwrap_or("");
+    let header =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    format!("{header}.{payload}.")
 }
 
 /// A JSON object with keys in the given order (serde_json's map would sort them).

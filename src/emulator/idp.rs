@@ -43,6 +43,21 @@ fn route(app: &App, req: &Req) -> Result<Resp, Resp> {
         "/desktop/sso/token" if app.faults.forge() == Some(ForgeMode::IdpJson) => {
             Ok(forged_json(app))
         }
+        "/idp/forge/loop" if app.faults.forge() == Some(ForgeMode::RedirectLoop) => {
+            // Alternate 302s and script navigations, forever: n → n+1.
+            let n: u64 = req.query("n").and_then(|n| n.parse().ok()).unwrap_or(0);
+            let next = app
+                .settings
+                .at(&app.settings.idp, &format!("/idp/forge/loop?n={}", n + 1));
+            Ok(match n % 2 {
+                0 => Resp::redirect(&next),
+                _ => Resp::html(200, pages::loop_step(&next)),
+            })
+        }
+        "/idp/forge/popup" => {
+            tracing::warn!("pop-up endpoint hit: a client opened a pop-up window");
+            Ok(Resp::html(200, pages::message("FORGED", "pop-up opened")))
+        }
         "/steal" => {
             // Record names only: the values are what the attacker wanted, and secrets.
             let names = req.query.iter().map(|(k, _)| k.clone()).collect();
@@ -58,7 +73,7 @@ fn idp_error(status: u16, title: &str, msg: &str) -> Resp {
     Resp::html(status, pages::message(title, msg))
 }
 
-fn forged_value(app: &App) -> serde_json::Value {
+pub(crate) fn forged_value(app: &App) -> serde_json::Value {
     let realm = app.tokens.realm();
     serde_json::json!({
         "token": format!("FORGED-{}", random_id(8)),
@@ -158,12 +173,18 @@ fn login_page(app: &App, req: &Req) -> Result<Resp, Resp> {
             .map(|u| (u.name.as_str(), u.password.expose().as_str()))
     });
     let leak_action = (app.faults.forge() == Some(ForgeMode::Leak)).then(|| s.at(&s.idp, "/steal"));
+    let hostile = match app.faults.forge() {
+        Some(ForgeMode::CustomScheme) => Some(pages::custom_scheme_attempt()),
+        Some(ForgeMode::Popup) => Some(pages::popup_attempt(&s.at(&s.idp, "/idp/forge/popup"))),
+        _ => None,
+    };
     let html = pages::login(&LoginPage {
         txn,
         users,
         demo,
         auto,
         leak_action: leak_action.as_deref(),
+        hostile,
     });
     Ok(Resp::html(200, html).with_cookie(&set_cookie(LOGIN_COOKIE, &cookie, "/idp", s.tls, false)))
 }

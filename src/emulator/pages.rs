@@ -73,6 +73,8 @@ pub(crate) struct LoginPage<'a> {
     pub auto: Option<(&'a str, &'a str)>,
     /// `--forge leak`: the origin-relative steal URL the hostile script targets.
     pub leak_action: Option<&'a str>,
+    /// `--forge custom-scheme|popup`: hostile markup run before the (delayed) auto-login.
+    pub hostile: Option<String>,
 }
 
 pub(crate) fn login(p: &LoginPage<'_>) -> String {
@@ -102,6 +104,9 @@ pub(crate) fn login(p: &LoginPage<'_>) -> String {
             escape(action)
         ));
     }
+    if let Some(h) = &p.hostile {
+        body.push_str(h);
+    }
     let (user_value, pw_value) = p.auto.unwrap_or(("", ""));
     body.push_str(&format!(
         "<form id=\"login\" method=\"post\" action=\"/idp/login\">\n\
@@ -121,7 +126,11 @@ pub(crate) fn login(p: &LoginPage<'_>) -> String {
              <script>setTimeout(function(){{document.getElementById('login').submit();}}, {});</script>\n",
             escape(u),
             // In leak mode the steal attempt goes first so the client's refusal is observable.
-            if p.leak_action.is_some() { 300 } else { 0 }
+            if p.leak_action.is_some() || p.hostile.is_some() {
+                300
+            } else {
+                0
+            }
         ));
     } else {
         body.push_str("<script>document.getElementById('username').focus();</script>\n");
@@ -191,6 +200,33 @@ pub(crate) fn iframe_attack(forged: &serde_json::Value) -> String {
     )
 }
 
+/// `--forge custom-scheme`: a top-level jump and a frame to an app's custom scheme.
+pub(crate) fn custom_scheme_attempt() -> String {
+    "<iframe id=\"probe\" src=\"ciscosso://probe?frame=1\" width=\"1\" height=\"1\"></iframe>\n\
+     <script>try{window.location.href='ciscosso://launch?app=1';}catch(e){}</script>\n"
+        .to_string()
+}
+
+/// `--forge popup`: `window.open` and a scripted click on a `target=_blank` link, both to `url`.
+pub(crate) fn popup_attempt(url: &str) -> String {
+    let lit = js_literal(&serde_json::Value::from(url));
+    format!(
+        "<a id=\"blank\" href=\"{}\" target=\"_blank\">more</a>\n\
+         <script>try{{window.open({lit},'forge','width=300,height=200');}}catch(e){{}}\
+         try{{document.getElementById('blank').click();}}catch(e){{}}</script>\n",
+        escape(url)
+    )
+}
+
+/// `--forge redirect-loop`: one step of the endless chain, navigating by script to `next`.
+pub(crate) fn loop_step(next: &str) -> String {
+    let lit = js_literal(&serde_json::Value::from(next));
+    page(
+        "Loading",
+        &format!("<p>Loading…</p><script>window.location.replace({lit});</script>"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +246,7 @@ mod tests {
             demo: Some(("agent1", "demo-password")),
             auto: None,
             leak_action: None,
+            hostile: None,
         });
         for needle in [
             "id=\"username\" name=\"username\"",

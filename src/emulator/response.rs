@@ -10,6 +10,8 @@ pub(crate) struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// `--cut`: send half the body under the full length, then drop the connection.
+    pub cut: bool,
 }
 
 pub const XML: &str = "application/xml;charset=UTF-8";
@@ -27,6 +29,7 @@ impl Resp {
                 ("cache-control".into(), "no-store".into()),
             ],
             body: body.into(),
+            cut: false,
         }
     }
 

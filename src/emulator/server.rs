@@ -5,8 +5,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::{Bytes, Incoming};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body_util::{BodyExt, Either, Full, Limited};
+use hyper::body::{Body, Bytes, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -112,7 +115,39 @@ async fn serve_conn(
     }
 }
 
-async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// What the servers answer with: a whole body, or one cut halfway (`--cut`).
+type Answer = Either<Full<Bytes>, CutBody>;
+
+/// Announces the whole length, yields the first half, then fails: hyper has sent the status,
+/// the headers and half the body, and closes the connection.
+pub(crate) struct CutBody {
+    half: Option<Bytes>,
+    full: u64,
+}
+
+impl Body for CutBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        Poll::Ready(Some(match self.half.take() {
+            Some(b) => Ok(Frame::data(b)),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "emulator: answer cut halfway (--cut)",
+            )),
+        }))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.full)
+    }
+}
+
+async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response<Answer> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -134,14 +169,27 @@ async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response
     into_hyper(app.handle(origin, req).await)
 }
 
-fn into_hyper(r: Resp) -> Response<Full<Bytes>> {
+fn into_hyper(r: Resp) -> Response<Answer> {
     let mut b = Response::builder().status(r.status);
     for (k, v) in &r.headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    b.body(Full::new(Bytes::from(r.body))).unwrap_or_else(|_| {
+    let body = if r.cut {
+        let full = r.body.len().max(2);
+        let mut half = r.body;
+        half.truncate(full / 2);
+        Either::Right(CutBody {
+            half: Some(Bytes::from(half)),
+            full: full as u64,
+        })
+    } else {
+        Either::Left(Full::new(Bytes::from(r.body)))
+    };
+    b.body(body).unwrap_or_else(|_| {
         // Only a header with bytes hyper refuses can land here; answer plainly instead.
-        let mut resp = Response::new(Full::new(Bytes::from_static(b"internal error")));
+        let mut resp = Response::new(Either::Left(Full::new(Bytes::from_static(
+            b"internal error",
+        ))));
         *resp.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         resp
     })

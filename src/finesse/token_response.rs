@@ -59,6 +59,11 @@ impl TokenResponse {
         let token = string("token")?
             .ok_or_else(|| TokenResponseError::Field("`token` is missing".into()))?;
         check_token_text("token", &token)?;
+        if is_unsigned_jwt(&token) {
+            return Err(TokenResponseError::Field(
+                "`token` is an unsigned JWT (`alg: none`); Finesse signs its tokens".into(),
+            ));
+        }
         let refresh_token = string("refresh_token")?;
         if let Some(rt) = &refresh_token {
             check_token_text("refresh_token", rt)?;
@@ -91,6 +96,28 @@ impl TokenResponse {
             user_principal: string("user_principal")?,
         })
     }
+}
+
+/// A compact JWS whose header names `alg: none` (any case): a token nobody signed. Opaque
+/// (encrypted or non-JWT) tokens are not affected.
+fn is_unsigned_jwt(t: &str) -> bool {
+    use base64::Engine as _;
+    let Some((header, _)) = t.split_once('.') else {
+        return false;
+    };
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header.trim_end_matches('='))
+    else {
+        return false;
+    };
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|h| {
+            h.get("alg")?
+                .as_str()
+                .map(|a| a.eq_ignore_ascii_case("none"))
+        })
+        .unwrap_or(false)
 }
 
 fn check_token_text(name: &str, t: &str) -> Result<(), TokenResponseError> {
@@ -151,6 +178,11 @@ mod tests {
                 matches!(e, Field(_))
             }),
             (br#"{"token":"t"}"#, |e| matches!(e, Field(_))),
+            // {"alg":"none"}.{"sub":"x"}. : unsigned.
+            (
+                br#"{"token":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.","expires_in":300}"#,
+                |e| matches!(e, Field(m) if m.contains("unsigned")),
+            ),
             (br#"{"token":"t","expires_in":300,"user_id":7}"#, |e| {
                 matches!(e, Field(_))
             }),

@@ -411,6 +411,20 @@ mod tests {
         }
     }
 
+    /// Found by `fuzz/fuzz_targets/protocol.rs`: a numeric id beyond u64 became a float that
+    /// re-encoded one unit off, so the echoed id no longer matched the request's. Fixed by
+    /// serde_json's exact float parsing (`float_roundtrip`).
+    #[test]
+    fn huge_numeric_ids_echo_back_exactly() {
+        let line = br#"{"op":"hello","v":1,"id":1944444444631610000037}"#;
+        let env = parse_request(line).unwrap();
+        let again = parse_request(super::line(&env).as_bytes()).unwrap();
+        assert_eq!(again, env);
+        let reply = ok_line(env.id.clone(), ResultBody::Ack(Ack { ok: true }));
+        let r: Reply<Value> = serde_json::from_str(&reply).unwrap();
+        assert_eq!(r.id, env.id);
+    }
+
     #[test]
     fn replies_and_events_round_trip() {
         let l = ok_line(Some(Value::from(1)), ResultBody::Token(token_info()));

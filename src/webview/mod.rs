@@ -58,6 +58,9 @@ pub struct SavedCookie {
     pub same_site: Option<String>,
 }
 
+/// Longest outcome line the parent reads (the token plus a cookie jar fits well within it).
+pub const MAX_LINE: usize = 1 << 20;
+
 /// The child's single answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -78,6 +81,23 @@ impl WindowOutcome {
         WindowOutcome::Error {
             kind: kind.into(),
             message: message.into(),
+        }
+    }
+
+    /// Reads the child's line. The token inside is held to the same rules as a captured one
+    /// (`TokenResponse::parse`), so a damaged or hostile line cannot smuggle in what the capture
+    /// rule would refuse. `None` for anything that is not an outcome line.
+    pub fn from_line(line: &str) -> Option<Self> {
+        if line.len() > MAX_LINE {
+            return None;
+        }
+        match serde_json::from_str::<WindowOutcome>(line).ok()? {
+            WindowOutcome::Ok { token, cookies } => {
+                let bytes = serde_json::to_vec(&token).ok()?;
+                let token = TokenResponse::parse(&bytes).ok()?;
+                Some(WindowOutcome::Ok { token, cookies })
+            }
+            e @ WindowOutcome::Error { .. } => Some(e),
         }
     }
 

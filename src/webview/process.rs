@@ -161,10 +161,7 @@ impl Window {
             let mut lines = BufReader::new(stdout).lines();
             let mut outcome = None;
             while let Ok(Some(l)) = lines.next_line().await {
-                if l.len() > 1 << 20 {
-                    continue;
-                }
-                if let Ok(o) = serde_json::from_str::<WindowOutcome>(&l) {
+                if let Some(o) = WindowOutcome::from_line(&l) {
                     outcome = Some(o);
                 }
             }

@@ -1,0 +1,15 @@
+//! Fuzzes the HTTP test driver's HTML scanner (`browser::forms::scan`) and entity decoder.
+#![no_main]
+
+use finesse_sso::browser::forms;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let html = String::from_utf8_lossy(data);
+    let page = forms::scan(&html);
+    let _ = page.script_submitted();
+    if let Some(f) = page.login_form() {
+        let _ = f.fields();
+    }
+    let _ = forms::decode_entities(&html);
+});

@@ -2,7 +2,7 @@
 //! trusting `--ca-file` for exactly the certificates that chain to it, and load failures.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use tao::event_loop::EventLoopProxy;
@@ -59,6 +59,9 @@ pub fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<Ev>) {
 
 type Allowed = (String, Vec<u8>);
 
+/// Reloads per (host, certificate) after allowing it, before the rejection counts as final.
+const MAX_TLS_RETRIES: u32 = 3;
+
 /// Signal handlers the portable wry API does not offer.
 pub fn attach(
     webview: &wry::WebView,
@@ -68,8 +71,9 @@ pub fn attach(
 ) {
     let wk = webview.webview();
     let ca_pem = req.ca_pem.clone();
-    // (host, leaf DER) pairs already allowed: a second failure for one of them is final.
-    let allowed: Rc<RefCell<HashSet<Allowed>>> = Rc::default();
+    // How often each (host, leaf DER) pair was allowed. A failure right after allowing can come
+    // from a request already in flight, so a few retries are normal; past that it is final.
+    let allowed: Rc<RefCell<HashMap<Allowed, u32>>> = Rc::default();
     {
         let proxy = proxy.clone();
         wk.connect_load_failed_with_tls_errors(move |wv, uri, cert, flags| {
@@ -90,9 +94,12 @@ pub fn attach(
             };
             match verdict {
                 Ok(())
-                    if allowed
-                        .borrow_mut()
-                        .insert((host.clone(), chain[0].clone())) =>
+                    if {
+                        let mut seen = allowed.borrow_mut();
+                        let n = seen.entry((host.clone(), chain[0].clone())).or_insert(0);
+                        *n += 1;
+                        *n <= MAX_TLS_RETRIES
+                    } =>
                 {
                     // WebKitGTK cannot take a CA; allow this exact certificate for this host, then retry.
                     tracing::info!(

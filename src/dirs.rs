@@ -154,6 +154,18 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Opens (creating, 0600, never truncating) a file used only for its advisory lock.
+pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| Error::state(path, e))
+}
+
 /// Writes `bytes` to `path` atomically (temp file in the same dir, fsync, rename), mode 0600.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;

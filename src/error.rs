@@ -161,21 +161,7 @@ impl Error {
             Error::InteractionRequired(_) => exit::INTERACTION_REQUIRED,
             Error::AgentRunning(_) => exit::AGENT_RUNNING,
             Error::AgentNotRunning(_) => exit::AGENT_NOT_RUNNING,
-            Error::FromAgent { kind, .. } => match kind.as_str() {
-                "usage" => exit::USAGE,
-                "not_sso" => exit::NOT_SSO,
-                "cancelled" => exit::CANCELLED,
-                "timed_out" => exit::TIMED_OUT,
-                "server" => exit::SERVER,
-                "network" => exit::NETWORK,
-                "tls" => exit::TLS,
-                "no_display" => exit::NO_DISPLAY,
-                "state" => exit::STATE,
-                "auth_rejected" => exit::AUTH_REJECTED,
-                "interaction_required" => exit::INTERACTION_REQUIRED,
-                "webview" | "internal" => exit::INTERNAL,
-                _ => exit::AGENT,
-            },
+            Error::FromAgent { kind, .. } => exit_for_kind(kind).unwrap_or(exit::AGENT),
         }
     }
 
@@ -228,6 +214,26 @@ impl Error {
     }
 }
 
+/// The exit code for an error `kind` that crossed a process boundary (the agent's pipe, the
+/// window's outcome line); `None` for a kind this side does not know.
+pub fn exit_for_kind(kind: &str) -> Option<i32> {
+    Some(match kind {
+        "usage" => exit::USAGE,
+        "not_sso" => exit::NOT_SSO,
+        "cancelled" => exit::CANCELLED,
+        "timed_out" => exit::TIMED_OUT,
+        "server" => exit::SERVER,
+        "network" => exit::NETWORK,
+        "tls" => exit::TLS,
+        "no_display" => exit::NO_DISPLAY,
+        "state" => exit::STATE,
+        "auth_rejected" => exit::AUTH_REJECTED,
+        "interaction_required" => exit::INTERACTION_REQUIRED,
+        "webview" | "internal" => exit::INTERNAL,
+        _ => return None,
+    })
+}
+
 /// `host:port` of a URL, for messages.
 pub fn host_of(url: &url::Url) -> String {
     match (url.host_str(), url.port_or_known_default()) {
@@ -242,6 +248,48 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_maps_back_to_its_exit_code() {
+        let errors = [
+            Error::Usage("x".into()),
+            Error::NotSso {
+                who: "u".into(),
+                server: "s".into(),
+            },
+            Error::Cancelled,
+            Error::TimedOut(1),
+            Error::Server {
+                step: "s",
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            Error::Network {
+                step: "s",
+                host: "h".into(),
+                cause: "c".into(),
+            },
+            Error::Tls {
+                step: "s",
+                host: "h".into(),
+                cause: "c".into(),
+            },
+            Error::NoDisplay("x".into()),
+            Error::Webview("x".into()),
+            Error::state("/x", "y"),
+            Error::AuthRejected {
+                step: "s",
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            Error::InteractionRequired("x".into()),
+            Error::Internal("x".into()),
+        ];
+        for e in errors {
+            assert_eq!(exit_for_kind(e.kind()), Some(e.exit_code()), "{e:?}");
+        }
+        assert_eq!(exit_for_kind("from a newer agent"), None);
+    }
 
     #[test]
     fn exit_codes_are_distinct_and_documented() {

@@ -28,14 +28,7 @@ pub struct ProfileLock {
 /// Takes the profile's lock, waiting for another sign-in of the same profile to finish.
 pub fn lock(profile_dir: &Path) -> Result<ProfileLock> {
     let path = profile_dir.join(LOCK);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts.open(&path).map_err(|e| Error::state(&path, e))?;
+    let file = crate::dirs::open_lock_file(&path)?;
     file.lock()
         .map_err(|e| Error::state(&path, format!("cannot lock: {e}")))?;
     Ok(ProfileLock { _file: file })

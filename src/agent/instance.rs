@@ -4,7 +4,7 @@
 use std::fs::{File, TryLockError};
 use std::path::Path;
 
-use crate::dirs::ensure_private_dir;
+use crate::dirs::{ensure_private_dir, open_lock_file};
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -19,14 +19,7 @@ impl InstanceLock {
             .parent()
             .ok_or_else(|| Error::state(path, "no parent directory"))?;
         ensure_private_dir(dir)?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.create(true).truncate(false).write(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let file = opts.open(path).map_err(|e| Error::state(path, e))?;
+        let file = open_lock_file(path)?;
         match file.try_lock() {
             Ok(()) => Ok(InstanceLock { _file: file }),
             Err(TryLockError::WouldBlock) => Err(Error::AgentRunning(format!(

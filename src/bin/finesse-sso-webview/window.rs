@@ -150,16 +150,9 @@ fn exit_code(outcome: &WindowOutcome) -> i32 {
     use finesse_sso::error::exit;
     match outcome {
         WindowOutcome::Ok { .. } => exit::OK,
-        WindowOutcome::Error { kind, .. } => match kind.as_str() {
-            "cancelled" => exit::CANCELLED,
-            "timed_out" => exit::TIMED_OUT,
-            "no_display" => exit::NO_DISPLAY,
-            "tls" => exit::TLS,
-            "network" => exit::NETWORK,
-            "server" => exit::SERVER,
-            "interaction_required" => exit::INTERACTION_REQUIRED,
-            _ => exit::INTERNAL,
-        },
+        WindowOutcome::Error { kind, .. } => {
+            finesse_sso::error::exit_for_kind(kind).unwrap_or(exit::INTERNAL)
+        }
     }
 }
 

@@ -4,55 +4,28 @@
 //! clear error and its exit code, or a safe continuation; nothing forged is ever printed.
 //! The expected outcome of every case is the table in `docs/security.md`.
 
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::Duration;
 
-use clap::Parser;
 use finesse_sso::browser::{DriverError, HttpDriver};
-use finesse_sso::emulator::{self, Emulator, EmulatorConfig};
+use finesse_sso::emulator::Emulator;
 use finesse_sso::flow::{CaptureRefusal, DenyReason, Flow};
 use finesse_sso::http::HttpOptions;
-
-#[derive(Parser)]
-struct Flags {
-    #[command(flatten)]
-    config: EmulatorConfig,
-}
+use support::{have_display, output};
 
 async fn emulator(forge: &str) -> Emulator {
-    let flags = ["emulate", "--auto-login", "agent1", "--forge", forge];
-    emulator::start(Flags::try_parse_from(flags).unwrap().config)
-        .await
-        .unwrap()
+    support::emulator(&["--auto-login", "agent1", "--forge", forge]).await
 }
 
 fn login(emu: &Emulator, home: &std::path::Path, timeout: u32) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
-    c.env("FINESSE_SSO_HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .args(["login", "--server", emu.finesse_url().as_str()])
-        .args(["--user", "agent1", "-v", "--timeout", &timeout.to_string()])
-        .arg("--ca-file")
-        .arg(emu.ca_file().unwrap())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn have_display() -> bool {
-    let ok = std::env::var_os("DISPLAY").is_some();
-    if !ok {
-        eprintln!("skipped: no DISPLAY (run the suite under `xvfb-run -a`, as .ci/test does)");
-    }
-    ok
+    support::login_command(
+        home,
+        emu,
+        "agent1",
+        &["-v", "--timeout", &timeout.to_string()],
+    )
 }
 
 /// What a case must end with: an exit code, and words the error must contain.

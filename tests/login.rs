@@ -1,25 +1,13 @@
 //! `finesse-sso login` in a real window (WebKitGTK under Xvfb) against the emulator over TLS.
 //! Run with a display: `xvfb-run -a cargo test` (the README's test command does).
 
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
-use finesse_sso::emulator::{self, Emulator, EmulatorConfig};
-
-#[derive(Parser)]
-struct Flags {
-    #[command(flatten)]
-    config: EmulatorConfig,
-}
-
-/// An emulator configured by its own CLI flags (its public contract).
-async fn emulator(flags: &[&str]) -> Emulator {
-    let config = Flags::try_parse_from(std::iter::once("emulate").chain(flags.iter().copied()))
-        .unwrap()
-        .config;
-    emulator::start(config).await.unwrap()
-}
+use finesse_sso::emulator::Emulator;
+use support::{emulator, have_display, output};
 
 struct Home(tempfile::TempDir);
 
@@ -30,37 +18,8 @@ impl Home {
 
     /// `finesse-sso login` against `emu`, trusting its CA, with private state in this home.
     fn login(&self, emu: &Emulator, user: &str, extra: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
-        c.env("FINESSE_SSO_HOME", self.0.path())
-            .env("XDG_CACHE_HOME", self.0.path().join("cache"))
-            .env("XDG_DATA_HOME", self.0.path().join("data"))
-            .arg("login")
-            .arg("--server")
-            .arg(emu.finesse_url().as_str())
-            .args(["--user", user])
-            .arg("--ca-file")
-            .arg(emu.ca_file().unwrap())
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
+        support::login_command(self.0.path(), emu, user, extra)
     }
-}
-
-fn have_display() -> bool {
-    let ok = std::env::var_os("DISPLAY").is_some();
-    if !ok {
-        eprintln!("skipped: no DISPLAY (run the suite under `xvfb-run -a`, as .ci/test does)");
-    }
-    ok
-}
-
-/// Runs a blocking command without stalling the emulator's runtime.
-async fn output(mut c: Command) -> Output {
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
 }
 
 fn text(b: &[u8]) -> String {

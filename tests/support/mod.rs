@@ -1,0 +1,59 @@
+//! Helpers shared by the real-window test files: the emulator from its CLI flags, the
+//! `finesse-sso login` command against it, and running commands beside the emulator's runtime.
+// Each test file uses a different subset of these.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use clap::Parser;
+use finesse_sso::emulator::{self, Emulator, EmulatorConfig};
+
+#[derive(Parser)]
+struct Flags {
+    #[command(flatten)]
+    config: EmulatorConfig,
+}
+
+/// An emulator configured by its own CLI flags (its public contract).
+pub async fn emulator(flags: &[&str]) -> Emulator {
+    let config = Flags::try_parse_from(std::iter::once("emulate").chain(flags.iter().copied()))
+        .unwrap()
+        .config;
+    emulator::start(config).await.unwrap()
+}
+
+/// `finesse-sso login` against `emu`, trusting its CA, with private state under `home`.
+pub fn login_command(home: &Path, emu: &Emulator, user: &str, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
+    c.env("FINESSE_SSO_HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .arg("login")
+        .arg("--server")
+        .arg(emu.finesse_url().as_str())
+        .args(["--user", user])
+        .arg("--ca-file")
+        .arg(emu.ca_file().unwrap())
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Whether a display exists; says why a test is skipped when not.
+pub fn have_display() -> bool {
+    let ok = std::env::var_os("DISPLAY").is_some();
+    if !ok {
+        eprintln!("skipped: no DISPLAY (run the suite under `xvfb-run -a`, as .ci/test does)");
+    }
+    ok
+}
+
+/// Runs a blocking command without stalling the emulator's runtime.
+pub async fn output(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}

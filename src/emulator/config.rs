@@ -199,6 +199,8 @@ pub enum ForgeMode {
     DataRedirect,
     /// The token URL redirects to a `javascript:` URL.
     JsRedirect,
+    /// The token URL redirects to an app's custom scheme (`ciscosso://launch`).
+    SchemeRedirect,
     /// The IdP login page tries a custom scheme (`ciscosso://`) first, then signs in normally.
     CustomScheme,
     /// The token URL redirects to plain `http://` on a non-loopback host.

@@ -333,7 +333,7 @@ pub(super) fn token_response(
 /// Size of the `--forge huge-token` answer's padding.
 pub(crate) const HUGE_TOKEN_BYTES: usize = 50 * 1024 * 1024;
 
-/// `--forge redirect-loop|file-redirect|data-redirect|js-redirect|plain-http`: where the token
+/// `--forge redirect-loop|file-redirect|scheme-redirect|data-redirect|js-redirect|plain-http`: where the token
 /// URL sends the browser instead of into the sign-in.
 fn hostile_redirect(app: &App, req: &Req) -> Option<String> {
     let forged = super::idp::forged_value(app).to_string();
@@ -341,6 +341,7 @@ fn hostile_redirect(app: &App, req: &Req) -> Option<String> {
     Some(match app.faults.forge()? {
         ForgeMode::RedirectLoop => app.settings.at(&app.settings.idp, "/idp/forge/loop?n=0"),
         ForgeMode::FileRedirect => "file:///etc/passwd".into(),
+        ForgeMode::SchemeRedirect => "ciscosso://launch?app=1".into(),
         ForgeMode::DataRedirect => format!(
             "data:application/json,{}",
             url::form_urlencoded::byte_serialize(forged.as_bytes()).collect::<String>()

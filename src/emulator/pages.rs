@@ -200,10 +200,13 @@ pub(crate) fn iframe_attack(forged: &serde_json::Value) -> String {
     )
 }
 
-/// `--forge custom-scheme`: a top-level jump and a frame to an app's custom scheme.
+/// `--forge custom-scheme`: a frame and a top-level jump to an app's custom scheme. The jump
+/// waits for the page's load, as it must in WebKit (Safari too): a location change while the
+/// page is still loading stops that load, so a page doing it never works there.
 pub(crate) fn custom_scheme_attempt() -> String {
     "<iframe id=\"probe\" src=\"ciscosso://probe?frame=1\" width=\"1\" height=\"1\"></iframe>\n\
-     <script>try{window.location.href='ciscosso://launch?app=1';}catch(e){}</script>\n"
+     <script>setTimeout(function(){try{window.location.href='ciscosso://launch?app=1';}\
+     catch(e){}},0);</script>\n"
         .to_string()
 }
 

@@ -1,5 +1,6 @@
 //! WebKitGTK specifics: reading the main resource natively (page script cannot forge it),
-//! trusting `--ca-file` for exactly the certificates that chain to it, and load failures.
+//! trusting `--ca-file` for exactly the certificates that chain to it, refusing oversized token
+//! answers unread, and load failures (including the ones WebKit reports only as a cancellation).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -7,15 +8,19 @@ use std::rc::Rc;
 
 use tao::event_loop::EventLoopProxy;
 use url::Url;
-use webkit2gtk::{URIResponseExt, WebContextExt, WebResourceExt, WebViewExt};
+use webkit2gtk::glib::prelude::Cast;
+use webkit2gtk::{
+    PolicyDecisionExt, PolicyDecisionType, ResponsePolicyDecision, ResponsePolicyDecisionExt,
+    URIResponseExt, WebContextExt, WebResourceExt, WebViewExt,
+};
 use wry::WebViewExtUnix;
 
 use finesse_sso::webview::WindowRequest;
 
 use crate::window::Ev;
 use finesse_sso::error::host_of;
-use finesse_sso::finesse::token_response::MAX_TOKEN_RESPONSE_BYTES;
-use finesse_sso::flow::DenyReason;
+use finesse_sso::finesse::token_response::{MAX_TOKEN_RESPONSE_BYTES, TokenResponseError};
+use finesse_sso::flow::{DenyReason, Flow};
 use finesse_sso::redact;
 
 /// Reads the committed main resource: URI, status and MIME type from the network response,
@@ -29,16 +34,6 @@ pub fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<Ev>) {
     let url = res.uri().map(|s| s.to_string()).unwrap_or_default();
     let status = resp.status_code() as u16;
     let mime = resp.mime_type().map(|s| s.to_string()).unwrap_or_default();
-    // A huge body is not a token: refuse before reading it into memory.
-    if resp.content_length() > MAX_TOKEN_RESPONSE_BYTES as u64 {
-        let _ = proxy.send_event(Ev::Document {
-            url,
-            status,
-            mime,
-            body: vec![b' '; MAX_TOKEN_RESPONSE_BYTES + 1],
-        });
-        return;
-    }
     res.data(None::<&webkit2gtk::gio::Cancellable>, move |r| match r {
         Ok(body) => {
             let _ = proxy.send_event(Ev::Document {
@@ -126,6 +121,55 @@ pub fn attach(
                     });
                 }
             }
+            true
+        });
+    }
+    {
+        let proxy = proxy.clone();
+        wk.connect_resource_load_started(move |wv, res, _| {
+            if wv.main_resource().as_ref() != Some(res) {
+                return;
+            }
+            let cancelled = proxy.clone();
+            // WebKit drops some redirects (to `file:`) by cancelling the load, without asking
+            // the navigation policy or failing the view's load; the loop decides if it was that.
+            res.connect_failed(move |r, err| {
+                if err.matches(webkit2gtk::NetworkError::Cancelled) {
+                    let url = r.uri().map(|s| s.to_string()).unwrap_or_default();
+                    let _ = cancelled.send_event(Ev::MainLoadCancelled(url));
+                }
+            });
+        });
+    }
+    {
+        // A token answer declared over the limit is refused before the engine reads it, let
+        // alone renders it (50 MiB of text keeps WebKit busy past any timeout).
+        let proxy = proxy.clone();
+        let flow = Flow::new(&req.finesse);
+        wk.connect_decide_policy(move |_wv, decision, kind| {
+            if kind != PolicyDecisionType::Response {
+                return false; // navigation actions are wry's (our navigation handler)
+            }
+            let Some(resp) = decision
+                .downcast_ref::<ResponsePolicyDecision>()
+                .and_then(|d| d.response())
+            else {
+                return false;
+            };
+            let Some(url) = resp.uri().filter(|u| flow.is_token_endpoint(u)) else {
+                return false;
+            };
+            let size = resp.content_length();
+            if size <= MAX_TOKEN_RESPONSE_BYTES as u64 {
+                return false;
+            }
+            decision.ignore();
+            tracing::warn!("refused the token answer of {}", redact::url_str(&url));
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            let _ = proxy.send_event(Ev::Fail {
+                kind: "server",
+                message: TokenResponseError::TooLarge(size).to_string(),
+            });
             true
         });
     }

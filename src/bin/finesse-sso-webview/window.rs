@@ -20,6 +20,10 @@ use finesse_sso::webview::{SavedCookie, WindowOutcome, WindowRequest};
 /// show the window: a live IdP session signs in without a flash.
 const REVEAL_DEBOUNCE: Duration = Duration::from_millis(600);
 
+/// How long after the engine cancels the main load on its own, with no navigation following,
+/// the sign-in is stranded (script navigations cancel the old load first and start within ms).
+const STRANDED_DEBOUNCE: Duration = Duration::from_millis(500);
+
 /// Events the callbacks and timer threads send to the loop.
 #[derive(Debug)]
 pub enum Ev {
@@ -38,6 +42,13 @@ pub enum Ev {
     ParentGone,
     /// The parent's checks passed: load the token URL (the window was built meanwhile).
     Go,
+    /// The engine cancelled the main load of this URL itself.
+    MainLoadCancelled(String),
+    /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
+    MaybeStranded {
+        seq: u64,
+        url: String,
+    },
     Fail {
         kind: &'static str,
         message: String,
@@ -398,6 +409,23 @@ impl Session {
             } => self.on_document(&url, status, &mime, &body),
             Ev::MaybeReveal(seq) if seq == self.seq.get() => self.reveal("a page needs you"),
             Ev::MaybeReveal(_) => None,
+            Ev::MainLoadCancelled(url) => {
+                // A newer navigation cancels the old load too; it shows up within the debounce.
+                after(STRANDED_DEBOUNCE, &self.proxy, {
+                    let seq = self.seq.get();
+                    move || Ev::MaybeStranded { seq, url }
+                });
+                None
+            }
+            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(WindowOutcome::error(
+                "server",
+                format!(
+                    "the answer to {} redirected the sign-in somewhere the window does \
+                         not go (WebKit cancelled the load; a redirect to file: ends this way)",
+                    redact::url_str(&url)
+                ),
+            )),
+            Ev::MaybeStranded { .. } => None,
             Ev::Reveal => {
                 if self.visible {
                     None

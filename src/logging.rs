@@ -12,18 +12,23 @@ pub enum LogFormat {
     Json,
 }
 
-/// 0 = warnings, 1 = info (-v), 2 = debug (-vv), 3+ = trace (-vvv).
-pub fn init(verbosity: u8, format: LogFormat) {
+/// What logs at `verbosity`: 0 = warnings, 1 = info (-v), 2 = debug (-vv), 3+ = trace (-vvv),
+/// for this crate only; everything else at warn.
+pub fn filter(verbosity: u8) -> Targets {
     let ours = match verbosity {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    let filter = Targets::new()
+    Targets::new()
         .with_default(tracing::Level::WARN)
-        .with_target(env!("CARGO_CRATE_NAME"), ours);
-    let registry = tracing_subscriber::registry().with(filter);
+        .with_target(env!("CARGO_CRATE_NAME"), ours)
+}
+
+/// Logs to stderr from now on, filtered by [`filter`].
+pub fn init(verbosity: u8, format: LogFormat) {
+    let registry = tracing_subscriber::registry().with(filter(verbosity));
     let _ = match format {
         LogFormat::Text => registry
             .with(

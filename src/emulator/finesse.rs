@@ -196,10 +196,11 @@ fn check_sso(app: &App, name: &str) -> Result<(), Resp> {
 
 /// 302 into the browser flow: IdS authorize, remembering where to come back to by `state`.
 pub(crate) fn redirect_to_authorize(app: &App, path_and_query: String) -> Resp {
-    let state = random_id(16);
-    app.state()
-        .pending_tokens
+    let mut st = app.state();
+    let state = st.secret("finesse state", random_id(16));
+    st.pending_tokens
         .insert(state.clone(), PENDING_TTL, PendingToken { path_and_query });
+    drop(st);
     let mut u = app.settings.ids.clone();
     u.set_path("/ids/v1/oauth/authorize");
     u.query_pairs_mut()
@@ -269,6 +270,8 @@ fn issue_pair(app: &App, user: &str) -> Result<(Issued, Issued), Resp> {
         user.to_string(),
     );
     st.issued_access.push(access.jwt.clone());
+    st.secret("access token", access.jwt.clone());
+    st.secret("refresh token", refresh.jwt.clone());
     Ok((access, refresh))
 }
 
@@ -385,10 +388,10 @@ fn authcode(app: &App, req: &Req) -> Result<Resp, Resp> {
     let redirect_uri = app.settings.finesse_redirect_uri();
     let user = super::ids::exchange_code(app, code, FINESSE_CLIENT_ID, &redirect_uri)
         .map_err(|m| Resp::unauthorized(&m))?;
-    let sid = random_id(24);
-    app.state()
-        .finesse_sessions
-        .insert(sid.clone(), SESSION_TTL, user);
+    let mut st = app.state();
+    let sid = st.secret("Finesse session cookie", random_id(24));
+    st.finesse_sessions.insert(sid.clone(), SESSION_TTL, user);
+    drop(st);
     let location = app
         .settings
         .at(&app.settings.finesse, &pending.path_and_query);

@@ -133,7 +133,7 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     if let Some(user) = session_user {
         return Ok(assert_to_sp(app, &user, &authn));
     }
-    let txn = random_id(16);
+    let txn = app.state().secret("IdP transaction id", random_id(16));
     app.state().txns.insert(
         txn.clone(),
         PENDING_TTL,
@@ -151,6 +151,7 @@ fn login_page(app: &App, req: &Req) -> Result<Resp, Resp> {
     let cookie = random_id(16);
     {
         let mut st = app.state();
+        st.secret("IdP login cookie", cookie.clone());
         let t = st.txns.get_mut(txn).ok_or_else(|| {
             idp_error(
                 400,
@@ -244,7 +245,7 @@ fn login(app: &App, req: &Req) -> Result<Resp, Resp> {
     }
     st.failures.remove(&user.name);
     st.txns.take(txn_id);
-    let sid = random_id(24);
+    let sid = st.secret("IdP session cookie", random_id(24));
     st.idp_sessions
         .insert(sid.clone(), SESSION_TTL, user.name.clone());
     drop(st);
@@ -285,6 +286,7 @@ fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
             user_principal: &upn,
         },
     );
+    app.state().secret("SAMLResponse", response.clone());
     Resp::html(
         200,
         pages::auto_post(

@@ -82,7 +82,7 @@ fn authorize(app: &App, req: &Req) -> Result<Resp, Resp> {
     if let Some(user) = session_user {
         return Ok(Resp::redirect(&code_redirect(app, &user, &authz)));
     }
-    let relay_key = random_id(16);
+    let relay_key = app.state().secret("RelayState", random_id(16));
     let (request_id, saml_request) =
         saml::authn_request(&s.ids_entity, &s.acs_url(), &s.idp_sso_url());
     {
@@ -103,7 +103,7 @@ fn authorize(app: &App, req: &Req) -> Result<Resp, Resp> {
 
 /// Issues a code for `user` and returns `redirect_uri?code=…&state=…`.
 fn code_redirect(app: &App, user: &str, authz: &Authz) -> String {
-    let code = random_id(20);
+    let code = app.state().secret("authorization code", random_id(20));
     app.state().codes.insert(
         code.clone(),
         app.settings.config.code_ttl + CODE_MEMORY,
@@ -187,10 +187,10 @@ fn acs(app: &App, req: &Req) -> Result<Resp, Resp> {
     st.used_assertions
         .insert(asserted.assertion_id.clone(), remaining, ());
     st.authn_requests.take(&asserted.in_response_to);
-    let sid = random_id(24);
+    let sid = st.secret("IdS session cookie", random_id(24));
     st.ids_sessions
         .insert(sid.clone(), SESSION_TTL, asserted.uid.clone());
-    let unique_id = random_id(16);
+    let unique_id = st.secret("uniqueId", random_id(16));
     st.relays.insert(
         unique_id.clone(),
         PENDING_TTL,

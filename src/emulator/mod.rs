@@ -247,6 +247,12 @@ impl Emulator {
         self.app.state().issued_access.clone()
     }
 
+    /// Every secret value handed out so far, with what it is: access and refresh tokens,
+    /// authorization codes, `state`, cookie values, SAML responses, transaction ids.
+    pub fn issued_secrets(&self) -> Vec<(&'static str, String)> {
+        self.app.state().issued_secrets.clone()
+    }
+
     /// How many requests reached `path` (any method, any of the three origins).
     pub fn request_count(&self, path: &str) -> usize {
         self.app

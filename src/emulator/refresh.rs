@@ -97,6 +97,7 @@ fn refresh_tokens(
     let (rt_jti, new_refresh) = if app.faults.rotate_refresh() {
         let n = app.tokens.issue_refresh().map_err(internal)?;
         let mut st = app.state();
+        st.secret("refresh token", n.jwt.clone());
         st.refresh_owner.take(&rv.jti);
         st.refresh_owner
             .insert(n.jti.clone(), app.tokens.refresh_ttl, owner.clone());
@@ -105,7 +106,10 @@ fn refresh_tokens(
         (rv.jti.clone(), None)
     };
     let new_access = app.tokens.issue_access(&owner, &rt_jti).map_err(internal)?;
-    app.state().issued_access.push(new_access.jwt.clone());
+    let mut st = app.state();
+    st.issued_access.push(new_access.jwt.clone());
+    st.secret("access token", new_access.jwt.clone());
+    drop(st);
     let returned = new_refresh.as_ref().filter(|_| want_refresh);
     Ok(token_response(app, &owner, &new_access, returned))
 }

@@ -15,6 +15,14 @@ pub(crate) fn random_id(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+impl Inner {
+    /// Records a secret the emulator hands out; returns it for use.
+    pub fn secret(&mut self, what: &'static str, value: String) -> String {
+        self.issued_secrets.push((what, value.clone()));
+        value
+    }
+}
+
 /// Entries that vanish after their time to live; pruned as new ones arrive.
 #[derive(Debug)]
 pub(crate) struct TtlMap<V> {
@@ -193,6 +201,9 @@ pub(crate) struct Inner {
     pub txns: TtlMap<Txn>,
     pub failures: HashMap<String, Failures>,
     pub issued_access: Vec<String>,
+    /// Every secret value handed out (what it is, the value): tokens, codes, state, cookies,
+    /// SAML messages, transaction ids. Tests grep client output and files for them.
+    pub issued_secrets: Vec<(&'static str, String)>,
     pub request_counts: HashMap<String, usize>,
     /// Query parameter names of every hit on the IdP's `/steal` (the `leak` forge mode).
     pub steal_hits: Vec<Vec<String>>,

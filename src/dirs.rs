@@ -154,7 +154,9 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Opens (creating, 0600, never truncating) a file used only for its advisory lock.
+/// Opens (creating, 0600, never truncating) a file used only for its advisory lock. An
+/// existing one opens read-only when it cannot be written (a read-only or full state
+/// directory): the lock needs no write access, and what it guards can go on from memory.
 pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).truncate(false).write(true);
@@ -163,7 +165,9 @@ pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    opts.open(path).map_err(|e| Error::state(path, e))
+    opts.open(path)
+        .or_else(|e| std::fs::File::open(path).map_err(|_| e))
+        .map_err(|e| Error::state(path, e))
 }
 
 /// Writes `bytes` to `path` atomically (temp file in the same dir, fsync, rename), mode 0600.

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use finesse_sso::redact::Secret;
 use finesse_sso::websession;
 use finesse_sso::webview::SavedCookie;
+use support::Mount;
+
+mod support;
 
 const WRITER_ENV: &str = "FINESSE_SSO_TEST_WRITER_DIR";
 
@@ -82,48 +85,13 @@ fn sigkill_during_writes_never_leaves_a_torn_store() {
     assert!(!websession::load(dir.path()).is_empty());
 }
 
-/// A tmpfs mounted for the test (root only), unmounted on drop.
-struct Mount(tempfile::TempDir);
-
-impl Mount {
-    fn tmpfs(size: &str) -> Option<Self> {
-        let dir = tempfile::tempdir().ok()?;
-        let ok = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=700"),
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .status()
-            .is_ok_and(|s| s.success());
-        ok.then_some(Mount(dir))
-    }
-    fn remount(&self, opts: &str) {
-        let st = Command::new("mount")
-            .args(["-o", &format!("remount,{opts}")])
-            .arg(self.0.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
-    }
-}
-
 #[test]
 fn full_or_read_only_state_dir_is_a_clear_error_and_keeps_the_old_store() {
-    let Some(m) = Mount::tmpfs("64k") else {
-        eprintln!("SKIP: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+    let dir = tempfile::tempdir().unwrap();
+    let Some(m) = Mount::tmpfs(dir.path(), "64k") else {
         return;
     };
-    let dir = m.0.path();
+    let dir = dir.path();
     websession::save(dir, &store(1, 3)).unwrap();
     // Disk full: a store larger than the filesystem.
     let err = websession::save(dir, &store(2, 400))

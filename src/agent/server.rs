@@ -2,7 +2,7 @@
 //! timer, accept connections up to a cap, and clean up on stop.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, watch};
@@ -15,6 +15,9 @@ use crate::dirs::Dirs;
 use crate::error::Result;
 use crate::ipc::protocol::{self, WireError, kind};
 use crate::ipc::transport::{Endpoint, Listener};
+
+/// After this many clients at once, memory is handed back when most of them have left.
+const BURST: u64 = 32;
 
 /// How the server treats its clients.
 #[derive(Debug, Clone)]
@@ -66,6 +69,8 @@ impl Server {
         let scheduler = tokio::spawn(keeper.clone().schedule());
         let slots = Arc::new(Semaphore::new(opts.max_clients));
         let mut conns = JoinSet::new();
+        // Most connections at once since memory was last handed back.
+        let crowd = Arc::new(AtomicU64::new(0));
         loop {
             if *stopped.borrow_and_update() {
                 break;
@@ -99,12 +104,23 @@ impl Server {
                         continue;
                     };
                     tracing::debug!("client connected (pid {:?})", peer.pid);
-                    let ctx = ctx.clone();
+                    let (ctx, crowd) = (ctx.clone(), crowd.clone());
                     conns.spawn(async move {
-                        ctx.keeper.clients.fetch_add(1, Ordering::Relaxed);
+                        let n = ctx.keeper.clients.fetch_add(1, Ordering::Relaxed) + 1;
+                        crowd.fetch_max(n, Ordering::Relaxed);
                         connection::serve(conn, ctx.clone()).await;
-                        ctx.keeper.clients.fetch_sub(1, Ordering::Relaxed);
+                        let left = ctx.keeper.clients.fetch_sub(1, Ordering::Relaxed) - 1;
                         drop(permit);
+                        // Once a crowd has mostly gone, once per crowd.
+                        let peak = crowd.load(Ordering::Relaxed);
+                        if peak >= BURST
+                            && left <= peak / 8
+                            && crowd
+                                .compare_exchange(peak, left, Ordering::Relaxed, Ordering::Relaxed)
+                                .is_ok()
+                        {
+                            let _ = tokio::task::spawn_blocking(release_memory).await;
+                        }
                     });
                 }
             }
@@ -113,5 +129,15 @@ impl Server {
         conns.abort_all();
         self.listener.remove();
         tracing::info!("agent stopped");
+    }
+}
+
+/// Returns memory freed after a burst of clients to the OS: glibc keeps freed heap in its
+/// per-thread arenas, so an all-day agent would otherwise stay at its busiest size.
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }

@@ -1,5 +1,6 @@
 //! Helpers shared by the real-window test files: the emulator from its CLI flags, the
-//! `finesse-sso login` command against it, and running commands beside the emulator's runtime.
+//! `finesse-sso login` command against it, running commands beside the emulator's runtime,
+//! and a tmpfs to turn read-only or fill.
 // Each test file uses a different subset of these.
 #![allow(dead_code)]
 
@@ -56,4 +57,54 @@ pub async fn output(mut c: Command) -> Output {
     tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
         .unwrap()
+}
+
+/// A tmpfs mounted over `dir` for a test (root only), unmounted on drop. `None`, with a
+/// message saying why the test is skipped, where mounting is not allowed.
+pub struct Mount(std::path::PathBuf);
+
+impl Mount {
+    pub fn tmpfs(dir: &Path, size: &str) -> Option<Self> {
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+        }
+        ok.then(|| Mount(dir.to_path_buf()))
+    }
+
+    /// `mount -o remount,<opts>`: `ro` or `rw`.
+    pub fn remount(&self, opts: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount {opts}");
+    }
+
+    /// Fills the filesystem to the last byte with one file.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        while f.write_all(&[0]).is_ok() {}
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
 }

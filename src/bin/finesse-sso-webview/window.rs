@@ -42,7 +42,8 @@ pub enum Ev {
     ParentGone,
     /// The parent's checks passed: load the token URL (the window was built meanwhile).
     Go,
-    /// The engine cancelled the main load of this URL itself.
+    /// The engine cancelled the main load of this URL itself (WebKitGTK reports it).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     MainLoadCancelled(String),
     /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
     MaybeStranded {

@@ -91,8 +91,9 @@ pub enum Error {
     NotSso { who: String, server: String },
     #[error("sign-in cancelled: the window was closed")]
     Cancelled,
-    #[error("no token after {0} s (--timeout)")]
-    TimedOut(u64),
+    /// Seconds, then where the window was (`; the window was at …`) when known.
+    #[error("no token after {0} s (--timeout){1}")]
+    TimedOut(u64, String),
     #[error("{step} on {host}: {detail}")]
     Server {
         step: Step,
@@ -148,7 +149,7 @@ impl Error {
             Error::Usage(_) => exit::USAGE,
             Error::NotSso { .. } => exit::NOT_SSO,
             Error::Cancelled => exit::CANCELLED,
-            Error::TimedOut(_) => exit::TIMED_OUT,
+            Error::TimedOut(..) => exit::TIMED_OUT,
             Error::Server { .. } => exit::SERVER,
             Error::Network { .. } => exit::NETWORK,
             Error::Tls { .. } => exit::TLS,
@@ -171,7 +172,7 @@ impl Error {
             Error::Usage(_) => "usage",
             Error::NotSso { .. } => "not_sso",
             Error::Cancelled => "cancelled",
-            Error::TimedOut(_) => "timed_out",
+            Error::TimedOut(..) => "timed_out",
             Error::Server { .. } => "server",
             Error::Network { .. } => "network",
             Error::Tls { .. } => "tls",
@@ -258,7 +259,7 @@ mod tests {
                 server: "s".into(),
             },
             Error::Cancelled,
-            Error::TimedOut(1),
+            Error::TimedOut(1, String::new()),
             Error::Server {
                 step: "s",
                 host: "h".into(),
@@ -299,7 +300,7 @@ mod tests {
         assert_eq!(codes.len(), EXIT_CODES.len());
         for e in [
             Error::Cancelled,
-            Error::TimedOut(1),
+            Error::TimedOut(1, String::new()),
             Error::NoDisplay("x".into()),
             Error::Agent("x".into()),
             Error::state("/x", "y"),

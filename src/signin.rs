@@ -149,10 +149,9 @@ pub fn check_display(opts: &SignInOptions) -> Result<()> {
 }
 
 async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<TokenResponse> {
-    let finesse = target.finesse()?;
     if let Err(no_display) = check_display(opts) {
         // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
-        finesse.require_sso(&target.user).await?;
+        target.finesse()?.require_sso(&target.user).await?;
         return Err(no_display);
     }
     let profile_dir = dirs.profile(&target.profile)?;
@@ -184,6 +183,8 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     // WebKit starts (hidden, loading nothing) while Finesse is asked for the auth mode; a
     // NON_SSO answer drops the window unseen.
     let mut window = process::Window::spawn(&req, &spawn).await?;
+    // The client (system roots parsed) is built while WebKit starts, too.
+    let finesse = target.finesse()?;
     finesse.require_sso(&target.user).await?;
     tracing::info!(
         "{} is in SSO mode for {}",

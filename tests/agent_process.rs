@@ -112,8 +112,11 @@ impl Agent {
     }
 }
 
-/// `n` clients at once, each on its own connection; their results in order.
-async fn storm(ep: &Endpoint, n: usize, refresh: bool) -> Vec<Result<TokenInfo>> {
+/// `n` clients at once, each on its own connection, once the last crowd has left (the agent
+/// counts a connection until it has seen it close); their results in order.
+async fn storm(agent: &Agent, n: usize, refresh: bool) -> Vec<Result<TokenInfo>> {
+    agent.settle(1).await;
+    let ep = &agent.ep;
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let ep = ep.clone();
@@ -173,12 +176,12 @@ async fn five_hundred_clients_ride_out_faults_and_a_restart() {
 
     let faults = emu.faults();
     faults.set_status("token", Some(500)).unwrap();
-    let got = storm(&agent.ep, 500, true).await;
+    let got = storm(&agent, 500, true).await;
     assert!(got.iter().all(|r| r.is_err()), "a 500 yields no token");
     peak = peak.max(agent.rss_kib());
     faults.set_status("token", None).unwrap();
     faults.set_cut("token", true).unwrap();
-    let got = storm(&agent.ep, 500, true).await;
+    let got = storm(&agent, 500, true).await;
     assert!(
         got.iter().all(|r| r.is_err()),
         "a cut answer yields no token"
@@ -188,6 +191,7 @@ async fn five_hundred_clients_ride_out_faults_and_a_restart() {
     faults
         .set_delay("token", Some(Duration::from_secs(4)))
         .unwrap();
+    agent.settle(1).await;
     let impatient: Vec<_> = (0..500)
         .map(|_| {
             let ep = agent.ep.clone();
@@ -212,13 +216,13 @@ async fn five_hundred_clients_ride_out_faults_and_a_restart() {
     // The servers go away: the held token is still served from memory to everyone.
     emu.shutdown().await;
     let held = agent.client().await.token(0).await.unwrap();
-    let got = storm(&agent.ep, 500, false).await;
+    let got = storm(&agent, 500, false).await;
     assert!(
         got.iter()
             .all(|r| r.as_ref().is_ok_and(|t| t.serial == held.serial)),
         "the held token is served while the servers are down"
     );
-    let got = storm(&agent.ep, 500, true).await;
+    let got = storm(&agent, 500, true).await;
     assert!(
         got.iter().all(|r| r.is_err()),
         "no refresh without a server"
@@ -234,7 +238,7 @@ async fn five_hundred_clients_ride_out_faults_and_a_restart() {
     }
     let emu = support::emulator(&again).await;
     agent.settle(1).await;
-    let got = storm(&agent.ep, 500, true).await;
+    let got = storm(&agent, 500, true).await;
     peak = peak.max(agent.rss_kib());
     let tokens: std::collections::HashSet<String> = got
         .into_iter()
@@ -249,7 +253,7 @@ async fn five_hundred_clients_ride_out_faults_and_a_restart() {
     let fresh = tokens.into_iter().next().unwrap();
     assert_ne!(&fresh, first.token.expose());
     assert!(accepted(&emu, &fresh).await, "the new server accepts it");
-    let got = storm(&agent.ep, 500, false).await;
+    let got = storm(&agent, 500, false).await;
     assert!(
         got.iter()
             .all(|r| r.as_ref().is_ok_and(|t| t.token.expose() == &fresh))

@@ -330,6 +330,11 @@ async fn timeout_has_its_own_code() {
     let o = output(Home::new().login(&emu, "agent1", &["--timeout", "2"])).await;
     assert_eq!(o.status.code(), Some(5), "{}", text(&o.stderr));
     assert!(o.stdout.is_empty());
+    // It says where the sign-in stood: the IdP's login page, its query redacted.
+    let err = text(&o.stderr);
+    let at = format!("the window was at {}idp/login?", emu.idp_url());
+    assert!(err.contains(&at), "{err}");
+    assert!(err.contains("txn=%3Credacted%3E (loaded)"), "{err}");
     emu.shutdown().await;
 }
 

@@ -22,7 +22,7 @@ pub fn backoff(failures: u32) -> Duration {
 pub fn retry_unattended(e: &Error) -> bool {
     matches!(
         e,
-        Error::Network { .. } | Error::Server { .. } | Error::Tls { .. } | Error::TimedOut(_)
+        Error::Network { .. } | Error::Server { .. } | Error::Tls { .. } | Error::TimedOut(..)
     )
 }
 

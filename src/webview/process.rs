@@ -79,7 +79,6 @@ pub struct Window {
     stdin: Option<tokio::process::ChildStdin>,
     stdout: Option<tokio::process::ChildStdout>,
     pid: Option<u32>,
-    done: bool,
 }
 
 impl Window {
@@ -122,7 +121,6 @@ impl Window {
             stdin: child.stdin.take(),
             stdout: child.stdout.take(),
             child,
-            done: false,
         };
         let mut line = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
         line.push('\n');
@@ -157,15 +155,14 @@ impl Window {
             .stdout
             .take()
             .ok_or_else(|| Error::Internal("no stdout pipe".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
         let read = async {
-            let mut lines = BufReader::new(stdout).lines();
-            let mut outcome = None;
             while let Ok(Some(l)) = lines.next_line().await {
                 if let Some(o) = WindowOutcome::from_line(&l) {
-                    outcome = Some(o);
+                    return Some(o);
                 }
             }
-            outcome
+            None
         };
         // The child enforces the timeout itself; this guard covers a wedged engine.
         let guard = Duration::from_secs(self.req.timeout_secs.saturating_add(10));
@@ -174,10 +171,18 @@ impl Window {
             _ = tokio::signal::ctrl_c() => return Err(Error::Cancelled),
         };
         let Ok(outcome) = outcome else {
-            return Err(Error::TimedOut(self.req.timeout_secs));
+            return Err(Error::TimedOut(self.req.timeout_secs, String::new()));
         };
+        if outcome.is_some() {
+            // The answer is in: end the window and all it started now. WebKit's helpers would
+            // wind down for ≈ 35 ms more, holding the profile's files. They all hold our pipe,
+            // so its EOF says they are gone.
+            kill_group(self.pid);
+            let (mut rest, mut sink) = (lines.into_inner(), tokio::io::sink());
+            let drain = tokio::io::copy(&mut rest, &mut sink);
+            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+        }
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
-        self.done = status.is_ok();
         match outcome {
             Some(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
             Some(WindowOutcome::Error { kind, message }) => {
@@ -198,10 +203,10 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
-        // Cancelled, timed out, or never told to go: end xvfb-run, Xvfb and WebKit with it.
-        if !self.done {
-            kill_group(self.pid);
-        }
+        // Answered, cancelled, timed out or never told to go: nothing of the window outlives
+        // it (xvfb-run, Xvfb, WebKit's helpers, which would otherwise wind down for a few ms
+        // more, still writing to the profile).
+        kill_group(self.pid);
     }
 }
 
@@ -209,7 +214,7 @@ fn error_from(kind: &str, message: String, req: &WindowRequest) -> Error {
     let host = crate::error::host_of(&req.finesse);
     match kind {
         "cancelled" => Error::Cancelled,
-        "timed_out" => Error::TimedOut(req.timeout_secs),
+        "timed_out" => Error::TimedOut(req.timeout_secs, format!("; {message}")),
         "no_display" => Error::NoDisplay(message),
         "tls" => Error::Tls {
             step: "sign-in window",

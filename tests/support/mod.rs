@@ -83,14 +83,42 @@ impl Mount {
         ok.then(|| Mount(dir.to_path_buf()))
     }
 
-    /// `mount -o remount,<opts>`: `ro` or `rw`.
+    /// `mount -o remount,<opts>`: `ro` or `rw`. A failure names the processes with files open
+    /// there (the usual reason: `EBUSY`).
     pub fn remount(&self, opts: &str) {
-        let st = Command::new("mount")
+        let out = Command::new("mount")
             .args(["-o", &format!("remount,{opts}")])
             .arg(&self.0)
-            .status()
+            .output()
             .unwrap();
-        assert!(st.success(), "remount {opts}");
+        assert!(
+            out.status.success(),
+            "remount {opts}: {}; open there: {:?}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            self.open_files()
+        );
+    }
+
+    /// (pid, command, path) of every open file under the mount.
+    fn open_files(&self) -> Vec<(String, String, String)> {
+        let mut out = vec![];
+        for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = p.file_name().to_string_lossy().into_owned();
+            let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+            for fd in std::fs::read_dir(p.path().join("fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if let Ok(target) = std::fs::read_link(fd.path())
+                    && target.starts_with(&self.0)
+                {
+                    let t = target.display().to_string();
+                    out.push((pid.clone(), comm.trim().to_string(), t));
+                }
+            }
+        }
+        out
     }
 
     /// Fills the filesystem to the last byte with one file.

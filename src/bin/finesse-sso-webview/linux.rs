@@ -134,7 +134,7 @@ pub fn attach(
             // WebKit drops some redirects (to `file:`) by cancelling the load, without asking
             // the navigation policy or failing the view's load; the loop decides if it was that.
             res.connect_failed(move |r, err| {
-                if err.matches(webkit2gtk::NetworkError::Cancelled) {
+                if is_cancellation(err) {
                     let url = r.uri().map(|s| s.to_string()).unwrap_or_default();
                     let _ = cancelled.send_event(Ev::MainLoadCancelled(url));
                 }
@@ -183,8 +183,9 @@ pub fn attach(
             }
             return false;
         }
-        if err.matches(webkit2gtk::NetworkError::Cancelled) {
-            return false; // superseded by a newer navigation
+        if is_cancellation(err) {
+            // Superseded by a newer navigation; if none follows, the stranded-load check ends it.
+            return false;
         }
         let hostport = Url::parse(uri)
             .map(|u| host_of(&u))
@@ -195,6 +196,13 @@ pub fn attach(
         });
         false
     });
+}
+
+/// A load given up rather than failed. WebKit says so in its own domain, and libsoup in GIO's
+/// (seen when a reload after allowing a certificate supersedes a request in flight).
+fn is_cancellation(err: &webkit2gtk::glib::Error) -> bool {
+    err.matches(webkit2gtk::NetworkError::Cancelled)
+        || err.matches(webkit2gtk::gio::IOErrorEnum::Cancelled)
 }
 
 fn chain_der(cert: &webkit2gtk::gio::TlsCertificate) -> Vec<Vec<u8>> {

@@ -179,6 +179,8 @@ struct Session {
     /// Bumped on every navigation and committed page; a pending reveal only fires if unchanged.
     seq: Rc<Cell<u64>>,
     visible: bool,
+    /// The last main-frame page and whether it finished loading (for the timeout's message).
+    last_page: Option<(String, bool)>,
 }
 
 impl Session {
@@ -305,6 +307,7 @@ impl Session {
             proxy,
             seq,
             visible: false,
+            last_page: None,
         };
         session.restore_cookies();
         Ok(session)
@@ -373,11 +376,8 @@ impl Session {
                 _ => None,
             };
             if let Some(outcome) = outcome {
-                emit(&outcome);
-                // WebKit's processes leave with the webview; the context outlives it.
-                self.webview.take();
-                self.window.take();
-                *control_flow = ControlFlow::ExitWithCode(exit_code(&outcome));
+                // Nothing after the answer matters; WebKit's processes end when they lose us.
+                finish(outcome);
             }
         })
     }
@@ -388,9 +388,11 @@ impl Session {
             Ev::PageStarted(url) => {
                 self.seq.set(self.seq.get() + 1);
                 self.set_title(&url);
+                self.last_page = Some((url, false));
                 None
             }
             Ev::PageFinished(url) => {
+                self.last_page = Some((url.clone(), true));
                 let flow = self.flow.borrow().clone();
                 if flow.is_token_endpoint(&url) {
                     self.read_document();
@@ -434,10 +436,7 @@ impl Session {
                     self.reveal("no token yet")
                 }
             }
-            Ev::Timeout => Some(WindowOutcome::error(
-                "timed_out",
-                format!("no token after {} s", self.req.timeout_secs),
-            )),
+            Ev::Timeout => Some(WindowOutcome::error("timed_out", self.whereabouts())),
             Ev::ParentGone => Some(WindowOutcome::error(
                 "cancelled",
                 "the calling process went away",
@@ -460,6 +459,18 @@ impl Session {
         }
         self.visible = true;
         None
+    }
+
+    /// Where the sign-in stood, for a timeout: the last page (redacted) and its state.
+    fn whereabouts(&self) -> String {
+        match &self.last_page {
+            None => "the window had loaded nothing".into(),
+            Some((url, done)) => format!(
+                "the window was at {} ({})",
+                redact::url_str(url),
+                if *done { "loaded" } else { "still loading" }
+            ),
+        }
     }
 
     fn current_host(&self) -> String {

@@ -103,7 +103,10 @@ pub fn attach(
                     if let Some(ctx) = wv.context() {
                         ctx.allow_tls_certificate_for_host(cert, &host);
                     }
-                    wv.load_uri(uri);
+                    // Reload once WebKit is done with this failure: a load started inside the
+                    // handler can be undone by its clean-up (seen with a page already shown).
+                    let (wv, uri) = (wv.clone(), uri.to_string());
+                    webkit2gtk::glib::idle_add_local_once(move || wv.load_uri(&uri));
                 }
                 Ok(()) => {
                     let _ = proxy.send_event(Ev::Fail {

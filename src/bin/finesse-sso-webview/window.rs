@@ -484,7 +484,9 @@ impl Session {
 
     /// The title names the host asking, so the user knows who gets the password.
     fn set_title(&self, url: &str) {
-        if let (Some(w), Ok(u)) = (&self.window, Url::parse(url)) {
+        if let (Some(w), Ok(u)) = (&self.window, Url::parse(url))
+            && u.has_host()
+        {
             let secure = if u.scheme() == "https" {
                 ""
             } else {

@@ -76,6 +76,40 @@ impl Refresher for Refresh {
     }
 }
 
+/// A keeper whose sign-ins and refreshes are answered by a modelled `Server` on a manual clock.
+fn model(
+    dir: &std::path::Path,
+    lifetime: u64,
+    latencies: Vec<u64>,
+) -> (Arc<ManualClock>, Arc<Server>, Arc<Keeper>) {
+    let clock = Arc::new(ManualClock::new(1_700_000_000));
+    let server = Arc::new(Server {
+        clock: clock.clone(),
+        lifetime,
+        latencies: Mutex::new(latencies),
+        expiry: Mutex::default(),
+    });
+    let keeper = Keeper::new(
+        Target {
+            server: url::Url::parse("https://f.example:8445/").unwrap(),
+            user: "agent1".into(),
+            ca_pem: None,
+            proxy: None,
+            profile: "p".into(),
+        },
+        dir.to_path_buf(),
+        Arc::new(Refresh(server.clone())),
+        Arc::new(Auth(server.clone())),
+        clock.clone(),
+        KeeperOptions {
+            sign_in: SignInOptions::default(),
+            prompts_per_hour: 3,
+            sign_in_at_start: false,
+        },
+    );
+    (clock, server, keeper)
+}
+
 #[derive(Debug, Clone)]
 enum Step {
     /// Time passes (milliseconds).
@@ -108,31 +142,7 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let dir = tempfile::tempdir().unwrap();
-            let clock = Arc::new(ManualClock::new(1_700_000_000));
-            let server = Arc::new(Server {
-                clock: clock.clone(),
-                lifetime,
-                latencies: Mutex::new(latencies),
-                expiry: Mutex::default(),
-            });
-            let keeper = Keeper::new(
-                Target {
-                    server: url::Url::parse("https://f.example:8445/").unwrap(),
-                    user: "agent1".into(),
-                    ca_pem: None,
-                    proxy: None,
-                    profile: "p".into(),
-                },
-                dir.path().to_path_buf(),
-                Arc::new(Refresh(server.clone())),
-                Arc::new(Auth(server.clone())),
-                clock.clone(),
-                KeeperOptions {
-                    sign_in: SignInOptions::default(),
-                    prompts_per_hour: 3,
-                    sign_in_at_start: false,
-                },
-            );
+            let (clock, server, keeper) = model(dir.path(), lifetime, latencies);
             for s in steps {
                 match s {
                     Step::Wait(ms) => clock.advance(Duration::from_millis(ms)),
@@ -191,31 +201,7 @@ proptest! {
 #[tokio::test]
 async fn a_slow_refresh_does_not_stretch_the_token_lifetime() {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(1_700_000_000));
-    let server = Arc::new(Server {
-        clock: clock.clone(),
-        lifetime: 300,
-        latencies: Mutex::new(vec![20_000]),
-        expiry: Mutex::default(),
-    });
-    let keeper = Keeper::new(
-        Target {
-            server: url::Url::parse("https://f.example:8445/").unwrap(),
-            user: "agent1".into(),
-            ca_pem: None,
-            proxy: None,
-            profile: "p".into(),
-        },
-        dir.path().to_path_buf(),
-        Arc::new(Refresh(server.clone())),
-        Arc::new(Auth(server.clone())),
-        clock.clone(),
-        KeeperOptions {
-            sign_in: SignInOptions::default(),
-            prompts_per_hour: 3,
-            sign_in_at_start: false,
-        },
-    );
+    let (clock, server, keeper) = model(dir.path(), 300, vec![20_000]);
     assert_eq!(keeper.token(Duration::ZERO).await.unwrap().serial, 1);
     clock.advance(Duration::from_secs(250));
     let t = keeper.token(Duration::from_secs(60)).await.unwrap();

@@ -8,7 +8,8 @@
 //! the real window, `agent_process.rs` the 500-client fault storm on a real agent process.
 #![cfg(unix)]
 
-use std::io::Write;
+mod support;
+
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,29 +26,20 @@ use finesse_sso::http::HttpOptions;
 use finesse_sso::ipc::client::Client;
 use finesse_sso::ipc::transport::Endpoint;
 use finesse_sso::signin::{Authenticator, BoxFuture, SignInOptions, Target};
+use support::{LogBuffer, newer_token};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::watch;
 
 /// Everything the crate logs during these tests (debug level), to prove no token is in it.
-fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
-    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+fn log_buffer() -> LogBuffer {
+    static BUF: OnceLock<LogBuffer> = OnceLock::new();
     BUF.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        struct W(Arc<Mutex<Vec<u8>>>);
-        impl Write for W {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
+        let buf = LogBuffer::default();
         let b = buf.clone();
         let _ = tracing_subscriber::fmt()
             .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || W(b.clone()))
+            .with_writer(move || b.clone())
             .try_init();
         buf
     })
@@ -422,7 +414,7 @@ async fn another_user_is_refused() {
     let out = as_nobody();
     assert!(!out.status.success(), "nobody got an answer");
     assert!(out.stdout.is_empty());
-    let log = String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned();
+    let log = String::from_utf8_lossy(&log_buffer().bytes()).into_owned();
     assert!(log.contains("refused a connection from uid 65534"), "{log}");
     // We still get served.
     assert_eq!(r.client().await.token(0).await.unwrap().token, want.token);
@@ -496,20 +488,13 @@ async fn the_agent_recovers_when_the_emulator_restarts() {
     cfg.ids_port = ids;
     cfg.idp_port = idp;
     r.emu = Some(start_emulator(cfg).await);
-    let t = loop {
-        let ev = tokio::time::timeout(Duration::from_secs(30), sub.next_event())
-            .await
-            .expect("the agent recovers on its own within 30 s")
-            .unwrap();
-        if let Some(t) = ev.result.filter(|t| t.serial > first.serial) {
-            break t;
-        }
-    };
+    // The agent recovers on its own.
+    let t = newer_token(&mut sub, first.serial, Duration::from_secs(30)).await;
     assert!(r.accepted(t.token.expose()).await);
     let st = c.status().await.unwrap();
     assert!(st.last_error.is_none(), "{:?}", st.last_error);
     // The log never carried a token, at debug level either.
-    let log = String::from_utf8_lossy(&log_buffer().lock().unwrap()).into_owned();
+    let log = String::from_utf8_lossy(&log_buffer().bytes()).into_owned();
     for tok in r.emu().issued_access_tokens() {
         assert!(!log.contains(&tok), "a token reached the log");
     }

@@ -302,15 +302,7 @@ async fn a_read_only_or_full_state_dir_keeps_the_token_served() {
     let held = agent.client().await.token(0).await.unwrap();
     assert_eq!(held.serial, first.serial, "served from memory");
     // The scheduled refresh (at 75 % of 6 s) needs no disk.
-    let refreshed = loop {
-        let ev = tokio::time::timeout(Duration::from_secs(20), sub.next_event())
-            .await
-            .expect("a refresh within 20 s")
-            .unwrap();
-        if let Some(t) = ev.result.filter(|t| t.serial > first.serial) {
-            break t;
-        }
-    };
+    let refreshed = support::newer_token(&mut sub, first.serial, Duration::from_secs(20)).await;
     assert!(accepted(&emu, refreshed.token.expose()).await);
     // Logout forgets the tokens but cannot delete the saved session: it says so.
     let err = agent.client().await.logout().await.unwrap_err().to_string();

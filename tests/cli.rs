@@ -1,7 +1,9 @@
 //! The binary's contract without a server: help, version, exit-code table, decode, early failures.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::Command;
+use support::run_with_stdin;
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
@@ -10,22 +12,6 @@ fn bin() -> Command {
         .env_remove("FINESSE_SSO_SERVER")
         .env_remove("FINESSE_SSO_USER");
     c
-}
-
-fn run_with_stdin(c: &mut Command, stdin: &str) -> Output {
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {

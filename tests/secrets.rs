@@ -7,34 +7,19 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use finesse_sso::emulator::Emulator;
-use support::{have_display, output};
+use support::{LogBuffer, have_display, output};
 
 const EXE: &str = env!("CARGO_BIN_EXE_finesse-sso");
 
 /// The emulator's logs, captured in-process at trace level with the CLI's own filter.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture_logs() -> Captured {
+fn capture_logs() -> LogBuffer {
     use tracing_subscriber::prelude::*;
-    let buf = Captured::default();
+    let buf = LogBuffer::default();
     let writer = buf.clone();
     tracing_subscriber::registry()
         .with(finesse_sso::logging::filter(3))
@@ -124,20 +109,10 @@ async fn run(w: &World, what: &'static str, args: &[&str], stdin: Option<&str>) 
     let out = match stdin {
         None => output(c).await,
         Some(input) => {
-            c.stdin(Stdio::piped());
             let input = input.to_string();
-            tokio::task::spawn_blocking(move || {
-                let mut child = c.spawn().unwrap();
-                child
-                    .stdin
-                    .take()
-                    .unwrap()
-                    .write_all(input.as_bytes())
-                    .unwrap();
-                child.wait_with_output().unwrap()
-            })
-            .await
-            .unwrap()
+            tokio::task::spawn_blocking(move || support::run_with_stdin(&mut c, &input))
+                .await
+                .unwrap()
         }
     };
     assert!(
@@ -341,7 +316,7 @@ async fn no_secret_in_any_output_log_or_file() {
         }
     }
     // The emulator at trace level and its request log name no value either.
-    let emu_text = emu_log.0.lock().unwrap().clone();
+    let emu_text = emu_log.bytes();
     assert!(!emu_text.is_empty(), "the emulator's logs were captured");
     let request_log = std::fs::read(&requests).unwrap();
     assert!(!request_log.is_empty());

@@ -136,3 +136,58 @@ impl Drop for Mount {
         let _ = Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// Runs `c` with `input` on its stdin; stdout and stderr captured.
+pub fn run_with_stdin(c: &mut Command, input: &str) -> Output {
+    use std::io::Write;
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// An in-memory log sink for a tracing subscriber in this test process (clones share it).
+#[derive(Clone, Default)]
+pub struct LogBuffer(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    pub fn bytes(&self) -> Vec<u8> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The next token a subscription pushes with a serial above `serial`, within `within`.
+pub async fn newer_token(
+    sub: &mut finesse_sso::ipc::client::Client,
+    serial: u64,
+    within: std::time::Duration,
+) -> finesse_sso::ipc::protocol::TokenInfo {
+    loop {
+        let ev = tokio::time::timeout(within, sub.next_event())
+            .await
+            .unwrap_or_else(|_| panic!("no token newer than #{serial} within {within:?}"))
+            .unwrap();
+        if let Some(t) = ev.result.filter(|t| t.serial > serial) {
+            return t;
+        }
+    }
+}

@@ -11,7 +11,7 @@ use super::faults::TokenBody;
 use super::pages::{self, escape};
 use super::request::{Req, percent_decode, required_query};
 use super::response::{Resp, set_cookie};
-use super::state::{PendingToken, User, random_id};
+use super::state::{ACCESS_TOKEN, PendingToken, User, random_id};
 use super::tokens::Issued;
 
 /// Finesse's session cookie (Tomcat), scoped to `/desktop` like the desktop app.
@@ -269,8 +269,7 @@ fn issue_pair(app: &App, user: &str) -> Result<(Issued, Issued), Resp> {
         app.tokens.refresh_ttl,
         user.to_string(),
     );
-    st.issued_access.push(access.jwt.clone());
-    st.secret("access token", access.jwt.clone());
+    st.secret(ACCESS_TOKEN, access.jwt.clone());
     st.secret("refresh token", refresh.jwt.clone());
     Ok((access, refresh))
 }
@@ -336,8 +335,8 @@ pub(super) fn token_response(
 /// Size of the `--forge huge-token` answer's padding.
 pub(crate) const HUGE_TOKEN_BYTES: usize = 50 * 1024 * 1024;
 
-/// `--forge redirect-loop|file-redirect|scheme-redirect|data-redirect|js-redirect|plain-http`: where the token
-/// URL sends the browser instead of into the sign-in.
+/// `--forge redirect-loop|file-redirect|scheme-redirect|data-redirect|js-redirect|plain-http`:
+/// where the token URL sends the browser instead of into the sign-in.
 fn hostile_redirect(app: &App, req: &Req) -> Option<String> {
     let forged = super::idp::forged_value(app).to_string();
     let query = req.raw_query.as_deref().unwrap_or("");

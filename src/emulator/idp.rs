@@ -133,8 +133,9 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     if let Some(user) = session_user {
         return Ok(assert_to_sp(app, &user, &authn));
     }
-    let txn = app.state().secret("IdP transaction id", random_id(16));
-    app.state().txns.insert(
+    let mut st = app.state();
+    let txn = st.secret("IdP transaction id", random_id(16));
+    st.txns.insert(
         txn.clone(),
         PENDING_TTL,
         Txn {

@@ -103,8 +103,9 @@ fn authorize(app: &App, req: &Req) -> Result<Resp, Resp> {
 
 /// Issues a code for `user` and returns `redirect_uri?code=…&state=…`.
 fn code_redirect(app: &App, user: &str, authz: &Authz) -> String {
-    let code = app.state().secret("authorization code", random_id(20));
-    app.state().codes.insert(
+    let mut st = app.state();
+    let code = st.secret("authorization code", random_id(20));
+    st.codes.insert(
         code.clone(),
         app.settings.config.code_ttl + CODE_MEMORY,
         Code {

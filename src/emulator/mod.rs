@@ -244,7 +244,13 @@ impl Emulator {
 
     /// Every access token issued so far (first login and refreshes), oldest first.
     pub fn issued_access_tokens(&self) -> Vec<String> {
-        self.app.state().issued_access.clone()
+        self.app
+            .state()
+            .issued_secrets
+            .iter()
+            .filter(|(what, _)| *what == state::ACCESS_TOKEN)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Every secret value handed out so far, with what it is: access and refresh tokens,

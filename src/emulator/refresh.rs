@@ -5,6 +5,7 @@ use super::app::App;
 use super::finesse::{cc_username, flag, redirect_to_authorize, same_user, token_response};
 use super::request::{Req, required_query};
 use super::response::Resp;
+use super::state::ACCESS_TOKEN;
 
 /// The guide's form: `POST` with `token` and `refresh-token` (URL-encoded), `cc_username` optional.
 pub(super) fn post(app: &App, req: &Req) -> Result<Resp, Resp> {
@@ -106,10 +107,7 @@ fn refresh_tokens(
         (rv.jti.clone(), None)
     };
     let new_access = app.tokens.issue_access(&owner, &rt_jti).map_err(internal)?;
-    let mut st = app.state();
-    st.issued_access.push(new_access.jwt.clone());
-    st.secret("access token", new_access.jwt.clone());
-    drop(st);
+    app.state().secret(ACCESS_TOKEN, new_access.jwt.clone());
     let returned = new_refresh.as_ref().filter(|_| want_refresh);
     Ok(token_response(app, &owner, &new_access, returned))
 }

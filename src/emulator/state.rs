@@ -15,6 +15,9 @@ pub(crate) fn random_id(bytes: usize) -> String {
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What [`Inner::secret`] files an access token as.
+pub(crate) const ACCESS_TOKEN: &str = "access token";
+
 impl Inner {
     /// Records a secret the emulator hands out; returns it for use.
     pub fn secret(&mut self, what: &'static str, value: String) -> String {
@@ -200,7 +203,6 @@ pub(crate) struct Inner {
     pub idp_sessions: TtlMap<String>,
     pub txns: TtlMap<Txn>,
     pub failures: HashMap<String, Failures>,
-    pub issued_access: Vec<String>,
     /// Every secret value handed out (what it is, the value): tokens, codes, state, cookies,
     /// SAML messages, transaction ids. Tests grep client output and files for them.
     pub issued_secrets: Vec<(&'static str, String)>,

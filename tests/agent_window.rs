@@ -3,7 +3,9 @@
 //! the emulator. Typing vs. silent re-login is read from the emulator's IdP login page count.
 #![cfg(all(unix, feature = "webview"))]
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use finesse_sso::emulator::{self, EmulatorConfig};
@@ -67,22 +69,6 @@ impl Drop for Home {
             .env("FINESSE_SSO_HOME", self.dir.path())
             .output();
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            match e.file_type() {
-                Ok(t) if t.is_dir() => todo.push(p),
-                Ok(t) if t.is_file() => out.push(p),
-                _ => {}
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -167,7 +153,7 @@ async fn restart_is_silent_and_logout_needs_typing() {
     let out = home.run(&["agent", "stop"]).await;
     assert!(out.status.success());
     let issued = emu.issued_access_tokens();
-    for f in files_under(home.dir.path()) {
+    for f in support::files_under(home.dir.path()) {
         let bytes = std::fs::read(&f).unwrap_or_default();
         let text = String::from_utf8_lossy(&bytes);
         for t in &issued {

@@ -122,7 +122,7 @@ async fn tls_sign_in_prints_the_issued_token_and_finesse_accepts_it() {
         "refresh token on stderr"
     );
     assert!(!err.contains("demo-password"));
-    for state_file in walk(home.0.path()) {
+    for state_file in support::files_under(home.0.path()) {
         let bytes = std::fs::read(&state_file).unwrap_or_default();
         let s = String::from_utf8_lossy(&bytes);
         assert!(
@@ -132,21 +132,6 @@ async fn tls_sign_in_prints_the_issued_token_and_finesse_accepts_it() {
         );
     }
     emu.shutdown().await;
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -76,18 +76,7 @@ impl World {
     }
 
     fn files(&self) -> Vec<PathBuf> {
-        let mut out = vec![];
-        let mut todo = vec![self.root.path().to_path_buf()];
-        while let Some(d) = todo.pop() {
-            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-                match e.file_type() {
-                    Ok(t) if t.is_dir() => todo.push(e.path()),
-                    Ok(t) if t.is_file() => out.push(e.path()),
-                    _ => {}
-                }
-            }
-        }
-        out
+        support::files_under(self.root.path())
     }
 }
 

@@ -191,3 +191,20 @@ pub async fn newer_token(
         }
     }
 }
+
+/// Every regular file under `dir`, at any depth (symbolic links followed).
+pub fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => todo.push(p),
+                Ok(m) if m.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -134,8 +134,9 @@ pub fn attach(
                 return;
             }
             let cancelled = proxy.clone();
-            // WebKit drops some redirects (to `file:`) by cancelling the load, without asking
-            // the navigation policy or failing the view's load; the loop decides if it was that.
+            // WebKit drops some redirects (to `file:`) by cancelling the main resource, without
+            // asking the navigation policy or failing the view's load; the loop decides if it
+            // was that.
             res.connect_failed(move |r, err| {
                 if is_cancellation(err) {
                     let url = r.uri().map(|s| s.to_string()).unwrap_or_default();
@@ -187,7 +188,9 @@ pub fn attach(
             return false;
         }
         if is_cancellation(err) {
-            // Superseded by a newer navigation; if none follows, the stranded-load check ends it.
+            // Superseded by a newer navigation, or given up by WebKit itself (seen, rarely, on
+            // a first load): the loop's stranded-load check tells the two apart.
+            let _ = proxy.send_event(Ev::MainLoadCancelled(uri.to_string()));
             return false;
         }
         let hostport = Url::parse(uri)

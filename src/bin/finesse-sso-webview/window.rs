@@ -42,7 +42,8 @@ pub enum Ev {
     ParentGone,
     /// The parent's checks passed: load the token URL (the window was built meanwhile).
     Go,
-    /// The engine cancelled the main load of this URL itself (WebKitGTK reports it).
+    /// The main load of this URL was cancelled (WebKitGTK reports it), by a newer navigation
+    /// or by the engine itself.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     MainLoadCancelled(String),
     /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
@@ -176,7 +177,8 @@ struct Session {
     webview: Option<WebView>,
     _context: WebContext,
     proxy: EventLoopProxy<Ev>,
-    /// Bumped on every navigation and committed page; a pending reveal only fires if unchanged.
+    /// Bumped on every navigation and every page started or finished; a pending reveal or
+    /// stranded-load check only fires if unchanged.
     seq: Rc<Cell<u64>>,
     visible: bool,
     /// The last main-frame page and whether it finished loading (for the timeout's message).
@@ -392,6 +394,8 @@ impl Session {
                 None
             }
             Ev::PageFinished(url) => {
+                // A page that finished is progress too: a cancellation before it is not final.
+                self.seq.set(self.seq.get() + 1);
                 self.last_page = Some((url.clone(), true));
                 let flow = self.flow.borrow().clone();
                 if flow.is_token_endpoint(&url) {
@@ -423,8 +427,8 @@ impl Session {
             Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(WindowOutcome::error(
                 "server",
                 format!(
-                    "the answer to {} redirected the sign-in somewhere the window does \
-                         not go (WebKit cancelled the load; a redirect to file: ends this way)",
+                    "WebKit cancelled the load of {} and nothing followed: the sign-in went \
+                     somewhere the window does not go (a redirect to file: ends this way)",
                     redact::url_str(&url)
                 ),
             )),

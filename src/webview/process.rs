@@ -78,6 +78,8 @@ pub struct Window {
     child: tokio::process::Child,
     stdin: Option<tokio::process::ChildStdin>,
     stdout: Option<tokio::process::ChildStdout>,
+    /// The group's id, until the child is reaped: from then on the id is free for reuse by
+    /// another process group (another sign-in's window), and must not be signalled.
     pid: Option<u32>,
 }
 
@@ -183,6 +185,9 @@ impl Window {
             let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
         }
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+        if matches!(status, Ok(Ok(_))) {
+            self.pid = None;
+        }
         match outcome {
             Some(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
             Some(WindowOutcome::Error { kind, message }) => {
@@ -203,9 +208,8 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
-        // Answered, cancelled, timed out or never told to go: nothing of the window outlives
-        // it (xvfb-run, Xvfb, WebKit's helpers, which would otherwise wind down for a few ms
-        // more, still writing to the profile).
+        // Cancelled, timed out or never told to go: nothing of the window outlives it
+        // (xvfb-run, Xvfb, WebKit's helpers). An answered window's group is ended in `wait`.
         kill_group(self.pid);
     }
 }

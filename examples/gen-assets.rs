@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use clap_complete::Shell;
 use finesse_sso::cli::Cli;
-use finesse_sso::error::EXIT_CODES;
+use finesse_sso::error::exit_codes;
 
 const BIN: &str = "finesse-sso";
 
@@ -60,7 +60,7 @@ fn generate(out: &Path) -> std::io::Result<()> {
 /// EXIT STATUS from the crate's own table, and FILES: the paths documented in docs/packaging.md.
 fn extra_sections() -> String {
     let mut s = String::from(".SH \"EXIT STATUS\"\n");
-    for (code, meaning) in EXIT_CODES {
+    for (code, meaning) in exit_codes() {
         s.push_str(&format!(".TP\n\\fB{code}\\fR\n{}\n", roff_escape(meaning)));
     }
     s.push_str(

@@ -34,9 +34,9 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Run a Finesse + Cisco IdS + SAML IdP emulator on loopback (for tests and integrators).
     Emulate(crate::emulator::EmulatorConfig),
-    /// Print a valid token from the agent, starting the agent if it is not running.
+    /// Print a valid token from the background agent, starting it if it is not running.
     Token(TokenArgs),
-    /// The token agent: keeps the token fresh and serves it to local clients over a private pipe.
+    /// Our background agent: keeps the token fresh and serves it to local clients over a private pipe.
     Agent(AgentArgs),
     /// Forget the tokens and the saved web session: the next sign-in asks for the password.
     Logout(ProfileArgs),

@@ -1,5 +1,6 @@
 //! One sign-in, end to end: resolve the target, check the auth mode, run the window, keep the
-//! web session. The [`Authenticator`] trait is the seam: the agent and tests swap the browser.
+//! web session. The [`SignInBrowser`] trait is the browser seam: the real sign-in window
+//! ([`WindowBrowser`]) or, in tests, the HTTP driver against the emulator.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,7 +35,7 @@ impl Target {
             .server
             .as_deref()
             .ok_or_else(|| Error::Usage("--server is required".into()))?;
-        let server = crate::finesse::server::parse(server)?;
+        let server = crate::finesse::address::parse(server)?;
         let user = a
             .user
             .clone()
@@ -108,8 +109,9 @@ impl Default for SignInOptions {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Gets a fresh token pair by signing in. Real: the window process; tests: an HTTP driver.
-pub trait Authenticator: Send + Sync {
+/// The browser that signs in and captures a fresh token pair. Real: the window process
+/// ([`WindowBrowser`]); tests: an HTTP driver.
+pub trait SignInBrowser: Send + Sync {
     fn authenticate<'a>(
         &'a self,
         target: &'a Target,
@@ -119,11 +121,11 @@ pub trait Authenticator: Send + Sync {
 
 /// The real thing: auth-mode check, then the sign-in window in its own process.
 #[derive(Debug, Clone)]
-pub struct WindowAuthenticator {
+pub struct WindowBrowser {
     pub dirs: Dirs,
 }
 
-impl Authenticator for WindowAuthenticator {
+impl SignInBrowser for WindowBrowser {
     fn authenticate<'a>(
         &'a self,
         target: &'a Target,

@@ -3,7 +3,7 @@
 //! sign-in for 50 simultaneous requests, 200 clients among hostile ones, another user refused,
 //! the emulator restarting under the agent, the Python and Node clients, and no token in logs.
 //!
-//! The browser here is the emulator-driving HTTP test driver behind the `Authenticator` seam
+//! The browser here is the emulator-driving HTTP test driver behind the `SignInBrowser` seam
 //! (it keeps its cookies between sign-ins like the saved web session); `agent_window.rs` runs
 //! the real window, `agent_process.rs` the 500-client fault storm on a real agent process.
 #![cfg(unix)]
@@ -15,17 +15,17 @@ use std::time::Duration;
 
 use finesse_sso::agent::clock::SystemClock;
 use finesse_sso::agent::connection::Limits;
-use finesse_sso::agent::{Keeper, KeeperOptions, ServeOptions, Server};
+use finesse_sso::agent::{AgentListener, Keeper, KeeperOptions, ServeOptions};
 use finesse_sso::browser::{DriverError, HttpDriver};
 use finesse_sso::dirs::Dirs;
 use finesse_sso::emulator::{self, Emulator, EmulatorConfig};
-use finesse_sso::error::{Error, Result};
+use finesse_sso::error::{Error, ErrorKind, Result};
 use finesse_sso::finesse::token_response::TokenResponse;
 use finesse_sso::flow::Flow;
 use finesse_sso::http::HttpOptions;
 use finesse_sso::ipc::client::Client;
 use finesse_sso::ipc::transport::Endpoint;
-use finesse_sso::signin::{Authenticator, BoxFuture, SignInOptions, Target};
+use finesse_sso::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
 use support::{LogBuffer, newer_token};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -72,7 +72,7 @@ impl DriverAuth {
     }
 }
 
-impl Authenticator for DriverAuth {
+impl SignInBrowser for DriverAuth {
     fn authenticate<'a>(
         &'a self,
         target: &'a Target,
@@ -153,7 +153,7 @@ async fn rig(emu: Emulator, max_clients: usize) -> Rig {
             sign_in_at_start: false,
         },
     );
-    let server = Server::bind(&dirs, "default").await.unwrap();
+    let server = AgentListener::bind(&dirs, "default").await.unwrap();
     let ep = server.endpoint().clone();
     let (stop, _) = watch::channel(false);
     let opts = ServeOptions {
@@ -479,7 +479,7 @@ async fn the_agent_recovers_when_the_emulator_restarts() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(st.last_error.unwrap().kind, "network");
+    assert_eq!(st.last_error.unwrap().kind, ErrorKind::Network);
     if let Ok(t) = c.token(0).await {
         assert_eq!(t.serial, first.serial, "only the held token can be served");
     }

@@ -2,7 +2,8 @@
 //! request it accepts round-trips through the encoder unchanged.
 #![no_main]
 
-use finesse_sso::ipc::protocol::{self, kind};
+use finesse_sso::error::ErrorKind;
+use finesse_sso::ipc::protocol;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(back, env);
         }
         Err((_, e)) => {
-            assert!(e.kind == kind::BAD_REQUEST || e.kind == kind::UNKNOWN_OP, "{}", e.kind);
+            assert!(
+                matches!(e.kind, ErrorKind::BadRequest | ErrorKind::UnknownOp),
+                "{}",
+                e.kind
+            );
             assert!(!e.message.is_empty());
         }
     }

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
 
 use super::keeper::{Change, Keeper};
+use crate::error::ErrorKind;
 use crate::ipc::protocol::{
-    self, Ack, CAPABILITIES, EVENT_LOGGED_OUT, EVENT_TOKEN, Event, HelloInfo, Id, MAX_LINE,
-    Request, ResultBody, VERSION, WireError, kind,
+    self, Ack, CAPABILITIES, EVENT_LOGGED_OUT, EVENT_TOKEN, Envelope, Event, HelloInfo, Id,
+    MAX_LINE, Request, ResultBody, VERSION, WireError,
 };
 
 /// Limits on one connection.
@@ -101,16 +103,96 @@ async fn read_line<R: AsyncBufRead + Unpin>(
         .map_err(|_| ReadError::Timeout)?
 }
 
-/// Serves one connection until the client leaves, misbehaves, or the agent stops.
+/// What one connection holds between requests.
+struct Session {
+    /// Lines for the writer task, which owns the socket's write half.
+    tx: mpsc::Sender<String>,
+    hello_done: bool,
+    subscription: Option<JoinHandle<()>>,
+    /// A `stop` was acknowledged: close, then tell the agent to stop.
+    stop_after: bool,
+}
+
+/// Serves one connection until the client leaves, misbehaves, or the agent stops: reads
+/// lines, lets `handshake` answer the first request and `dispatch` every later one.
 pub async fn serve<S>(stream: S, ctx: Arc<Context>)
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let (r, mut w) = tokio::io::split(stream);
+    let (r, w) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(8 * 1024, r);
-    // The writer owns the socket's write half; everyone else queues lines for it.
+    let (tx, writer) = spawn_writer(w, ctx.limits.write_timeout);
+    let mut session = Session {
+        tx,
+        hello_done: false,
+        subscription: None,
+        stop_after: false,
+    };
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        let idle = if !session.hello_done {
+            Some(ctx.limits.hello_timeout)
+        } else if session.subscription.is_some() {
+            None
+        } else {
+            Some(ctx.limits.idle_timeout)
+        };
+        match read_line(&mut reader, &mut buf, &ctx.limits, idle).await {
+            Ok(()) => {}
+            Err(ReadError::Eof | ReadError::Io) => break,
+            Err(e) => {
+                let failure = read_failure(e, session.hello_done, &ctx.limits);
+                let _ = session.tx.try_send(protocol::error_line(None, failure));
+                break;
+            }
+        }
+        if buf.iter().all(|b| b.is_ascii_whitespace()) {
+            continue; // blank lines are keep-alives
+        }
+        let env = match protocol::parse_request(&buf) {
+            Ok(env) => env,
+            Err((id, e)) => {
+                let sent = session.tx.send(protocol::error_line(id, e)).await;
+                if sent.is_err() || !session.hello_done {
+                    break;
+                }
+                continue;
+            }
+        };
+        let (reply, go_on) = if session.hello_done {
+            let reply = dispatch(&ctx, &mut session, env).await;
+            (reply, !session.stop_after)
+        } else {
+            match handshake(&ctx, env) {
+                Ok(hello) => {
+                    session.hello_done = true;
+                    (hello, true)
+                }
+                Err(refusal) => (refusal, false),
+            }
+        };
+        if session.tx.send(reply).await.is_err() || !go_on {
+            break;
+        }
+    }
+    if let Some(s) = session.subscription {
+        s.abort();
+    }
+    drop(session.tx);
+    let _ = writer.await;
+    // Only now: the acknowledgement has been written before the agent goes away.
+    if session.stop_after {
+        let _ = ctx.stop.send(true);
+    }
+}
+
+/// The task that writes queued lines; a client that does not read within `write_timeout`
+/// ends it (and so the connection).
+fn spawn_writer<W>(mut w: W, write_timeout: Duration) -> (mpsc::Sender<String>, JoinHandle<()>)
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::channel::<String>(32);
-    let write_timeout = ctx.limits.write_timeout;
     let writer = tokio::spawn(async move {
         while let Some(line) = rx.recv().await {
             let wrote = tokio::time::timeout(write_timeout, async {
@@ -124,144 +206,99 @@ where
         }
         let _ = tokio::time::timeout(write_timeout, w.shutdown()).await;
     });
-    let mut subscription: Option<tokio::task::JoinHandle<()>> = None;
-    let mut hello_done = false;
-    let mut stop_after = false;
-    let mut buf = Vec::with_capacity(256);
-    loop {
-        let idle = if !hello_done {
-            Some(ctx.limits.hello_timeout)
-        } else if subscription.is_some() {
-            None
-        } else {
-            Some(ctx.limits.idle_timeout)
-        };
-        match read_line(&mut reader, &mut buf, &ctx.limits, idle).await {
-            Ok(()) => {}
-            Err(ReadError::Eof | ReadError::Io) => break,
-            Err(e) => {
-                let (k, m) = match e {
-                    ReadError::TooLong => (
-                        kind::LINE_TOO_LONG,
-                        format!("a line may hold at most {} bytes", ctx.limits.max_line),
-                    ),
-                    ReadError::Idle if !hello_done => {
-                        (kind::HELLO_REQUIRED, "no hello in time".to_string())
-                    }
-                    ReadError::Idle => (kind::READ_TIMEOUT, "idle for too long".to_string()),
-                    _ => (
-                        kind::READ_TIMEOUT,
-                        "the request line did not complete in time".to_string(),
-                    ),
-                };
-                let _ = tx.try_send(protocol::error_line(None, WireError::new(k, m)));
-                break;
-            }
+    (tx, writer)
+}
+
+/// The error a client gets before a read failure closes its connection.
+fn read_failure(e: ReadError, hello_done: bool, limits: &Limits) -> WireError {
+    let (kind, message) = match e {
+        ReadError::TooLong => (
+            ErrorKind::LineTooLong,
+            format!("a line may hold at most {} bytes", limits.max_line),
+        ),
+        ReadError::Idle if !hello_done => {
+            (ErrorKind::HelloRequired, "no hello in time".to_string())
         }
-        if buf.iter().all(|b| b.is_ascii_whitespace()) {
-            continue; // blank lines are keep-alives
-        }
-        let env = match protocol::parse_request(&buf) {
-            Ok(env) => env,
-            Err((id, e)) => {
-                if tx.send(protocol::error_line(id, e)).await.is_err() || !hello_done {
-                    break;
-                }
-                continue;
-            }
-        };
-        let id = env.id;
-        if !hello_done {
-            let Request::Hello { v, client } = env.request else {
-                let _ = tx
-                    .send(protocol::error_line(
-                        id,
-                        WireError::new(kind::HELLO_REQUIRED, "send hello first"),
-                    ))
-                    .await;
-                break;
-            };
-            if v != VERSION {
-                let _ = tx
-                    .send(protocol::error_line(
-                        id,
-                        WireError::new(
-                            kind::VERSION_MISMATCH,
-                            format!("this agent speaks protocol {VERSION}, the client {v}"),
-                        ),
-                    ))
-                    .await;
-                break;
-            }
-            tracing::debug!(
-                "client {:?} connected",
-                client
-                    .as_deref()
-                    .unwrap_or("?")
-                    .chars()
-                    .take(64)
-                    .collect::<String>()
-            );
-            hello_done = true;
-            let hello = hello_info(&ctx);
-            if tx
-                .send(protocol::ok_line(id, ResultBody::Hello(hello)))
-                .await
-                .is_err()
-            {
-                break;
-            }
-            continue;
-        }
-        let reply = match env.request {
-            Request::Hello { .. } => protocol::ok_line(id, ResultBody::Hello(hello_info(&ctx))),
-            Request::Token { min_valid } => {
-                match ctx.keeper.token(Duration::from_secs(min_valid)).await {
-                    Ok(t) => protocol::ok_line(id, ResultBody::Token(t)),
-                    Err(e) => protocol::error_line(id, e),
-                }
-            }
-            Request::Refresh {} => match ctx.keeper.refresh().await {
+        ReadError::Idle => (ErrorKind::ReadTimeout, "idle for too long".to_string()),
+        ReadError::Timeout | ReadError::Eof | ReadError::Io => (
+            ErrorKind::ReadTimeout,
+            "the request line did not complete in time".to_string(),
+        ),
+    };
+    WireError::new(kind, message)
+}
+
+/// The first request must be `hello` in our major version: `Ok` with the hello reply, or
+/// `Err` with the refusal, after which the connection closes.
+fn handshake(ctx: &Context, env: Envelope) -> Result<String, String> {
+    let id = env.id;
+    let Request::Hello { v, client } = env.request else {
+        return Err(protocol::error_line(
+            id,
+            WireError::new(ErrorKind::HelloRequired, "send hello first"),
+        ));
+    };
+    if v != VERSION {
+        return Err(protocol::error_line(
+            id,
+            WireError::new(
+                ErrorKind::VersionMismatch,
+                format!("this agent speaks protocol {VERSION}, the client {v}"),
+            ),
+        ));
+    }
+    tracing::debug!(
+        "client {:?} connected",
+        client
+            .as_deref()
+            .unwrap_or("?")
+            .chars()
+            .take(64)
+            .collect::<String>()
+    );
+    Ok(protocol::ok_line(id, ResultBody::Hello(hello_info(ctx))))
+}
+
+/// Answers one request after the handshake (the reply line). `subscribe` starts the pushes;
+/// `stop` marks the session to close and stop the agent once the reply is written.
+async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> String {
+    let id = env.id;
+    match env.request {
+        Request::Hello { .. } => protocol::ok_line(id, ResultBody::Hello(hello_info(ctx))),
+        Request::Token { min_valid } => {
+            match ctx.keeper.token(Duration::from_secs(min_valid)).await {
                 Ok(t) => protocol::ok_line(id, ResultBody::Token(t)),
                 Err(e) => protocol::error_line(id, e),
-            },
-            Request::Status {} => protocol::ok_line(
-                id,
-                ResultBody::Status(Box::new(ctx.keeper.status(&ctx.profile))),
-            ),
-            Request::Logout {} => match ctx.keeper.logout().await {
-                Ok(()) => protocol::ok_line(id, ResultBody::Ack(Ack { ok: true })),
-                Err(e) => protocol::error_line(id, WireError::from(&e)),
-            },
-            Request::Subscribe {} => {
-                if subscription.is_none() {
-                    subscription = Some(tokio::spawn(forward(
-                        ctx.keeper.clone(),
-                        ctx.keeper.subscribe(),
-                        id.clone(),
-                        tx.clone(),
-                    )));
-                }
-                protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
             }
-            Request::Stop {} => {
-                tracing::info!("stop requested over the pipe");
-                stop_after = true;
-                protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
-            }
-        };
-        if tx.send(reply).await.is_err() || stop_after {
-            break;
         }
-    }
-    if let Some(s) = subscription {
-        s.abort();
-    }
-    drop(tx);
-    let _ = writer.await;
-    // Only now: the acknowledgement has been written before the agent goes away.
-    if stop_after {
-        let _ = ctx.stop.send(true);
+        Request::Refresh {} => match ctx.keeper.refresh().await {
+            Ok(t) => protocol::ok_line(id, ResultBody::Token(t)),
+            Err(e) => protocol::error_line(id, e),
+        },
+        Request::Status {} => protocol::ok_line(
+            id,
+            ResultBody::Status(Box::new(ctx.keeper.status(&ctx.profile))),
+        ),
+        Request::Logout {} => match ctx.keeper.logout().await {
+            Ok(()) => protocol::ok_line(id, ResultBody::Ack(Ack { ok: true })),
+            Err(e) => protocol::error_line(id, WireError::from(&e)),
+        },
+        Request::Subscribe {} => {
+            if session.subscription.is_none() {
+                session.subscription = Some(tokio::spawn(forward(
+                    ctx.keeper.clone(),
+                    ctx.keeper.subscribe(),
+                    id.clone(),
+                    session.tx.clone(),
+                )));
+            }
+            protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
+        }
+        Request::Stop {} => {
+            tracing::info!("stop requested over the pipe");
+            session.stop_after = true;
+            protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
+        }
     }
 }
 

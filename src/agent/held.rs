@@ -1,4 +1,4 @@
-//! The token pair the agent holds in memory, and the pure lifecycle maths around it: expiry
+//! The token pair our background agent holds in memory, and the pure lifecycle maths around it: expiry
 //! from the monotonic moment the answer arrived plus `expires_in`, refresh due at 75 %.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! One agent per profile: an exclusive lock on a file in the private runtime directory, held
+//! One background agent per profile: an exclusive lock on a file in the private runtime directory, held
 //! for the agent's life. The OS drops it when the process dies, so a crash leaves nothing stale.
 
 use std::fs::{File, TryLockError};

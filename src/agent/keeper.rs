@@ -12,12 +12,12 @@ use tokio::sync::{Notify, broadcast, watch};
 use super::clock::{Clock, rfc3339};
 use super::held::Held;
 use super::policy::{self, PromptBudget};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::finesse::client::{Finesse, Refreshed};
 use crate::finesse::token_response::TokenResponse;
-use crate::ipc::protocol::{LastError, StatusInfo, TokenInfo, WireError, kind};
+use crate::ipc::protocol::{LastError, StatusInfo, TokenInfo, WireError};
 use crate::redact::Secret;
-use crate::signin::{Authenticator, BoxFuture, SignInOptions, Target};
+use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
 
 /// The refresh call, as a seam (real: [`Finesse::refresh`]).
 pub trait Refresher: Send + Sync {
@@ -103,7 +103,7 @@ pub struct Keeper {
     server: String,
     profile_dir: PathBuf,
     refresher: Arc<dyn Refresher>,
-    auth: Arc<dyn Authenticator>,
+    browser: Arc<dyn SignInBrowser>,
     clock: Arc<dyn Clock>,
     sign_in: SignInOptions,
     state: Mutex<State>,
@@ -134,7 +134,7 @@ impl Keeper {
         target: Target,
         profile_dir: PathBuf,
         refresher: Arc<dyn Refresher>,
-        auth: Arc<dyn Authenticator>,
+        browser: Arc<dyn SignInBrowser>,
         clock: Arc<dyn Clock>,
         opts: KeeperOptions,
     ) -> Arc<Keeper> {
@@ -144,7 +144,7 @@ impl Keeper {
             target,
             profile_dir,
             refresher,
-            auth,
+            browser,
             clock,
             sign_in: opts.sign_in,
             state: Mutex::new(State {
@@ -204,7 +204,7 @@ impl Keeper {
         let h = self.acquire_for_client().await?;
         if !h.valid_for(self.clock.now(), min_valid) {
             return Err(WireError::new(
-                kind::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 format!(
                     "min_valid {} s is longer than the token's lifetime ({} s)",
                     min_valid.as_secs(),
@@ -225,7 +225,7 @@ impl Keeper {
         let (result, joined) = self.acquire(Trigger::Client).await;
         match result {
             // A timer-started attempt may not prompt beyond its budget; a client may.
-            Err(e) if joined == Trigger::Scheduled && e.kind == "interaction_required" => {
+            Err(e) if joined == Trigger::Scheduled && e.kind == ErrorKind::InteractionRequired => {
                 self.acquire(Trigger::Client).await.0
             }
             r => r,
@@ -306,7 +306,7 @@ impl Keeper {
             show: false,
             ..self.sign_in.clone()
         };
-        match self.auth.authenticate(&self.target, &silent).await {
+        match self.browser.authenticate(&self.target, &silent).await {
             Err(Error::InteractionRequired(why)) => {
                 if trigger == Trigger::Scheduled && !lock(&self.state).budget.take(self.clock.now())
                 {
@@ -321,7 +321,7 @@ impl Keeper {
                     interactive: true,
                     ..self.sign_in.clone()
                 };
-                self.auth.authenticate(&self.target, &interactive).await
+                self.browser.authenticate(&self.target, &interactive).await
             }
             r => r,
         }
@@ -334,7 +334,7 @@ impl Keeper {
             Ok((resp, received, signed_in)) => {
                 if s.epoch != epoch {
                     return Err(WireError::new(
-                        kind::SIGNED_OUT,
+                        ErrorKind::SignedOut,
                         "logged out while this token was being obtained",
                     ));
                 }
@@ -375,7 +375,7 @@ impl Keeper {
                     s.parked = true;
                 }
                 s.last_error = Some(LastError {
-                    kind: e.kind().into(),
+                    kind: e.kind(),
                     message: e.to_string(),
                     at: rfc3339(self.clock.wall()),
                 });
@@ -504,5 +504,8 @@ impl Keeper {
 }
 
 fn internal() -> WireError {
-    WireError::new(kind::INTERNAL, "the token task ended without an answer")
+    WireError::new(
+        ErrorKind::Internal,
+        "the token task ended without an answer",
+    )
 }

@@ -1,18 +1,20 @@
-//! The token agent: keeps one profile's token fresh in memory and serves it to the user's
-//! local clients over the private pipe (`ipc`). See `docs/protocol.md` and `docs/security.md`.
+//! Our background agent process (`finesse-sso agent`): keeps one profile's token fresh in
+//! memory and serves it to the user's local clients over the private pipe (`ipc`). See
+//! `docs/protocol.md` and `docs/security.md`. In this module "agent" is always this process,
+//! never a Finesse agent (a contact-center person signed in at an extension).
 
 pub mod clock;
 pub mod connection;
 pub mod held;
 pub mod instance;
 pub mod keeper;
+pub mod listener;
 pub mod policy;
 #[cfg(test)]
 mod properties;
 pub mod runner;
-pub mod server;
 #[cfg(test)]
 mod tests;
 
 pub use keeper::{Keeper, KeeperOptions, Refresher, Trigger};
-pub use server::{ServeOptions, Server};
+pub use listener::{AgentListener, ServeOptions};

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::finesse::client::Refreshed;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
-use crate::signin::{Authenticator, BoxFuture, SignInOptions, Target};
+use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
 
 /// The server's side of the model: each token's real expiry, and the latency of the next call.
 /// A call takes `latency`; the server issues the token halfway through it.
@@ -52,7 +52,7 @@ impl Server {
 }
 
 struct Auth(Arc<Server>);
-impl Authenticator for Auth {
+impl SignInBrowser for Auth {
     fn authenticate<'a>(
         &'a self,
         _: &'a Target,

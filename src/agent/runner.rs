@@ -1,4 +1,4 @@
-//! Running an agent: in the foreground (bind, say ready, serve until a stop request or a
+//! Running our background agent: in the foreground (bind, say ready, serve until a stop request or a
 //! signal), or in the background (re-run this executable detached, wait until it answers).
 
 use std::ffi::OsString;
@@ -12,12 +12,12 @@ use tokio::sync::watch;
 use super::clock::SystemClock;
 use super::connection::Limits;
 use super::keeper::{Keeper, KeeperOptions};
-use super::server::{ServeOptions, Server};
+use super::listener::{AgentListener, ServeOptions};
 use crate::dirs::{Dirs, write_private};
 use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
-use crate::signin::{SignInOptions, Target, WindowAuthenticator};
+use crate::signin::{SignInOptions, Target, WindowBrowser};
 
 /// Everything `agent run` needs, resolved from flags, environment and config.
 #[derive(Debug, Clone)]
@@ -34,13 +34,13 @@ pub struct RunConfig {
 pub async fn run_foreground(cfg: RunConfig) -> Result<()> {
     let profile = cfg.target.profile.clone();
     let profile_dir = cfg.dirs.profile(&profile)?;
-    let server = Server::bind(&cfg.dirs, &profile).await?;
+    let server = AgentListener::bind(&cfg.dirs, &profile).await?;
     let finesse = cfg.target.finesse()?;
     let keeper = Keeper::new(
         cfg.target.clone(),
         profile_dir,
         Arc::new(finesse),
-        Arc::new(WindowAuthenticator {
+        Arc::new(WindowBrowser {
             dirs: cfg.dirs.clone(),
         }),
         Arc::new(SystemClock),

@@ -12,11 +12,11 @@ use tokio::sync::{Semaphore, watch};
 use super::clock::{Clock, ManualClock};
 use super::connection::{self, Context, Limits};
 use super::keeper::{Change, Keeper, KeeperOptions, Refresher, Trigger};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::finesse::client::Refreshed;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
-use crate::signin::{Authenticator, BoxFuture, SignInOptions, Target};
+use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
 
 fn tr(token: &str, refresh: Option<&str>, expires_in: u64) -> TokenResponse {
     TokenResponse {
@@ -50,7 +50,7 @@ impl FakeAuth {
     }
 }
 
-impl Authenticator for FakeAuth {
+impl SignInBrowser for FakeAuth {
     fn authenticate<'a>(
         &'a self,
         target: &'a Target,
@@ -250,7 +250,7 @@ async fn unattended_prompts_are_capped_but_a_client_may_prompt() {
     // Budget 0: no window without a client; the agent parks and says why.
     assert_eq!(r.auth.calls(), [false, false]);
     let st = r.keeper.status("t");
-    assert_eq!(st.last_error.unwrap().kind, "interaction_required");
+    assert_eq!(st.last_error.unwrap().kind, ErrorKind::InteractionRequired);
     assert_eq!(r.keeper.next_wake(), None);
     // The old token is still served while valid.
     assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t1");
@@ -277,7 +277,7 @@ async fn finesse_down_serves_the_valid_token_and_backs_off() {
     assert!(r.keeper.tick().await);
     let st = r.keeper.status("t");
     assert_eq!(st.state, "valid");
-    assert_eq!(st.last_error.as_ref().unwrap().kind, "network");
+    assert_eq!(st.last_error.as_ref().unwrap().kind, ErrorKind::Network);
     assert!(st.last_error.unwrap().message.contains("f.example:8445"));
     assert_eq!(r.keeper.token(S(10)).await.unwrap().token.expose(), "t1");
     assert_eq!(r.keeper.next_wake().unwrap() - r.clock.now(), S(1));
@@ -361,7 +361,7 @@ async fn a_failed_sign_in_is_shared_too_not_retried_per_waiter() {
     }
     gate.add_permits(1);
     for w in waiting {
-        assert_eq!(w.await.unwrap().unwrap_err().kind, "cancelled");
+        assert_eq!(w.await.unwrap().unwrap_err().kind, ErrorKind::Cancelled);
     }
     assert_eq!(r.auth.calls().len(), 1);
 }
@@ -398,7 +398,7 @@ async fn min_valid_beyond_the_lifetime_is_a_typed_error() {
         3,
     );
     let e = r.keeper.token(S(60)).await.unwrap_err();
-    assert_eq!(e.kind, "bad_request");
+    assert_eq!(e.kind, ErrorKind::BadRequest);
     assert!(e.message.contains("30 s"), "{}", e.message);
 }
 
@@ -415,7 +415,7 @@ async fn a_scheduled_flight_refused_for_budget_is_retried_for_a_waiting_client()
     );
     let (res, joined) = r.keeper.acquire(Trigger::Scheduled).await;
     assert_eq!(joined, Trigger::Scheduled);
-    assert_eq!(res.unwrap_err().kind, "interaction_required");
+    assert_eq!(res.unwrap_err().kind, ErrorKind::InteractionRequired);
     assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t1");
     assert_eq!(r.auth.calls(), [false, false, true]);
 }

@@ -1,5 +1,5 @@
-//! `finesse-sso agent run|start|status|stop`: resolve the settings, then hand over to
-//! `agent::runner` or talk to the running agent.
+//! `finesse-sso agent run|start|status|stop` (our background agent process): resolve the
+//! settings, then hand over to `agent::runner` or talk to the running agent.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;

@@ -6,7 +6,7 @@ use crate::cli::LoginArgs;
 use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::logging::LogFormat;
-use crate::signin::{Authenticator, SignInOptions, Target, WindowAuthenticator};
+use crate::signin::{SignInBrowser, SignInOptions, Target, WindowBrowser};
 use crate::webview::process;
 
 /// The demo user the emulator always has.
@@ -29,10 +29,10 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         verbosity,
         json_logs: log_format == LogFormat::Json,
     };
-    let auth = WindowAuthenticator { dirs };
+    let browser = WindowBrowser { dirs };
     if !demo {
         let target = Target::from_args(&server)?;
-        let token = auth.authenticate(&target, &opts).await?;
+        let token = browser.authenticate(&target, &opts).await?;
         return print(args, &target, &token);
     }
 
@@ -59,7 +59,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         proxy: None,
         profile: "demo".into(),
     };
-    let result = auth.authenticate(&target, &opts).await;
+    let result = browser.authenticate(&target, &opts).await;
     if let Ok(t) = &result {
         // Show the demo's token is real: the emulator's Finesse accepts it.
         let id = t.user_id.clone().unwrap_or_else(|| target.user.clone());

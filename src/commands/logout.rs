@@ -1,4 +1,4 @@
-//! `finesse-sso logout`: the agent forgets its tokens and the saved web session; without a
+//! `finesse-sso logout`: our background agent forgets its tokens and the saved web session; without a
 //! running agent, the saved web session is deleted here.
 
 use crate::cli::ProfileArgs;

@@ -9,14 +9,14 @@ pub mod output;
 pub mod token;
 
 use crate::cli::{Cli, Command};
-use crate::error::{EXIT_CODES, Error, Result};
+use crate::error::{Error, Result, exit_codes};
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Decode(args) => decode::run(&args, &mut std::io::stdout().lock()),
         Command::ExitCodes => {
-            for (code, meaning) in EXIT_CODES {
+            for (code, meaning) in exit_codes() {
                 println!("{code:>3}  {meaning}");
             }
             Ok(())

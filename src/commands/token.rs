@@ -1,5 +1,5 @@
-//! `finesse-sso token`: ask the profile's agent for a token (starting the agent if needed) and
-//! print it in the requested format.
+//! `finesse-sso token`: ask the profile's background agent for a token (starting it if needed)
+//! and print it in the requested format.
 
 use crate::cli::{AgentRunArgs, TokenArgs};
 use crate::config::Config;
@@ -73,7 +73,7 @@ fn check_same_target(client: &Client, wanted: &crate::cli::ServerArgs) -> Result
         )));
     }
     if let Some(s) = &wanted.server
-        && let Ok(url) = crate::finesse::server::parse(s)
+        && let Ok(url) = crate::finesse::address::parse(s)
         && url.as_str().trim_end_matches('/') != h.server
     {
         return Err(Error::Usage(format!(

@@ -1,84 +1,11 @@
-//! The crate's error type. Every variant names what failed; exit codes are decided here only.
+//! The crate's error type. Every variant names what failed; its [`ErrorKind`] (`kind.rs`)
+//! decides the exit code. Exit codes are decided in this module only.
 
 use std::path::PathBuf;
 
-/// Process exit codes. The README's table is generated from the same list (see `EXIT_CODES`).
-pub mod exit {
-    pub const OK: i32 = 0;
-    pub const INTERNAL: i32 = 1;
-    pub const USAGE: i32 = 2;
-    pub const NOT_SSO: i32 = 3;
-    pub const CANCELLED: i32 = 4;
-    pub const TIMED_OUT: i32 = 5;
-    pub const SERVER: i32 = 6;
-    pub const NETWORK: i32 = 7;
-    pub const TLS: i32 = 8;
-    pub const NO_DISPLAY: i32 = 9;
-    pub const TOKEN_INVALID: i32 = 10;
-    pub const AGENT: i32 = 11;
-    pub const STATE: i32 = 12;
-    pub const AUTH_REJECTED: i32 = 13;
-    pub const INTERACTION_REQUIRED: i32 = 14;
-    pub const AGENT_RUNNING: i32 = 15;
-    pub const AGENT_NOT_RUNNING: i32 = 16;
-}
+mod kind;
 
-/// `(code, meaning)` for `--help` and the README.
-pub const EXIT_CODES: &[(i32, &str)] = &[
-    (exit::OK, "success"),
-    (
-        exit::INTERNAL,
-        "internal error (a bug, or the webview process crashed)",
-    ),
-    (exit::USAGE, "usage or configuration error"),
-    (
-        exit::NOT_SSO,
-        "the system or this user is not in SSO mode (NON_SSO): use Basic auth",
-    ),
-    (exit::CANCELLED, "the user closed the sign-in window"),
-    (exit::TIMED_OUT, "no token before --timeout"),
-    (
-        exit::SERVER,
-        "Finesse, IdS or the IdP answered something unusable (HTTP error, not Finesse, bad token JSON)",
-    ),
-    (
-        exit::NETWORK,
-        "a server could not be reached (DNS, connection, proxy)",
-    ),
-    (
-        exit::TLS,
-        "TLS failure (untrusted or invalid certificate): see --ca-file",
-    ),
-    (
-        exit::NO_DISPLAY,
-        "no display for the sign-in window, or no webview in this build",
-    ),
-    (exit::TOKEN_INVALID, "decode: bad signature, or not a token"),
-    (
-        exit::AGENT,
-        "the agent or its pipe failed or refused the request",
-    ),
-    (
-        exit::STATE,
-        "local state (config, profile, cookie store) could not be read or written",
-    ),
-    (
-        exit::AUTH_REJECTED,
-        "Finesse rejected the credentials or token (401/403)",
-    ),
-    (
-        exit::INTERACTION_REQUIRED,
-        "the IdP needs the user, but the sign-in was non-interactive",
-    ),
-    (
-        exit::AGENT_RUNNING,
-        "an agent for this profile is already running (agent run/start)",
-    ),
-    (
-        exit::AGENT_NOT_RUNNING,
-        "no agent is running for this profile (agent status/stop)",
-    ),
-];
+pub use kind::{ErrorKind, exit, exit_codes, exit_for_kind};
 
 /// Which step of the work an error happened in, for messages like "SystemInfo on host X: …".
 pub type Step = &'static str;
@@ -134,59 +61,48 @@ pub enum Error {
     InteractionRequired(String),
     #[error("{0}")]
     Internal(String),
-    #[error("an agent is already running for this profile: {0}")]
+    #[error("a background agent is already running for this profile: {0}")]
     AgentRunning(String),
-    #[error("no agent is running for profile {0}")]
+    #[error("no background agent is running for profile {0}")]
     AgentNotRunning(String),
     /// A typed error the agent answered on the pipe; `kind` keeps its exit code.
     #[error("agent: {message}")]
-    FromAgent { kind: String, message: String },
+    FromAgent { kind: ErrorKind, message: String },
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) => exit::USAGE,
-            Error::NotSso { .. } => exit::NOT_SSO,
-            Error::Cancelled => exit::CANCELLED,
-            Error::TimedOut(..) => exit::TIMED_OUT,
-            Error::Server { .. } => exit::SERVER,
-            Error::Network { .. } => exit::NETWORK,
-            Error::Tls { .. } => exit::TLS,
-            Error::NoDisplay(_) => exit::NO_DISPLAY,
-            Error::Webview(_) | Error::Internal(_) => exit::INTERNAL,
-            Error::TokenInvalid(_) => exit::TOKEN_INVALID,
-            Error::Agent(_) => exit::AGENT,
-            Error::State { .. } => exit::STATE,
-            Error::AuthRejected { .. } => exit::AUTH_REJECTED,
-            Error::InteractionRequired(_) => exit::INTERACTION_REQUIRED,
-            Error::AgentRunning(_) => exit::AGENT_RUNNING,
-            Error::AgentNotRunning(_) => exit::AGENT_NOT_RUNNING,
-            Error::FromAgent { kind, .. } => exit_for_kind(kind).unwrap_or(exit::AGENT),
+            // Kinds only this side produces: an agent that sends one has failed (exit 11).
+            Error::FromAgent {
+                kind: ErrorKind::TokenInvalid | ErrorKind::AgentRunning | ErrorKind::AgentNotRunning,
+                ..
+            } => exit::AGENT,
+            Error::FromAgent { kind, .. } => kind.exit_code(),
+            e => e.kind().exit_code(),
         }
     }
 
-    /// A stable machine-readable name (used in the webview line and pipe errors).
-    pub fn kind(&self) -> &'static str {
+    /// The kind reported for this error on the pipe and in the agent's `last_error`.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Usage(_) => "usage",
-            Error::NotSso { .. } => "not_sso",
-            Error::Cancelled => "cancelled",
-            Error::TimedOut(..) => "timed_out",
-            Error::Server { .. } => "server",
-            Error::Network { .. } => "network",
-            Error::Tls { .. } => "tls",
-            Error::NoDisplay(_) => "no_display",
-            Error::Webview(_) => "webview",
-            Error::TokenInvalid(_) => "token_invalid",
-            Error::Agent(_) => "agent",
-            Error::State { .. } => "state",
-            Error::AuthRejected { .. } => "auth_rejected",
-            Error::InteractionRequired(_) => "interaction_required",
-            Error::Internal(_) => "internal",
-            Error::AgentRunning(_) => "agent_running",
-            Error::AgentNotRunning(_) => "agent_not_running",
-            Error::FromAgent { .. } => "agent",
+            Error::Usage(_) => ErrorKind::Usage,
+            Error::NotSso { .. } => ErrorKind::NotSso,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::TimedOut(..) => ErrorKind::TimedOut,
+            Error::Server { .. } => ErrorKind::Server,
+            Error::Network { .. } => ErrorKind::Network,
+            Error::Tls { .. } => ErrorKind::Tls,
+            Error::NoDisplay(_) => ErrorKind::NoDisplay,
+            Error::Webview(_) => ErrorKind::Webview,
+            Error::TokenInvalid(_) => ErrorKind::TokenInvalid,
+            Error::Agent(_) | Error::FromAgent { .. } => ErrorKind::Agent,
+            Error::State { .. } => ErrorKind::State,
+            Error::AuthRejected { .. } => ErrorKind::AuthRejected,
+            Error::InteractionRequired(_) => ErrorKind::InteractionRequired,
+            Error::Internal(_) => ErrorKind::Internal,
+            Error::AgentRunning(_) => ErrorKind::AgentRunning,
+            Error::AgentNotRunning(_) => ErrorKind::AgentNotRunning,
         }
     }
 
@@ -213,26 +129,6 @@ impl Error {
             Error::Network { step, host, cause }
         }
     }
-}
-
-/// The exit code for an error `kind` that crossed a process boundary (the agent's pipe, the
-/// window's outcome line); `None` for a kind this side does not know.
-pub fn exit_for_kind(kind: &str) -> Option<i32> {
-    Some(match kind {
-        "usage" => exit::USAGE,
-        "not_sso" => exit::NOT_SSO,
-        "cancelled" => exit::CANCELLED,
-        "timed_out" => exit::TIMED_OUT,
-        "server" => exit::SERVER,
-        "network" => exit::NETWORK,
-        "tls" => exit::TLS,
-        "no_display" => exit::NO_DISPLAY,
-        "state" => exit::STATE,
-        "auth_rejected" => exit::AUTH_REJECTED,
-        "interaction_required" => exit::INTERACTION_REQUIRED,
-        "webview" | "internal" => exit::INTERNAL,
-        _ => return None,
-    })
 }
 
 /// `host:port` of a URL, for messages.
@@ -287,17 +183,18 @@ mod tests {
             Error::Internal("x".into()),
         ];
         for e in errors {
-            assert_eq!(exit_for_kind(e.kind()), Some(e.exit_code()), "{e:?}");
+            assert_eq!(exit_for_kind(&e.kind()), Some(e.exit_code()), "{e:?}");
         }
-        assert_eq!(exit_for_kind("from a newer agent"), None);
+        assert_eq!(exit_for_kind(&ErrorKind::from("from a newer agent")), None);
     }
 
     #[test]
     fn exit_codes_are_distinct_and_documented() {
-        let mut codes: Vec<i32> = EXIT_CODES.iter().map(|(c, _)| *c).collect();
+        let table = exit_codes();
+        let mut codes: Vec<i32> = table.iter().map(|(c, _)| *c).collect();
         codes.sort();
         codes.dedup();
-        assert_eq!(codes.len(), EXIT_CODES.len());
+        assert_eq!(codes.len(), table.len());
         for e in [
             Error::Cancelled,
             Error::TimedOut(1, String::new()),
@@ -307,15 +204,39 @@ mod tests {
             Error::AgentRunning("x".into()),
             Error::AgentNotRunning("x".into()),
             Error::FromAgent {
-                kind: "network".into(),
+                kind: ErrorKind::Network,
                 message: "x".into(),
             },
             Error::FromAgent {
-                kind: "from_the_future".into(),
+                kind: ErrorKind::from("from_the_future"),
                 message: "x".into(),
             },
         ] {
-            assert!(EXIT_CODES.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
+            assert!(table.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
+        }
+    }
+
+    /// What the agent answers keeps its exit code; what it should never send, or a kind from a
+    /// newer agent, is an agent failure (exit 11), as before kinds were typed.
+    #[test]
+    fn errors_from_the_agent_keep_their_exit_codes() {
+        let from = |kind: &str| Error::FromAgent {
+            kind: ErrorKind::from(kind),
+            message: "m".into(),
+        };
+        for (kind, code) in [
+            ("network", exit::NETWORK),
+            ("interaction_required", exit::INTERACTION_REQUIRED),
+            ("internal", exit::INTERNAL),
+            ("webview", exit::INTERNAL),
+            ("busy", exit::AGENT),
+            ("agent", exit::AGENT),
+            ("token_invalid", exit::AGENT),
+            ("agent_running", exit::AGENT),
+            ("agent_not_running", exit::AGENT),
+            ("from_the_future", exit::AGENT),
+        ] {
+            assert_eq!(from(kind).exit_code(), code, "{kind}");
         }
     }
 }

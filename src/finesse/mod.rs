@@ -1,6 +1,6 @@
-//! The Finesse + IdS client side: server URLs, auth-mode discovery, token responses, refresh.
+//! The Finesse + IdS client side: server addresses, auth-mode discovery, token responses, refresh.
 
+pub mod address;
 pub mod client;
-pub mod server;
 pub mod token_response;
 pub mod xml;

@@ -124,10 +124,7 @@ impl Client {
             return match reply.outcome {
                 Outcome::Result(v) => serde_json::from_value(v)
                     .map_err(|e| Error::Agent(format!("{op}: unexpected result: {e}"))),
-                Outcome::Error(e) => Err(Error::FromAgent {
-                    kind: e.kind,
-                    message: e.message,
-                }),
+                Outcome::Error(e) => Err(e.into()),
             };
         }
     }

@@ -1,4 +1,4 @@
-//! The local pipe between the agent and its clients: wire types, transport, client.
+//! The local pipe between our background agent and its clients: wire types, transport, client.
 
 pub mod client;
 pub mod protocol;

@@ -1,4 +1,5 @@
-//! The agent's wire protocol: newline-delimited JSON, one object per line, versioned by `hello`.
+//! Our background agent's wire protocol: newline-delimited JSON, one object per line,
+//! versioned by `hello`.
 //!
 //! Every type that crosses the pipe lives here. Requests carry an `op` and an optional `id`
 //! (a number or a string, echoed in the reply). Replies carry either `result` or `error`
@@ -8,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error::ErrorKind;
 use crate::redact::Secret;
 
 /// The protocol's major version. A client with another major is refused (`version_mismatch`);
@@ -19,21 +21,6 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// What this agent can do (the `hello` reply lists them).
 pub const CAPABILITIES: &[&str] = &["token", "status", "refresh", "logout", "subscribe", "stop"];
-
-/// Stable error kinds of the protocol itself. Token errors use the crate's `Error::kind()`
-/// names (`network`, `tls`, `server`, `auth_rejected`, `interaction_required`, …).
-pub mod kind {
-    pub const BAD_REQUEST: &str = "bad_request";
-    pub const UNKNOWN_OP: &str = "unknown_op";
-    pub const HELLO_REQUIRED: &str = "hello_required";
-    pub const VERSION_MISMATCH: &str = "version_mismatch";
-    pub const LINE_TOO_LONG: &str = "line_too_long";
-    pub const READ_TIMEOUT: &str = "read_timeout";
-    pub const BUSY: &str = "busy";
-    pub const SIGNED_OUT: &str = "signed_out";
-    pub const SHUTTING_DOWN: &str = "shutting_down";
-    pub const INTERNAL: &str = "internal";
-}
 
 /// A request id: whatever the client sent (a number or a string), echoed back.
 pub type Id = Value;
@@ -87,18 +74,20 @@ pub struct Envelope {
     pub request: Request,
 }
 
-/// A typed error on the wire. `message` is for people; `kind` is for programs.
+/// A typed error on the wire. `message` is for people; `kind` is for programs: the protocol's
+/// own kinds (`bad_request`, `busy`, …) and the token kinds (`network`, `tls`, …) are all
+/// [`ErrorKind`]s, and a kind from a newer agent arrives as `ErrorKind::Unknown`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{kind}: {message}")]
 pub struct WireError {
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
 impl WireError {
-    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         WireError {
-            kind: kind.into(),
+            kind,
             message: message.into(),
         }
     }
@@ -107,6 +96,16 @@ impl WireError {
 impl From<&crate::error::Error> for WireError {
     fn from(e: &crate::error::Error) -> Self {
         WireError::new(e.kind(), e.to_string())
+    }
+}
+
+/// An error the agent answered, on the client's side (its kind keeps the exit code).
+impl From<WireError> for crate::error::Error {
+    fn from(e: WireError) -> Self {
+        crate::error::Error::FromAgent {
+            kind: e.kind,
+            message: e.message,
+        }
     }
 }
 
@@ -164,7 +163,7 @@ pub struct TokenInfo {
 /// The last failure the agent saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastError {
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
     /// RFC 3339, UTC.
     pub at: String,
@@ -233,7 +232,7 @@ pub const EVENT_LOGGED_OUT: &str = "logged_out";
 /// Parses one request line. On failure the error keeps the id if one could be read, so the
 /// reply still matches the request. Never panics, whatever the bytes.
 pub fn parse_request(line: &[u8]) -> Result<Envelope, (Option<Id>, WireError)> {
-    let bad = |id, m: String| (id, WireError::new(kind::BAD_REQUEST, m));
+    let bad = |id, m: String| (id, WireError::new(ErrorKind::BadRequest, m));
     let text = std::str::from_utf8(line).map_err(|_| bad(None, "line is not UTF-8".into()))?;
     let value: Value = serde_json::from_str(text.trim_end_matches(['\r', '\n'])).map_err(|e| {
         bad(
@@ -260,7 +259,7 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, (Option<Id>, WireError)> {
         let shown: String = op.chars().take(40).collect();
         return Err((
             id,
-            WireError::new(kind::UNKNOWN_OP, format!("unknown op {shown:?}")),
+            WireError::new(ErrorKind::UnknownOp, format!("unknown op {shown:?}")),
         ));
     }
     let request = serde_json::from_value::<Request>(value.clone())
@@ -352,39 +351,39 @@ mod tests {
 
     #[test]
     fn garbage_gets_typed_errors_and_keeps_the_id() {
-        let cases: &[(&[u8], &str, Option<Value>)] = &[
-            (b"", kind::BAD_REQUEST, None),
-            (b"\xff\xfe", kind::BAD_REQUEST, None),
-            (b"hello", kind::BAD_REQUEST, None),
-            (b"[1,2]", kind::BAD_REQUEST, None),
-            (b"null", kind::BAD_REQUEST, None),
-            (b"{\"op\":", kind::BAD_REQUEST, None),
-            (br#"{"id":[1],"op":"status"}"#, kind::BAD_REQUEST, None),
-            (br#"{"id":4}"#, kind::BAD_REQUEST, Some(Value::from(4))),
+        let cases: &[(&[u8], ErrorKind, Option<Value>)] = &[
+            (b"", ErrorKind::BadRequest, None),
+            (b"\xff\xfe", ErrorKind::BadRequest, None),
+            (b"hello", ErrorKind::BadRequest, None),
+            (b"[1,2]", ErrorKind::BadRequest, None),
+            (b"null", ErrorKind::BadRequest, None),
+            (b"{\"op\":", ErrorKind::BadRequest, None),
+            (br#"{"id":[1],"op":"status"}"#, ErrorKind::BadRequest, None),
+            (br#"{"id":4}"#, ErrorKind::BadRequest, Some(Value::from(4))),
             (
                 br#"{"id":4,"op":7}"#,
-                kind::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 Some(Value::from(4)),
             ),
             (
                 br#"{"id":5,"op":"fly"}"#,
-                kind::UNKNOWN_OP,
+                ErrorKind::UnknownOp,
                 Some(Value::from(5)),
             ),
             (
                 br#"{"id":6,"op":"token","min_valid":-1}"#,
-                kind::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 Some(Value::from(6)),
             ),
             (
                 br#"{"id":"x","op":"hello","v":"one"}"#,
-                kind::BAD_REQUEST,
+                ErrorKind::BadRequest,
                 Some(Value::from("x")),
             ),
         ];
         for (input, want, id) in cases {
             let (got_id, e) = parse_request(input).unwrap_err();
-            assert_eq!(e.kind, *want, "{}", String::from_utf8_lossy(input));
+            assert_eq!(&e.kind, want, "{}", String::from_utf8_lossy(input));
             assert_eq!(&got_id, id);
             assert!(!e.message.is_empty());
         }
@@ -438,7 +437,7 @@ mod tests {
             token_info()
         );
 
-        let l = error_line(None, WireError::new(kind::BUSY, "too many"));
+        let l = error_line(None, WireError::new(ErrorKind::Busy, "too many"));
         assert_eq!(
             l,
             "{\"error\":{\"kind\":\"busy\",\"message\":\"too many\"}}\n"
@@ -446,7 +445,7 @@ mod tests {
         let r: Reply<Value> = serde_json::from_str(&l).unwrap();
         assert_eq!(
             r.outcome,
-            Outcome::Error(WireError::new("busy", "too many"))
+            Outcome::Error(WireError::new(ErrorKind::Busy, "too many"))
         );
 
         let ev = Event {
@@ -459,6 +458,27 @@ mod tests {
         let newer: Event =
             serde_json::from_str(r#"{"event":"logged_out","extra":{"a":1}}"#).unwrap();
         assert_eq!(newer.event, EVENT_LOGGED_OUT);
+    }
+
+    /// Error lines carry the kinds' documented names, and a kind from a newer agent still
+    /// reads as an error reply: `Unknown`, shown as sent, exit code 11 like any agent failure.
+    #[test]
+    fn error_kinds_keep_their_wire_names_and_unknown_ones_are_agent_failures() {
+        for k in ErrorKind::ALL {
+            let l = error_line(Some(Value::from(2)), WireError::new(k.clone(), "m"));
+            let want = format!("{{\"id\":2,\"error\":{{\"kind\":\"{k}\",\"message\":\"m\"}}}}\n");
+            assert_eq!(l, want);
+        }
+        let newer = r#"{"id":3,"error":{"kind":"quota_exceeded","message":"try later","hint":1}}"#;
+        let r: Reply<Value> = serde_json::from_str(newer).unwrap();
+        let Outcome::Error(e) = r.outcome else {
+            panic!("{newer}")
+        };
+        assert_eq!(e.kind, ErrorKind::Unknown("quota_exceeded".into()));
+        assert_eq!(e.to_string(), "quota_exceeded: try later");
+        let err = crate::error::Error::from(e);
+        assert_eq!(err.exit_code(), crate::error::exit::AGENT);
+        assert_eq!(err.to_string(), "agent: try later");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::error::ErrorKind;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
 
@@ -71,13 +72,14 @@ pub enum WindowOutcome {
         cookies: Vec<SavedCookie>,
     },
     Error {
-        kind: String,
+        kind: ErrorKind,
         message: String,
     },
 }
 
 impl WindowOutcome {
-    pub fn error(kind: &str, message: impl Into<String>) -> Self {
+    /// `kind` is an [`ErrorKind`] or, from the window program, its wire name.
+    pub fn error(kind: impl Into<ErrorKind>, message: impl Into<String>) -> Self {
         WindowOutcome::Error {
             kind: kind.into(),
             message: message.into(),
@@ -129,6 +131,10 @@ mod tests {
         assert_eq!(
             e,
             r#"{"status":"error","kind":"timed_out","message":"no token"}"#
+        );
+        assert_eq!(
+            WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line(),
+            e
         );
     }
 }

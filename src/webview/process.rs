@@ -8,7 +8,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 use super::{SavedCookie, WindowOutcome, WindowRequest};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::finesse::token_response::TokenResponse;
 
 /// How to start the window process.
@@ -214,28 +214,28 @@ impl Drop for Window {
     }
 }
 
-fn error_from(kind: &str, message: String, req: &WindowRequest) -> Error {
+fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
     let host = crate::error::host_of(&req.finesse);
     match kind {
-        "cancelled" => Error::Cancelled,
-        "timed_out" => Error::TimedOut(req.timeout_secs, format!("; {message}")),
-        "no_display" => Error::NoDisplay(message),
-        "tls" => Error::Tls {
+        ErrorKind::Cancelled => Error::Cancelled,
+        ErrorKind::TimedOut => Error::TimedOut(req.timeout_secs, format!("; {message}")),
+        ErrorKind::NoDisplay => Error::NoDisplay(message),
+        ErrorKind::Tls => Error::Tls {
             step: "sign-in window",
             host: message_host(&message).unwrap_or(host),
             cause: message,
         },
-        "network" => Error::Network {
+        ErrorKind::Network => Error::Network {
             step: "sign-in window",
             host: message_host(&message).unwrap_or(host),
             cause: message,
         },
-        "server" => Error::Server {
+        ErrorKind::Server => Error::Server {
             step: "sign-in window",
             host,
             detail: message,
         },
-        "interaction_required" => Error::InteractionRequired(message),
+        ErrorKind::InteractionRequired => Error::InteractionRequired(message),
         _ => Error::Webview(message),
     }
 }

@@ -1,5 +1,5 @@
-//! The agent's listening side: take the profile's instance lock, bind the pipe, run the refresh
-//! timer, accept connections up to a cap, and clean up on stop.
+//! Our background agent's listening side: take the profile's instance lock, bind the pipe, run
+//! the refresh timer, accept connections up to a cap, and clean up on stop.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,14 +12,14 @@ use super::connection::{self, Context, Limits};
 use super::instance::InstanceLock;
 use super::keeper::Keeper;
 use crate::dirs::Dirs;
-use crate::error::Result;
-use crate::ipc::protocol::{self, WireError, kind};
+use crate::error::{ErrorKind, Result};
+use crate::ipc::protocol::{self, WireError};
 use crate::ipc::transport::{Endpoint, Listener};
 
 /// After this many clients at once, memory is handed back when most of them have left.
 const BURST: u64 = 32;
 
-/// How the server treats its clients.
+/// How the listener treats its clients.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub profile: String,
@@ -29,19 +29,19 @@ pub struct ServeOptions {
 }
 
 /// A bound, not yet serving, agent endpoint (the lock is held).
-pub struct Server {
+pub struct AgentListener {
     endpoint: Endpoint,
     listener: Listener,
     _lock: InstanceLock,
 }
 
-impl Server {
+impl AgentListener {
     /// Takes the instance lock (else `AgentRunning`), cleans a stale socket, binds.
-    pub async fn bind(dirs: &Dirs, profile: &str) -> Result<Server> {
+    pub async fn bind(dirs: &Dirs, profile: &str) -> Result<AgentListener> {
         let endpoint = Endpoint::of(dirs, profile)?;
         let lock = InstanceLock::acquire(&endpoint.lock, profile)?;
         let listener = Listener::bind(&endpoint).await?;
-        Ok(Server {
+        Ok(AgentListener {
             endpoint,
             listener,
             _lock: lock,
@@ -93,7 +93,7 @@ impl Server {
                         conns.spawn(async move {
                             let line = protocol::error_line(
                                 None,
-                                WireError::new(kind::BUSY, "too many clients are connected; try again"),
+                                WireError::new(ErrorKind::Busy, "too many clients are connected; try again"),
                             );
                             let _ = tokio::time::timeout(
                                 std::time::Duration::from_secs(2),

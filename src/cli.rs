@@ -11,7 +11,7 @@ use crate::logging::LogFormat;
     name = "finesse-sso",
     version,
     about = "Get Cisco Finesse SSO tokens through the real sign-in page, for thick clients and scripts",
-    after_help = "Exit codes: see `finesse-sso help exit-codes` or the README.\nDocs: https://github.com/finesse-sso/finesse-sso#readme"
+    after_help = "Exit codes: see `finesse-sso exit-codes` or the README.\nDocs: https://github.com/finesse-sso/finesse-sso#readme"
 )]
 pub struct Cli {
     /// More detail on stderr (-v info, -vv debug, -vvv trace). Secrets are redacted at every level.
@@ -28,7 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Sign in through the embedded browser and print the token (JSON by default).
     ///
-    /// Without --server, signs in to the built-in emulator (a demo).
+    /// Needs a server (--server, FINESSE_SSO_SERVER or `server` in config.toml); `--demo` signs
+    /// in to the built-in emulator instead.
     Login(LoginArgs),
     /// Show a JWT's header, claims (Cisco's nested `sub` too) and expiry.
     Decode(DecodeArgs),
@@ -84,7 +85,7 @@ pub enum OutputFormat {
     Token,
     /// `Authorization: Bearer <token>`.
     Header,
-    /// Shell assignments (`FINESSE_TOKEN=…`), for `eval`.
+    /// Shell exports (`export FINESSE_TOKEN=…`), for `eval`: child processes see them too.
     Env,
 }
 
@@ -92,7 +93,7 @@ pub enum OutputFormat {
 pub struct LoginArgs {
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Sign in to the built-in emulator (the default when no --server is given).
+    /// Sign in to the built-in emulator instead of a real Finesse (a demo; only with this flag).
     #[arg(long, conflicts_with = "server")]
     pub demo: bool,
     /// Give up after this many seconds.

@@ -51,13 +51,8 @@ pub struct FileConfig {
 impl FileConfig {
     /// Parses `text` from `path`; relative `ca_file`s are taken from the file's directory.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let mut c: FileConfig = toml::from_str(text).map_err(|e| {
-            Error::Usage(format!(
-                "config {}: {}",
-                path.display(),
-                e.to_string().trim()
-            ))
-        })?;
+        let mut c: FileConfig =
+            toml::from_str(text).map_err(|e| Error::Usage(describe(path, text, &e)))?;
         for key in c.unknown.keys() {
             tracing::warn!("config {}: unknown key `{key}` ignored", path.display());
         }
@@ -81,6 +76,50 @@ impl FileConfig {
             Err(e) => Err(Error::state(path, e)),
         }
     }
+}
+
+/// A TOML error as "config PATH: line L, column C: what". Never the offending line itself
+/// (toml's own `Display` quotes it, and it may hold a proxy password), nor a quoted value.
+fn describe(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let at = e
+        .span()
+        .map(|span| {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            format!("line {line}, column {col}: ")
+        })
+        .unwrap_or_default();
+    format!(
+        "config {}: {at}{}",
+        path.display(),
+        redact_quoted(e.message().trim())
+    )
+}
+
+/// Replaces every double-quoted part of a parser message (serde quotes string values that way:
+/// `invalid type: string "…", expected u32`) with `"…"`. Keys, in backticks, stay.
+fn redact_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut quoted = false;
+    for c in msg.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                out.push_str("\"…");
+                quoted = true;
+            }
+            ('"', true) => {
+                out.push('"');
+                quoted = false;
+            }
+            (_, false) => out.push(c),
+            (_, true) => {}
+        }
+    }
+    if quoted {
+        out.push('"');
+    }
+    out
 }
 
 /// The system file and the user file, either possibly absent.
@@ -248,6 +287,27 @@ user = "labuser"
             FileConfig::parse(Path::new("/x/c.toml"), "colour = \"blue\"\nuser = \"u\"").unwrap();
         assert_eq!(c.top.user.as_deref(), Some("u"));
         assert!(c.unknown.contains_key("colour"));
+    }
+
+    /// Found by the security review: toml's error text quotes the offending line, so a typo
+    /// next to a proxy password printed the password.
+    #[test]
+    fn config_errors_name_the_place_but_never_quote_values() {
+        for text in [
+            "user = \"agent1\"\nproxy = \"http://u:S3cretProxyPw@proxy:3128\" oops\n",
+            "proxy = \"http://u:S3cretProxyPw@proxy:3128\n",
+            "[agent]\nmax_clients = \"http://u:S3cretProxyPw@proxy:3128\"\n",
+            "proxy = [\"http://u:S3cretProxyPw@proxy:3128\", 5]\n",
+        ] {
+            let e = FileConfig::parse(Path::new("/x/c.toml"), text).unwrap_err();
+            let m = e.to_string();
+            assert!(!m.contains("S3cretProxyPw"), "{m}");
+            assert!(m.starts_with("config /x/c.toml: line "), "{m}");
+            assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        }
+        let e = FileConfig::parse(Path::new("/x/c.toml"), "user = \"a\"\nproxy = \"p\" x\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("line 2, column"), "{e}");
     }
 
     #[test]

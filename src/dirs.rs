@@ -147,6 +147,11 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
         if meta.mode() & 0o077 != 0 {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| Error::state(dir, e))?;
+            // Others could write here until now: what they left is not ours to use.
+            for entry in std::fs::read_dir(dir).map_err(|e| Error::state(dir, e))? {
+                let entry = entry.map_err(|e| Error::state(dir, e))?;
+                set_aside_foreign(&entry.path())?;
+            }
         }
     }
     #[cfg(not(unix))]
@@ -154,16 +159,63 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Moves `path` aside (to `<name>.foreign-uid<owner>` in the same directory) when it is not
+/// ours to use: owned by another user (planted while its directory was open to others: a
+/// lock file that would block us, a web session that would be loaded) or a symbolic link
+/// (which would redirect our writes). Says so with the path and the owner. Absent or ours:
+/// nothing happens. What cannot be moved aside is refused with the same words.
+pub fn set_aside_foreign(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::state(path, e)),
+        };
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let why = if meta.uid() != me {
+            format!("owned by uid {}, not by us (uid {me})", meta.uid())
+        } else if meta.file_type().is_symlink() {
+            "a symbolic link, which this program never makes".to_string()
+        } else {
+            return Ok(());
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let aside = path.with_file_name(format!("{name}.foreign-uid{}", meta.uid()));
+        std::fs::rename(path, &aside).map_err(|e| {
+            Error::state(
+                path,
+                format!("{why}; refusing to use it, and it cannot be moved aside: {e}"),
+            )
+        })?;
+        tracing::warn!(
+            "{}: {why}; not used, moved aside to {}",
+            path.display(),
+            aside.display()
+        );
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Opens (creating, 0600, never truncating) a file used only for its advisory lock. An
 /// existing one opens read-only when it cannot be written (a read-only or full state
 /// directory): the lock needs no write access, and what it guards can go on from memory.
+/// A lock file someone else planted (or holds) is moved aside first ([`set_aside_foreign`]).
 pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
+    set_aside_foreign(path)?;
     let mut opts = std::fs::OpenOptions::new();
     opts.create(true).truncate(false).write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     opts.open(path)
         .or_else(|e| std::fs::File::open(path).map_err(|_| e))
@@ -237,6 +289,44 @@ mod tests {
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o700
         );
+    }
+
+    /// Found by the security review: tightening a loose directory left what others had put
+    /// in it; a planted lock file then blocked the agent. (Ownership by another user needs
+    /// root to set up: tests/security_state.rs. A symbolic link shows the same mechanism.)
+    #[test]
+    fn a_loose_dir_is_emptied_of_what_is_not_ours() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("s");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(t.path().join("elsewhere"), b"x").unwrap();
+        std::os::unix::fs::symlink(t.path().join("elsewhere"), p.join("planted")).unwrap();
+        std::fs::write(p.join("mine"), b"m").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        ensure_private_dir(&p).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        let me = unsafe { libc::geteuid() };
+        assert_eq!(
+            names,
+            ["mine".to_string(), format!("planted.foreign-uid{me}")]
+        );
+    }
+
+    #[test]
+    fn a_planted_link_at_a_lock_path_is_not_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let target = t.path().join("victim");
+        std::fs::write(&target, b"keep").unwrap();
+        let lock = t.path().join("lock");
+        std::os::unix::fs::symlink(&target, &lock).unwrap();
+        let f = open_lock_file(&lock).unwrap();
+        drop(f);
+        assert!(!std::fs::symlink_metadata(&lock).unwrap().is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     }
 
     #[test]

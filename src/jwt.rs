@@ -138,9 +138,10 @@ fn expiry(claims: &Map<String, Value>) -> Option<i64> {
 }
 
 /// "4m 10s left" / "expired 2h 3m ago" for humans.
+/// `exp` is the token's own claim: any i64, so the difference is taken without overflow.
 pub fn describe_expiry(expires_at: i64, now: i64) -> String {
-    let d = expires_at - now;
-    let span = |s: i64| {
+    let d = i128::from(expires_at) - i128::from(now);
+    let span = |s: u128| {
         let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
         match (h, m) {
             (0, 0) => format!("{s}s"),
@@ -149,9 +150,9 @@ pub fn describe_expiry(expires_at: i64, now: i64) -> String {
         }
     };
     if d >= 0 {
-        format!("{} left", span(d))
+        format!("{} left", span(d.unsigned_abs()))
     } else {
-        format!("expired {} ago", span(-d))
+        format!("expired {} ago", span(d.unsigned_abs()))
     }
 }
 
@@ -220,5 +221,8 @@ mod tests {
         assert_eq!(describe_expiry(1300, 1000), "5m 0s left");
         assert_eq!(describe_expiry(1000, 1000 + 7380), "expired 2h 3m ago");
         assert_eq!(describe_expiry(1009, 1000), "9s left");
+        // A token's `exp` is anything the issuer wrote: no overflow at the extremes.
+        assert!(describe_expiry(i64::MIN, i64::MAX).starts_with("expired "));
+        assert!(describe_expiry(i64::MAX, i64::MIN).ends_with(" left"));
     }
 }

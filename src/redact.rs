@@ -77,8 +77,8 @@ pub fn is_public_key(key: &str) -> bool {
 }
 
 /// A URL fit for a log line: no userinfo, query values replaced by `<redacted>` unless
-/// [`is_public_key`],
-/// no fragment (OAuth implicit flows put tokens there).
+/// [`is_public_key`], no fragment (OAuth implicit flows put tokens there), and a path whose
+/// parameters (`;jsessionid=…`) and credential-like segments are redacted ([`path`]).
 pub fn url(url: &Url) -> String {
     // `data:`, `javascript:`, `blob:`… carry their payload in an opaque path (a data URL can
     // hold a whole token answer): show the scheme and the size only.
@@ -103,7 +103,79 @@ pub fn url(url: &Url) -> String {
             .collect();
         u.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    u.to_string()
+    format!(
+        "{}{}{}",
+        &u[..url::Position::BeforePath],
+        path(u.path()),
+        &u[url::Position::AfterPath..]
+    )
+}
+
+/// A URL path fit for a log line: the plain segments stay (`/desktop/sso/token`), path
+/// parameters keep their names only (Tomcat's `;jsessionid=<redacted>`, which is a session),
+/// and a segment that looks like a credential ([`looks_like_credential`]) becomes `<redacted>`.
+pub fn path(p: &str) -> String {
+    p.split('/')
+        .map(|seg| {
+            let (name, params) = match seg.split_once(';') {
+                Some((n, rest)) => (n, Some(rest)),
+                None => (seg, None),
+            };
+            let mut out = if looks_like_credential(name) {
+                "<redacted>".to_string()
+            } else {
+                name.to_string()
+            };
+            for param in params.into_iter().flat_map(|r| r.split(';')) {
+                match param.split_once('=') {
+                    Some((k, _)) if !looks_like_credential(k) => {
+                        out.push_str(&format!(";{k}=<redacted>"));
+                    }
+                    _ => out.push_str(";<redacted>"),
+                }
+            }
+            out
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Whether one path segment looks like a token, session id or code rather than a name: a
+/// JWT/JWE (dot-separated base64url parts, or `eyJ…`, base64 of `{"`), or a long run of
+/// token characters with both letters and digits, or one random enough that no word is that
+/// long and mixed (Shannon entropy over 4 bits a character).
+pub fn looks_like_credential(seg: &str) -> bool {
+    let token_chars = seg
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~+=%".contains(&b));
+    if !token_chars || seg.len() < 16 {
+        return false;
+    }
+    let parts: Vec<&str> = seg.split('.').collect();
+    let jwt_like = parts.len() >= 3 && parts.iter().take(2).all(|p| p.len() >= 4);
+    if jwt_like || seg.starts_with("eyJ") || seg.len() >= 48 {
+        return true;
+    }
+    let digits = seg.bytes().filter(u8::is_ascii_digit).count();
+    let letters = seg.bytes().filter(u8::is_ascii_alphabetic).count();
+    (digits >= 3 && letters >= 3) || (seg.len() >= 24 && entropy(seg) > 4.0)
+}
+
+/// Shannon entropy of the bytes of `s`, in bits per byte.
+fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 /// Like [`url`] for a string that may not parse; unparsable input is cut to its scheme.
@@ -171,6 +243,51 @@ mod tests {
             r.contains("client_id=finesse") && r.contains("scope=openid"),
             "{r}"
         );
+    }
+
+    /// Found by the security review: Tomcat-based IdS and Finesse put the session in the path
+    /// (`;jsessionid=…`), and some IdPs put tokens in path segments; both reached warn logs.
+    #[test]
+    fn path_parameters_and_credential_segments_are_redacted() {
+        let cases = [
+            (
+                "https://ids.example:8553/ids/v1/oauth/authorize;jsessionid=7F3A9C0B12D4E5F6A7B8C9D0E1F2A3B4?client_id=finesse",
+                "https://ids.example:8553/ids/v1/oauth/authorize;jsessionid=<redacted>?client_id=finesse",
+            ),
+            (
+                "https://f.example:8445/desktop;JSESSIONID=abc;other=1/sso/token",
+                "https://f.example:8445/desktop;JSESSIONID=<redacted>;other=<redacted>/sso/token",
+            ),
+            (
+                "https://f.example:8445/desktop/sso/token/eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+                "https://f.example:8445/desktop/sso/token/<redacted>",
+            ),
+            (
+                "https://idp.example/session/5c04b7e2a9f14d0c8b3e6f7a1d2c9e0b/continue",
+                "https://idp.example/session/<redacted>/continue",
+            ),
+            (
+                "https://idp.example/sso/QmFzZTY0VG9rZW5XaXRob3V0TnVtYmVyc0hlcmVBdEFsbA/next",
+                "https://idp.example/sso/<redacted>/next",
+            ),
+            (
+                "https://idp.example/app/6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f/sso/saml",
+                "https://idp.example/app/<redacted>/sso/saml",
+            ),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(url_str(raw), want, "{raw}");
+        }
+        // Plain paths stay readable, long words included.
+        for plain in [
+            "https://f.example:8445/desktop/sso/token?cc_username=agent1",
+            "https://idp.example/adfs/ls/AssertionConsumerService",
+            "https://ids.example:8553/ids/saml/response/saml2-post-binding",
+            "https://idp.example/realms/contact-center/protocol/saml",
+            "https://f.example:8445/finesse/api/UserAuthMode/agent1",
+        ] {
+            assert_eq!(url_str(plain), plain);
+        }
     }
 
     #[test]

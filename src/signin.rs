@@ -18,6 +18,11 @@ use crate::websession;
 use crate::webview::WindowRequest;
 use crate::webview::process::{self, Spawn};
 
+/// The usage error when no server is configured anywhere. Never a silent demo: a script whose
+/// config or environment went missing must not believe it holds a real token.
+pub const NO_SERVER: &str = "no Finesse server given: use --server HOST (or set FINESSE_SSO_SERVER, \
+or `server = \"HOST\"` in config.toml); `finesse-sso login --demo` signs in to the built-in emulator instead";
+
 /// Which server and user, and how to reach the server.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -34,7 +39,7 @@ impl Target {
         let server = a
             .server
             .as_deref()
-            .ok_or_else(|| Error::Usage("--server is required".into()))?;
+            .ok_or_else(|| Error::Usage(NO_SERVER.into()))?;
         let server = crate::finesse::address::parse(server)?;
         let user = a
             .user
@@ -49,11 +54,7 @@ impl Target {
             .map(http::read_ca_file)
             .transpose()
             .map_err(|e| Error::Usage(e.to_string()))?;
-        let proxy = a
-            .proxy
-            .as_deref()
-            .map(|p| Url::parse(p).map_err(|e| Error::Usage(format!("--proxy {p:?}: {e}"))))
-            .transpose()?;
+        let proxy = a.proxy.as_deref().map(parse_proxy).transpose()?;
         Ok(Target {
             server,
             user,
@@ -75,6 +76,27 @@ impl Target {
             http::client(&opts, Some(Jar::new())).map_err(|e| Error::Usage(e.to_string()))?;
         Ok(Finesse::new(self.server.clone(), client))
     }
+}
+
+/// The `--proxy` URL. Its messages show it redacted: a proxy URL may carry `user:password@`.
+pub fn parse_proxy(p: &str) -> Result<Url> {
+    let url = Url::parse(p.trim()).map_err(|e| {
+        Error::Usage(format!(
+            "--proxy {}: {e} (expected http://host:port or socks5://host:port)",
+            crate::redact::url_str(p.trim())
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || !url.has_host() {
+        // `user:password@host` without a scheme parses with the user as its "scheme".
+        let shown = match url.cannot_be_a_base() {
+            true => format!("<a value of {} bytes>", p.trim().len()),
+            false => crate::redact::url(&url),
+        };
+        return Err(Error::Usage(format!(
+            "--proxy {shown}: expected http://host:port or socks5://host:port"
+        )));
+    }
+    Ok(url)
 }
 
 /// How a sign-in may behave.
@@ -201,4 +223,47 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         tracing::warn!("the web session was not saved: {e}");
     }
     Ok(got.token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the security review: a proxy URL that did not parse was echoed whole, password
+    /// included.
+    #[test]
+    fn proxy_errors_never_show_the_password() {
+        for bad in [
+            "http://proxyuser:S3cretProxyPw@[::1",
+            "http://proxyuser:S3cretProxyPw@proxy.example:99999",
+            "ftp://proxyuser:S3cretProxyPw@proxy.example:21",
+            "proxyuser:S3cretProxyPw",
+            "http://proxyuser:S3cretProxyPw@",
+        ] {
+            let e = parse_proxy(bad).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::exit::USAGE, "{bad}");
+            let m = e.to_string();
+            assert!(
+                !m.contains("S3cretProxyPw") && !m.contains("proxyuser"),
+                "{m}"
+            );
+            assert!(m.contains("--proxy"), "{m}");
+        }
+        let ok = parse_proxy("http://u:p@proxy.example:3128").unwrap();
+        assert_eq!(
+            ok.password(),
+            Some("p"),
+            "the password is kept for use, only not shown"
+        );
+    }
+
+    #[test]
+    fn no_server_says_how_to_set_one_and_mentions_the_demo() {
+        let e = Target::from_args(&ServerArgs::default()).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        let m = e.to_string();
+        for part in ["--server", "FINESSE_SSO_SERVER", "config.toml", "--demo"] {
+            assert!(m.contains(part), "{m}");
+        }
+    }
 }

@@ -39,9 +39,14 @@ pub fn path(profile_dir: &Path) -> PathBuf {
 }
 
 /// Loads the saved cookies. A missing file is an empty session; a damaged one is set aside
-/// (renamed `*.damaged`) with a warning, never a failure.
+/// (renamed `*.damaged`) with a warning, never a failure; so is one another user owns
+/// (`*.foreign-uid<N>`: cookies someone planted would sign us in as them).
 pub fn load(profile_dir: &Path) -> Vec<SavedCookie> {
     let p = path(profile_dir);
+    if let Err(e) = crate::dirs::set_aside_foreign(&p) {
+        tracing::warn!("the saved web session is not used: {e}");
+        return vec![];
+    }
     let bytes = match std::fs::read(&p) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return vec![],

@@ -24,6 +24,12 @@ fuzz_target!(|data: &[u8]| {
     let d = jwt::decode(&token);
     if d.jwt {
         assert!(d.claims.as_ref().is_some_and(|c| c.is_object()));
+        // `exp` is whatever the issuer wrote: describing it never overflows.
+        if let Some(exp) = d.expires_at {
+            for now in [i64::MIN, 0, i64::MAX] {
+                assert!(!jwt::describe_expiry(exp, now).is_empty());
+            }
+        }
         // The decoded form never carries the token itself.
         let shown = serde_json::to_string(&d).unwrap();
         assert!(!shown.contains(&token));

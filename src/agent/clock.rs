@@ -57,7 +57,7 @@ impl Clock for ManualClock {
     }
 
     fn wall(&self) -> i64 {
-        self.wall_start + self.elapsed().as_secs() as i64
+        crate::commands::output::expires_at(self.wall_start, self.elapsed().as_secs())
     }
 }
 

@@ -1,9 +1,11 @@
 //! The token pair our background agent holds in memory, and the pure lifecycle maths around it: expiry
 //! from the monotonic moment the answer arrived plus `expires_in`, refresh due at 75 %.
+//! No arithmetic here can panic, whatever a server said (lifetimes are capped, sums checked).
 
 use std::time::{Duration, Instant};
 
-use crate::finesse::token_response::TokenResponse;
+use crate::commands::output::expires_at as wall_expiry;
+use crate::finesse::token_response::{MAX_EXPIRES_IN, TokenResponse};
 use crate::ipc::protocol::TokenInfo;
 use crate::redact::Secret;
 
@@ -43,7 +45,9 @@ impl Held {
         Held {
             token: resp.token,
             refresh,
-            lifetime: Duration::from_secs(resp.expires_in),
+            // Capped here too: a `TokenResponse` can be built without `parse` (the window's
+            // outcome line is deserialised, test doubles construct it).
+            lifetime: Duration::from_secs(resp.expires_in.min(MAX_EXPIRES_IN)),
             received,
             received_wall,
             user_id: resp.user_id,
@@ -54,7 +58,7 @@ impl Held {
     }
 
     pub fn expires_at(&self) -> Instant {
-        self.received + self.lifetime
+        after(self.received, self.lifetime)
     }
 
     /// Time left at `now` (zero once expired).
@@ -74,7 +78,7 @@ impl Held {
 
     /// When the 75 % mark is reached.
     pub fn refresh_due(&self) -> Instant {
-        self.received + self.lifetime.mul_f64(REFRESH_AT)
+        after(self.received, self.lifetime.mul_f64(REFRESH_AT))
     }
 
     /// What the pipe hands out at `now`.
@@ -83,7 +87,7 @@ impl Held {
         TokenInfo {
             token: self.token.clone(),
             expires_in: left,
-            expires_at: super::clock::rfc3339(wall_now + left as i64),
+            expires_at: super::clock::rfc3339(wall_expiry(wall_now, left)),
             lifetime: self.lifetime.as_secs(),
             user_id: self.user_id.clone(),
             realm: self.realm.clone(),
@@ -92,6 +96,12 @@ impl Held {
             serial: self.serial,
         }
     }
+}
+
+/// `at + d`; `at` itself when the sum does not fit an `Instant` (unreachable with the capped
+/// lifetime; "expired now" is the answer that errs on the safe side).
+fn after(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -143,6 +153,28 @@ mod tests {
         assert!(h.valid_for(clock.now(), Duration::from_secs(59)));
         clock.advance(Duration::from_secs(61));
         assert!(h.is_expired(clock.now()));
+    }
+
+    /// Found by the security review: `expires_in` of u64::MAX (a hostile server, or a
+    /// forged window answer that bypasses `parse`) made `received + lifetime` panic in the
+    /// token, status and scheduler tasks.
+    #[test]
+    fn any_lifetime_is_held_without_panicking() {
+        let clock = ManualClock::new(i64::MAX - 5);
+        for expires_in in [1, MAX_EXPIRES_IN, MAX_EXPIRES_IN + 1, u64::MAX] {
+            let t = TokenResponse {
+                expires_in,
+                ..resp(r#"{"token":"a","expires_in":1}"#)
+            };
+            let h = Held::from_response(t, None, clock.now(), clock.wall(), 1);
+            assert!(h.lifetime <= Duration::from_secs(MAX_EXPIRES_IN));
+            assert!(h.refresh_due() <= h.expires_at());
+            let info = h.info(clock.now(), clock.wall(), "https://f");
+            assert_eq!(info.expires_in, expires_in.min(MAX_EXPIRES_IN));
+            assert!(h.valid_for(clock.now(), Duration::ZERO));
+        }
+        assert_eq!(wall_expiry(i64::MAX - 1, u64::MAX), i64::MAX);
+        assert_eq!(wall_expiry(-5, 10), 5);
     }
 
     #[test]

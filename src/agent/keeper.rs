@@ -490,7 +490,12 @@ impl Keeper {
             user: self.target.user.clone(),
             user_id: held.and_then(|h| h.user_id.clone()),
             expires_in: held.map(|h| h.remaining(now).as_secs()),
-            expires_at: held.map(|h| rfc3339(wall + h.remaining(now).as_secs() as i64)),
+            expires_at: held.map(|h| {
+                rfc3339(crate::commands::output::expires_at(
+                    wall,
+                    h.remaining(now).as_secs(),
+                ))
+            }),
             next_refresh_in: next.map(|at| at.saturating_duration_since(now).as_secs()),
             last_refresh: s.last_refresh_wall.map(rfc3339),
             last_error: s.last_error.clone(),

@@ -12,7 +12,7 @@ use super::held::Held;
 use super::keeper::{Keeper, KeeperOptions, Refresher};
 use crate::error::Result;
 use crate::finesse::client::Refreshed;
-use crate::finesse::token_response::TokenResponse;
+use crate::finesse::token_response::{MAX_EXPIRES_IN, TokenResponse};
 use crate::redact::Secret;
 use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
 
@@ -34,10 +34,14 @@ impl Server {
         self.clock.advance(latency / 2);
         let mut exp = self.expiry.lock().unwrap();
         let token = format!("t{}", exp.len() + 1);
-        exp.insert(
-            token.clone(),
-            self.clock.now() + Duration::from_secs(self.lifetime),
-        );
+        // The server's own expiry (far beyond any `Instant` for a hostile lifetime: then
+        // "never", modelled as the latest moment this test can reach).
+        let real = self
+            .clock
+            .now()
+            .checked_add(Duration::from_secs(self.lifetime))
+            .unwrap_or_else(|| self.clock.now() + Duration::from_secs(1 << 40));
+        exp.insert(token.clone(), real);
         drop(exp);
         self.clock.advance(latency - latency / 2);
         TokenResponse {
@@ -174,11 +178,24 @@ proptest! {
     }
 
     /// The pure maths of one held token: valid implies not expired, remaining never exceeds the
-    /// lifetime, and the refresh point lies inside the lifetime.
+    /// lifetime, and the refresh point lies inside the lifetime. Any `expires_in` a server can
+    /// send (every u64, as a number or a decimal string) parses to at most the cap.
     #[test]
-    fn held_token_maths(lifetime in 1u64..1_000_000, at in 0u64..2_000_000, min in 0u64..1_000_000) {
-        let clock = ManualClock::new(0);
-        let resp = TokenResponse::parse(format!(r#"{{"token":"a","expires_in":{lifetime}}}"#).as_bytes()).unwrap();
+    fn held_token_maths(
+        sent in prop_oneof![1u64..1_000_000, any::<u64>().prop_map(|n| n.max(1)), (MAX_EXPIRES_IN - 5)..=u64::MAX],
+        quoted in any::<bool>(),
+        at in 0u64..2_000_000,
+        min in 0u64..1_000_000,
+        wall in any::<i64>(),
+    ) {
+        let clock = ManualClock::new(wall);
+        let body = match quoted {
+            true => format!(r#"{{"token":"a","expires_in":"{sent}"}}"#),
+            false => format!(r#"{{"token":"a","expires_in":{sent}}}"#),
+        };
+        let resp = TokenResponse::parse(body.as_bytes()).unwrap();
+        let lifetime = resp.expires_in;
+        prop_assert_eq!(lifetime, sent.min(MAX_EXPIRES_IN));
         let h = Held::from_response(resp, None, clock.now(), clock.wall(), 1);
         clock.advance(Duration::from_secs(at));
         let now = clock.now();
@@ -193,6 +210,47 @@ proptest! {
         let info = h.info(now, clock.wall(), "https://f");
         prop_assert!(info.expires_in <= lifetime);
         prop_assert_eq!(info.expires_in, lifetime.saturating_sub(at));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever lifetime a sign-in or refresh answer states (here straight from the
+    /// authenticator, bypassing `parse`, as a forged window answer would), the keeper's token,
+    /// status and scheduler paths keep answering: none of them panics (the agent's tasks died
+    /// on `u64::MAX` before), and nothing reported exceeds the cap.
+    #[test]
+    fn any_lifetime_keeps_the_keeper_answering(
+        lifetime in prop_oneof![Just(u64::MAX), any::<u64>(), (MAX_EXPIRES_IN - 5)..=u64::MAX, 1u64..900],
+        steps in proptest::collection::vec(step(), 1..20),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let dir = tempfile::tempdir().unwrap();
+            let (clock, _server, keeper) = model(dir.path(), lifetime.max(1), vec![]);
+            let first = keeper.token(Duration::ZERO).await;
+            prop_assert!(first.is_ok(), "{first:?}");
+            for s in steps {
+                match s {
+                    Step::Wait(ms) => clock.advance(Duration::from_millis(ms)),
+                    Step::Tick => {
+                        keeper.tick().await;
+                    }
+                    Step::Token(min) => {
+                        if let Ok(info) = keeper.token(Duration::from_secs(min)).await {
+                            prop_assert!(info.lifetime <= MAX_EXPIRES_IN);
+                            prop_assert!(info.expires_in <= info.lifetime);
+                            prop_assert!(!info.expires_at.is_empty(), "expiry not representable");
+                        }
+                    }
+                }
+                let st = keeper.status("p");
+                prop_assert!(st.expires_in.is_none_or(|e| e <= MAX_EXPIRES_IN));
+                let _ = keeper.next_wake();
+            }
+            Ok(())
+        })?;
     }
 }
 

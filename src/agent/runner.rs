@@ -13,7 +13,7 @@ use super::clock::SystemClock;
 use super::connection::Limits;
 use super::keeper::{Keeper, KeeperOptions};
 use super::listener::{AgentListener, ServeOptions};
-use crate::dirs::{Dirs, write_private};
+use crate::dirs::{Dirs, ensure_private_dir, set_aside_foreign, write_private};
 use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
@@ -124,28 +124,50 @@ pub fn log_file(dirs: &Dirs, profile: &str) -> PathBuf {
     dirs.state.join(format!("agent-{profile}.log"))
 }
 
-/// Starts `exe <run_args>` detached, stdio to /dev/null and the private log, and waits until
-/// it answers `hello` (or another agent of the profile does: two starters may race).
+/// How to start a background agent: arguments (readable by every local user: nothing secret)
+/// and environment variables to set (`Some`) or remove (`None`) in the child (private to the user).
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub args: Vec<OsString>,
+    pub env: Vec<(&'static str, Option<OsString>)>,
+}
+
+/// Starts `exe <args>` detached with `env`, stdio to /dev/null and the private log, and waits
+/// until it answers `hello` (or another agent of the profile does: two starters may race).
 pub async fn start_background(
     dirs: &Dirs,
     profile: &str,
-    run_args: &[OsString],
+    launch: &Launch,
     wait: Duration,
 ) -> Result<Client> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::Internal(format!("cannot find own executable: {e}")))?;
     let log = log_file(dirs, profile);
+    // The log is appended to: one someone else planted (and could read) is not used.
+    ensure_private_dir(&dirs.state)?;
+    set_aside_foreign(&log)?;
     if !log.exists() {
         write_private(&log, b"")?;
     }
     let mut open = std::fs::OpenOptions::new();
     open.append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NOFOLLOW);
+    }
     let log_handle = open.open(&log).map_err(|e| Error::state(&log, e))?;
     let mut cmd = std::process::Command::new(&exe);
-    cmd.args(run_args)
+    cmd.args(&launch.args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_handle));
+    for (name, value) in &launch.env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use crate::agent::runner::{self, RunConfig};
+use crate::agent::runner::{self, Launch, RunConfig};
 use crate::cli::{AgentArgs, AgentCommand, AgentRunArgs, ProfileArgs, ServerArgs};
 use crate::config::Config;
 use crate::dirs::Dirs;
@@ -37,8 +37,8 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                     ep.display()
                 )));
             }
-            let argv = run_argv(&server, a, verbosity, log_format)?;
-            let c = runner::start_background(&dirs, server.profile(), &argv, START_WAIT).await?;
+            let launch = launch(&server, a, verbosity, log_format)?;
+            let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;
             eprintln!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
                 c.hello.pid,
@@ -134,13 +134,17 @@ fn run_config(
     })
 }
 
-/// The command line of a background `agent run` with the resolved settings spelled out.
-pub fn run_argv(
+/// How a background `agent run` is started with the resolved settings. The server settings
+/// travel in the child's environment (the `FINESSE_SSO_*` variables its flags already read),
+/// not on its command line: every local user can read a process's arguments (`ps`,
+/// `/proc/<pid>/cmdline`), while its environment is readable by the same user only, and a
+/// proxy URL can carry a password. Only the profile and tuning flags stay in the arguments.
+pub fn launch(
     server: &ServerArgs,
     a: &AgentRunArgs,
     verbosity: u8,
     log_format: LogFormat,
-) -> Result<Vec<OsString>> {
+) -> Result<Launch> {
     let mut v: Vec<OsString> = Vec::new();
     if verbosity > 0 {
         v.push(format!("-{}", "v".repeat(verbosity.min(4) as usize)).into());
@@ -155,16 +159,6 @@ pub fn run_argv(
             v.push(value);
         }
     };
-    opt("--server", server.server.clone().map(Into::into));
-    opt("--user", server.user.clone().map(Into::into));
-    opt("--proxy", server.proxy.clone().map(Into::into));
-    let ca = server
-        .ca_file
-        .as_ref()
-        .map(std::path::absolute)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--ca-file: {e}")))?;
-    opt("--ca-file", ca.map(Into::into));
     opt("--profile", Some(server.profile().into()));
     opt(
         "--sign-in-timeout",
@@ -178,5 +172,71 @@ pub fn run_argv(
     if a.lazy {
         v.push("--lazy".into());
     }
-    Ok(v)
+    let ca = server
+        .ca_file
+        .as_ref()
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("--ca-file: {e}")))?;
+    // Unset ones are removed, so an inherited variable cannot differ from what was resolved.
+    let env = vec![
+        ("FINESSE_SSO_SERVER", server.server.clone().map(Into::into)),
+        ("FINESSE_SSO_USER", server.user.clone().map(Into::into)),
+        ("FINESSE_SSO_PROXY", server.proxy.clone().map(Into::into)),
+        ("FINESSE_SSO_CA_FILE", ca.map(Into::into)),
+    ];
+    Ok(Launch { args: v, env })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the security review: `--proxy http://user:password@…` was on the background
+    /// agent's command line, which every local user can read.
+    #[test]
+    fn server_settings_stay_off_the_command_line() {
+        let server = ServerArgs {
+            server: Some("finesse.example.com".into()),
+            user: Some("agent1".into()),
+            ca_file: Some("ca.pem".into()),
+            proxy: Some("http://proxyuser:S3cretProxyPw@proxy.example:3128".into()),
+            profile: Some("lab".into()),
+        };
+        let run = AgentRunArgs {
+            server: server.clone(),
+            sign_in_timeout: Some(60),
+            max_prompts_per_hour: None,
+            max_clients: None,
+            lazy: true,
+        };
+        let l = launch(&server, &run, 1, LogFormat::Text).unwrap();
+        let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert_eq!(
+            args,
+            [
+                "-v",
+                "agent",
+                "run",
+                "--profile",
+                "lab",
+                "--sign-in-timeout",
+                "60",
+                "--lazy"
+            ]
+        );
+        let env = |k: &str| l.env.iter().find(|(n, _)| *n == k).unwrap().1.clone();
+        assert_eq!(
+            env("FINESSE_SSO_PROXY").unwrap(),
+            "http://proxyuser:S3cretProxyPw@proxy.example:3128"
+        );
+        assert_eq!(env("FINESSE_SSO_SERVER").unwrap(), "finesse.example.com");
+        assert!(std::path::Path::new(&env("FINESSE_SSO_CA_FILE").unwrap()).is_absolute());
+        let none = ServerArgs::default();
+        let l = launch(&none, &run, 0, LogFormat::Text).unwrap();
+        assert!(
+            l.env.iter().all(|(_, v)| v.is_none()),
+            "unset ones are removed"
+        );
+    }
 }

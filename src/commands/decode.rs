@@ -61,7 +61,7 @@ fn print(d: &jwt::Decoded, json: bool, out: &mut dyn Write) -> Result<()> {
     if json || !std::io::stdout().is_terminal() {
         let mut v = serde_json::to_value(d).map_err(|e| Error::Internal(e.to_string()))?;
         if let Some(exp) = d.expires_at {
-            v["expires_in"] = (exp - now).into();
+            v["expires_in"] = exp.saturating_sub(now).into();
             v["expired"] = (exp <= now).into();
         }
         return writeln!(out, "{v}").map_err(io);

@@ -1,4 +1,4 @@
-//! `finesse-sso login`: sign in through the window and print the token (the demo without --server).
+//! `finesse-sso login`: sign in through the window and print the token (the demo with --demo).
 
 use std::time::Duration;
 
@@ -16,7 +16,10 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let dirs = Dirs::from_env()?;
     // Flags and environment, then the user's and the administrator's config files.
     let server = crate::config::Config::load(&dirs)?.resolve(&args.server);
-    let demo = args.demo || server.server.is_none();
+    let demo = args.demo;
+    if !demo && server.server.is_none() {
+        return Err(Error::Usage(crate::signin::NO_SERVER.into()));
+    }
     let headless = !process::have_display();
     let opts = SignInOptions {
         timeout: Duration::from_secs(args.timeout),
@@ -79,7 +82,10 @@ fn print(
     target: &Target,
     token: &crate::finesse::token_response::TokenResponse,
 ) -> Result<()> {
-    let expires_at = time::OffsetDateTime::now_utc().unix_timestamp() + token.expires_in as i64;
+    let expires_at = super::output::expires_at(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        token.expires_in,
+    );
     super::output::write(
         &mut std::io::stdout().lock(),
         args.format,

@@ -31,6 +31,12 @@ pub struct TokenOutput<'a> {
     pub claims: Value,
 }
 
+/// Unix seconds at which a token that has `expires_in` seconds left at `now` expires. The
+/// value comes from a server or the agent: the sum saturates instead of overflowing.
+pub fn expires_at(now: i64, expires_in: u64) -> i64 {
+    now.saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX))
+}
+
 pub fn rfc3339(unix: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .ok()
@@ -72,7 +78,10 @@ pub fn write(
             writeln!(out, "Authorization: Bearer {}", t.token.expose()).map_err(io)
         }
         OutputFormat::Env => {
-            let mut line = |k: &str, v: &str| writeln!(out, "{k}={}", shell_quote(v)).map_err(io);
+            // `export`: `eval "$(…)"` then reaches the programs the shell starts, not only the
+            // shell itself.
+            let mut line =
+                |k: &str, v: &str| writeln!(out, "export {k}={}", shell_quote(v)).map_err(io);
             line("FINESSE_TOKEN", t.token.expose())?;
             if let Some(r) = &t.refresh_token {
                 line("FINESSE_REFRESH_TOKEN", r.expose())?;
@@ -131,10 +140,34 @@ mod tests {
         );
         let env = render(OutputFormat::Env);
         assert!(
-            env.starts_with("FINESSE_TOKEN='a.b.c'\nFINESSE_REFRESH_TOKEN='r.s.t'\n"),
+            env.starts_with("export FINESSE_TOKEN='a.b.c'\nexport FINESSE_REFRESH_TOKEN='r.s.t'\n"),
             "{env}"
         );
-        assert!(env.contains("FINESSE_USER_ID='agent1'"));
+        assert!(env.contains("export FINESSE_USER_ID='agent1'"));
+        assert!(env.lines().all(|l| l.starts_with("export ")), "{env}");
+    }
+
+    /// Found by the security review: plain assignments set the variables for the shell that
+    /// ran `eval` but not for the programs it starts (the thick client the token is for).
+    #[cfg(unix)]
+    #[test]
+    fn env_format_reaches_child_processes_after_eval() {
+        let script = "eval \"$1\"; exec sh -c 'printf %s \"$FINESSE_TOKEN|$FINESSE_USER_ID\"'";
+        let out = std::process::Command::new("sh")
+            .args(["-c", script, "sh", &render(OutputFormat::Env)])
+            .env_remove("FINESSE_TOKEN")
+            .env_remove("FINESSE_USER_ID")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a.b.c|agent1");
+    }
+
+    #[test]
+    fn expiry_sums_saturate() {
+        assert_eq!(expires_at(1_700_000_000, 300), 1_700_000_300);
+        assert_eq!(expires_at(i64::MAX - 1, u64::MAX), i64::MAX);
+        assert_eq!(rfc3339(expires_at(i64::MAX, u64::MAX)), "");
     }
 
     #[test]

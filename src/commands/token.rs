@@ -32,10 +32,15 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 max_clients: None,
                 lazy: true,
             };
-            let argv = super::agent::run_argv(&server, &run, verbosity, log_format)?;
+            let launch = super::agent::launch(&server, &run, verbosity, log_format)?;
             tracing::info!("starting an agent for profile {profile}");
-            crate::agent::runner::start_background(&dirs, &profile, &argv, super::agent::START_WAIT)
-                .await?
+            crate::agent::runner::start_background(
+                &dirs,
+                &profile,
+                &launch,
+                super::agent::START_WAIT,
+            )
+            .await?
         }
         Err(e) => return Err(e),
     };
@@ -43,7 +48,10 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let t = client.token(args.min_valid).await?;
     let server_url = url::Url::parse(&t.server)
         .map_err(|e| Error::Agent(format!("the agent named a bad server URL: {e}")))?;
-    let expires_at = time::OffsetDateTime::now_utc().unix_timestamp() + t.expires_in as i64;
+    let expires_at = super::output::expires_at(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        t.expires_in,
+    );
     let resp = TokenResponse {
         token: t.token,
         refresh_token: None,

@@ -7,6 +7,13 @@ use crate::redact::Secret;
 /// Largest token response we accept. Cisco's is well under 4 KiB; this bounds hostile servers.
 pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
+/// Longest lifetime (`expires_in`, seconds) taken as given: 30 days. Cisco's access tokens live
+/// minutes to hours and its refresh tokens days, so only a broken or hostile server says more.
+/// A larger value is clamped to this, not refused: the sign-in still works and the token is
+/// only refreshed sooner than needed (never later than the server said), while no clock
+/// arithmetic downstream can overflow.
+pub const MAX_EXPIRES_IN: u64 = 30 * 24 * 60 * 60;
+
 /// The documented success body of Fetch Access Token and Refresh Existing Access Token.
 /// `refresh_token` is absent on refresh (Cisco's example) unless IdS rotates it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,10 +94,15 @@ impl TokenResponse {
                 ));
             }
         };
+        if expires_in > MAX_EXPIRES_IN {
+            tracing::warn!(
+                "the token's `expires_in` ({expires_in} s) is beyond the {MAX_EXPIRES_IN}-s cap; taken as {MAX_EXPIRES_IN} s"
+            );
+        }
         Ok(TokenResponse {
             token: Secret::new(token),
             refresh_token: refresh_token.map(Secret::new),
-            expires_in,
+            expires_in: expires_in.min(MAX_EXPIRES_IN),
             user_id: string("user_id")?,
             realm: string("realm")?,
             user_principal: string("user_principal")?,
@@ -193,6 +205,33 @@ mod tests {
         }
         let big = vec![b' '; MAX_TOKEN_RESPONSE_BYTES + 1];
         assert!(matches!(TokenResponse::parse(&big), Err(TooLarge(_))));
+    }
+
+    /// A lifetime no clock can add (u64::MAX seconds) panicked the agent's token, status and
+    /// scheduler tasks; it is now clamped at parse time, number or decimal string alike.
+    #[test]
+    fn lifetimes_beyond_the_cap_are_clamped() {
+        for n in [
+            MAX_EXPIRES_IN + 1,
+            u64::MAX / 2,
+            u64::MAX - 1,
+            u64::MAX,
+            i64::MAX as u64 + 1,
+        ] {
+            for body in [
+                format!(r#"{{"token":"t","expires_in":{n}}}"#),
+                format!(r#"{{"token":"t","expires_in":"{n}"}}"#),
+            ] {
+                let t = TokenResponse::parse(body.as_bytes()).unwrap();
+                assert_eq!(t.expires_in, MAX_EXPIRES_IN, "{body}");
+            }
+        }
+        let t = TokenResponse::parse(br#"{"token":"t","expires_in":2592000}"#).unwrap();
+        assert_eq!(t.expires_in, MAX_EXPIRES_IN);
+        let t = TokenResponse::parse(br#"{"token":"t","expires_in":7200}"#).unwrap();
+        assert_eq!(t.expires_in, 7200);
+        // Beyond u64 is not an integer we can hold: refused, as before.
+        assert!(TokenResponse::parse(br#"{"token":"t","expires_in":1e30}"#).is_err());
     }
 
     #[test]

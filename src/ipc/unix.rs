@@ -39,6 +39,8 @@ impl UnixServer {
                 ),
             ));
         }
+        // A socket another user planted (and may serve) is not ours to yield to.
+        crate::dirs::set_aside_foreign(path)?;
         match std::fs::symlink_metadata(path) {
             Ok(_) => {
                 if UnixStream::connect(path).await.is_ok() {

@@ -21,6 +21,11 @@ pub mod exit {
     pub const INTERACTION_REQUIRED: i32 = 14;
     pub const AGENT_RUNNING: i32 = 15;
     pub const AGENT_NOT_RUNNING: i32 = 16;
+    // desktop (issue 11)
+    pub const DESKTOP_UNCONFIRMED: i32 = 17;
+    pub const DESKTOP_REFUSED: i32 = 18;
+    pub const ACCOUNT_LOCKED: i32 = 19;
+    pub const PASSWORD_REQUIRED: i32 = 20;
 }
 
 /// `(code, meaning)` for `--help` and the README.
@@ -77,6 +82,23 @@ pub const EXIT_CODES: &[(i32, &str)] = &[
     (
         exit::AGENT_NOT_RUNNING,
         "no agent is running for this profile (agent status/stop)",
+    ),
+    // desktop (issue 11)
+    (
+        exit::DESKTOP_UNCONFIRMED,
+        "desktop: Finesse accepted the request, but the agent's state did not follow (e.g. still signed out: device invalid or busy)",
+    ),
+    (
+        exit::DESKTOP_REFUSED,
+        "desktop: Finesse refused the request (invalid extension or device, state change not allowed, reason code missing)",
+    ),
+    (
+        exit::ACCOUNT_LOCKED,
+        "desktop: the account or this client is locked out or rate-limited; wait minutes, do not retry",
+    ),
+    (
+        exit::PASSWORD_REQUIRED,
+        "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
     ),
 ];
 
@@ -141,6 +163,23 @@ pub enum Error {
     /// A typed error the agent answered on the pipe; `kind` keeps its exit code.
     #[error("agent: {message}")]
     FromAgent { kind: String, message: String },
+    // desktop (issue 11)
+    #[error("{0}")]
+    DesktopUnconfirmed(String),
+    #[error("{step} on {host}: refused ({detail})")]
+    DesktopRefused {
+        step: Step,
+        host: String,
+        detail: String,
+    },
+    #[error("{step} on {host}: locked out ({detail}); not retried")]
+    AccountLocked {
+        step: Step,
+        host: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    PasswordRequired(String),
 }
 
 impl Error {
@@ -163,6 +202,11 @@ impl Error {
             Error::AgentRunning(_) => exit::AGENT_RUNNING,
             Error::AgentNotRunning(_) => exit::AGENT_NOT_RUNNING,
             Error::FromAgent { kind, .. } => exit_for_kind(kind).unwrap_or(exit::AGENT),
+            // desktop (issue 11)
+            Error::DesktopUnconfirmed(_) => exit::DESKTOP_UNCONFIRMED,
+            Error::DesktopRefused { .. } => exit::DESKTOP_REFUSED,
+            Error::AccountLocked { .. } => exit::ACCOUNT_LOCKED,
+            Error::PasswordRequired(_) => exit::PASSWORD_REQUIRED,
         }
     }
 
@@ -187,6 +231,11 @@ impl Error {
             Error::AgentRunning(_) => "agent_running",
             Error::AgentNotRunning(_) => "agent_not_running",
             Error::FromAgent { .. } => "agent",
+            // desktop (issue 11)
+            Error::DesktopUnconfirmed(_) => "desktop_unconfirmed",
+            Error::DesktopRefused { .. } => "desktop_refused",
+            Error::AccountLocked { .. } => "account_locked",
+            Error::PasswordRequired(_) => "password_required",
         }
     }
 
@@ -231,6 +280,11 @@ pub fn exit_for_kind(kind: &str) -> Option<i32> {
         "auth_rejected" => exit::AUTH_REJECTED,
         "interaction_required" => exit::INTERACTION_REQUIRED,
         "webview" | "internal" => exit::INTERNAL,
+        // desktop (issue 11)
+        "desktop_unconfirmed" => exit::DESKTOP_UNCONFIRMED,
+        "desktop_refused" => exit::DESKTOP_REFUSED,
+        "account_locked" => exit::ACCOUNT_LOCKED,
+        "password_required" => exit::PASSWORD_REQUIRED,
         _ => return None,
     })
 }
@@ -285,6 +339,19 @@ mod tests {
             },
             Error::InteractionRequired("x".into()),
             Error::Internal("x".into()),
+            // desktop (issue 11)
+            Error::DesktopUnconfirmed("x".into()),
+            Error::DesktopRefused {
+                step: "s",
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            Error::AccountLocked {
+                step: "s",
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            Error::PasswordRequired("x".into()),
         ];
         for e in errors {
             assert_eq!(exit_for_kind(e.kind()), Some(e.exit_code()), "{e:?}");

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod connection;
+pub mod desktop;
 pub mod held;
 pub mod instance;
 pub mod keeper;

@@ -509,3 +509,92 @@ async fn real_window_sign_in_then_desktop_reuses_the_agents_token() {
     assert_eq!(e.issued_access_tokens().len(), 1, "one token: the agent's");
     e.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_signs_a_non_sso_user_in_with_the_password_of_the_request() {
+    let e = emulator(&[
+        "--auth-mode",
+        "HYBRID",
+        "--user",
+        "a:pw-a",
+        "--user",
+        "n:pw-n:NON_SSO",
+    ])
+    .await;
+    let rig = AgentRig::start(&e, "n", "pw-n").await;
+    let mut c = rig.client().await;
+    let sign_in = |password: Option<&str>| {
+        Request::DesktopSignIn(SignInRequest {
+            extension: "1001002".into(),
+            password: password.map(|p| Secret::new(p.into())),
+            ..Default::default()
+        })
+    };
+    let err = c.call::<UserResult>(sign_in(None)).await.unwrap_err();
+    assert_eq!(err.exit_code(), 20, "{err}");
+    let err = c
+        .call::<UserResult>(sign_in(Some("wrong")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 13, "{err}");
+    assert!(!err.to_string().contains("wrong"));
+    assert_eq!(e.basic_failures("n"), 1, "tried once");
+    let r: UserResult = c.call(sign_in(Some("pw-n"))).await.unwrap();
+    assert_eq!(
+        (
+            r.auth.as_str(),
+            r.user.login_id.as_str(),
+            r.user.state.as_str()
+        ),
+        ("basic", "1002", "NOT_READY")
+    );
+    // The CLI through this agent: the password from stdin, never from argv.
+    let mut cmd = desktop_command(rig.home.path(), &["user", "--password-stdin"]);
+    let out = tokio::task::spawn_blocking(move || support::run_with_stdin(&mut cmd, "pw-n\n"))
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_json(&out)["state"], "NOT_READY");
+    let out = output(desktop_command(rig.home.path(), &["user"])).await;
+    assert_eq!(out.status.code(), Some(20), "no password, no terminal");
+    assert_eq!(rig.sign_ins(), 0, "no SSO sign-in for a NON_SSO user");
+    rig.stop();
+    e.shutdown().await;
+}
+
+/// `desktop sign-in --demo` without a display: the demo emulator, the window under its own
+/// Xvfb with the IdP's auto-login, the demo agent signed in at 1001001.
+#[cfg(feature = "webview")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_signs_the_demo_agent_in() {
+    if std::process::Command::new("xvfb-run")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: xvfb-run is not installed");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut c = desktop_command(home.path(), &["sign-in", "--demo"]);
+    c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
+    let out = output(c).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let u = stdout_json(&out);
+    assert_eq!(
+        (
+            u["loginName"].as_str(),
+            u["extension"].as_str(),
+            u["state"].as_str()
+        ),
+        (Some("agent1"), Some("1001001"), Some("NOT_READY"))
+    );
+}

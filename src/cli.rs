@@ -6,6 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::logging::LogFormat;
 
+pub mod desktop;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "finesse-sso",
@@ -41,6 +43,9 @@ pub enum Command {
     Agent(AgentArgs),
     /// Forget the tokens and the saved web session: the next sign-in asks for the password.
     Logout(ProfileArgs),
+    /// The Finesse agent's CTI session with the token: sign-in at an extension, state,
+    /// sign-out, the User, reason codes (through the running agent when there is one).
+    Desktop(desktop::DesktopArgs),
     /// Print the exit-code table.
     ExitCodes,
 }

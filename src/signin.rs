@@ -66,15 +66,18 @@ impl Target {
 
     /// A Finesse client that does not follow redirects (a refresh redirect means "browser").
     pub fn finesse(&self) -> Result<Finesse> {
+        Ok(Finesse::new(self.server.clone(), self.http()?))
+    }
+
+    /// The HTTP client `finesse` uses (also the User API's): no redirects, this CA and proxy.
+    pub fn http(&self) -> Result<reqwest::Client> {
         let opts = HttpOptions {
             ca_pem: self.ca_pem.clone(),
             proxy: self.proxy.clone(),
             follow_redirects: false,
             timeout: Some(Duration::from_secs(30)),
         };
-        let client =
-            http::client(&opts, Some(Jar::new())).map_err(|e| Error::Usage(e.to_string()))?;
-        Ok(Finesse::new(self.server.clone(), client))
+        http::client(&opts, Some(Jar::new())).map_err(|e| Error::Usage(e.to_string()))
     }
 }
 

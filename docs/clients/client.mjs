@@ -2,8 +2,10 @@
 // A finesse-sso agent client in plain Node.js (no dependencies).
 //
 //     node client.mjs [SOCKET] [--min-valid SECS]
+//     node client.mjs [SOCKET] --sign-in EXTENSION
 //
-// Prints the token on stdout. SOCKET defaults to the agent of profile "default"; on Windows
+// Prints the token on stdout; with --sign-in, signs the Finesse agent in at EXTENSION with the
+// agent's token and prints the User as JSON. SOCKET defaults to the agent of profile "default"; on Windows
 // pass the pipe name (\\.\pipe\finesse-sso-...): net.createConnection accepts it as a path.
 import net from "node:net";
 import os from "node:os";
@@ -75,6 +77,11 @@ export class Agent {
     return this.call({ op: "token", min_valid: minValid });
   }
 
+  // Signs the Finesse agent in (desktop_sign_in); resolves to the User after the change.
+  async signIn(extension) {
+    return (await this.call({ op: "desktop_sign_in", extension })).user;
+  }
+
   close() {
     this.sock.end();
   }
@@ -83,12 +90,19 @@ export class Agent {
 async function main(argv) {
   const i = argv.indexOf("--min-valid");
   const minValid = i >= 0 ? Number(argv[i + 1]) : 0;
-  const rest = argv.filter((_, j) => i < 0 || (j !== i && j !== i + 1));
+  const s = argv.indexOf("--sign-in");
+  const extension = s >= 0 ? argv[s + 1] : null;
+  const drop = new Set([i, s].filter((k) => k >= 0).flatMap((k) => [k, k + 1]));
+  const rest = argv.filter((_, j) => !drop.has(j));
   const socketPath = rest[0] || defaultSocket();
   try {
     const agent = await Agent.connect(socketPath);
-    const t = await agent.token(minValid);
-    process.stdout.write(t.token + "\n");
+    if (extension !== null) {
+      process.stdout.write(JSON.stringify(await agent.signIn(extension)) + "\n");
+    } else {
+      const t = await agent.token(minValid);
+      process.stdout.write(t.token + "\n");
+    }
     agent.close();
     return 0;
   } catch (e) {

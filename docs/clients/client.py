@@ -2,8 +2,11 @@
 """A finesse-sso agent client in plain Python (standard library only).
 
     python3 client.py [SOCKET] [--min-valid SECS] [--subscribe N]
+    python3 client.py [SOCKET] --sign-in EXTENSION [--acqueon]
 
 Prints the token on stdout (with --subscribe N: the next N pushed tokens, one per line).
+With --sign-in: signs the Finesse agent in at EXTENSION with the agent's token and prints the
+User as JSON (--acqueon: the same through Acqueon-style messages, printing the Login event).
 SOCKET defaults to the agent of profile "default" (see docs/protocol.md, "Where the pipe is").
 On Windows pass the pipe name (\\\\.\\pipe\\finesse-sso-...): open() works on named pipes.
 """
@@ -63,6 +66,27 @@ class Agent:
     def token(self, min_valid=0):
         return self.call({"op": "token", "min_valid": min_valid})
 
+    def sign_in(self, extension):
+        """Signs the Finesse agent in (desktop_sign_in); returns the User after the change."""
+        return self.call({"op": "desktop_sign_in", "extension": extension})["user"]
+
+    def acqueon_sign_in(self, extension):
+        """The same in Acqueon Workspace's vocabulary; returns the Finesse/Agent/Login event."""
+        self.next_id += 1
+        msg = {"channel": "Cisco", "topic": "Agent", "subtopic": "SetUserInfo",
+               "source": "client.py", "data": {"extension": extension}, "id": self.next_id}
+        self.f.write((json.dumps(msg) + "\n").encode())
+        self.f.flush()
+        while True:
+            m = self._read()
+            if m.get("id") != self.next_id:
+                continue
+            if m.get("subtopic") == "Error":
+                d = m["message"]["data"]
+                raise AgentError(d["kind"], d["message"])
+            if (m.get("channel"), m.get("subtopic")) == ("Finesse", "Login"):
+                return m
+
     def events(self):
         while True:
             msg = self._read()
@@ -77,6 +101,12 @@ def main(argv):
     path = args[0] if args else default_socket()
     try:
         agent = Agent(path)
+        if "--sign-in" in opts:
+            if "--acqueon" in argv:
+                print(json.dumps(agent.acqueon_sign_in(opts["--sign-in"])))
+            else:
+                print(json.dumps(agent.sign_in(opts["--sign-in"])))
+            return 0
         if "--subscribe" in opts:
             agent.call({"op": "subscribe"})
             for n, ev in zip(range(int(opts["--subscribe"])), agent.events()):

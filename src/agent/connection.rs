@@ -49,6 +49,8 @@ pub struct Context {
     pub limits: Limits,
     /// Set to true by a `stop` request.
     pub stop: watch::Sender<bool>,
+    /// The `desktop_*` operations' cached client and lookups.
+    pub desktop: super::desktop::Desktop,
 }
 
 enum ReadError {
@@ -299,6 +301,13 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
             session.stop_after = true;
             protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
         }
+        // The Finesse desktop: one arm per operation, the work is in `agent::desktop`.
+        Request::DesktopSignIn(r) => ctx.desktop.sign_in(&ctx.keeper, id, r).await,
+        Request::DesktopState(r) => ctx.desktop.state(&ctx.keeper, id, r).await,
+        Request::DesktopSignOut(r) => ctx.desktop.sign_out(&ctx.keeper, id, r).await,
+        Request::DesktopUser(r) => ctx.desktop.user(&ctx.keeper, id, r).await,
+        Request::DesktopReasons(r) => ctx.desktop.reasons(&ctx.keeper, id, r).await,
+        Request::Acqueon(m) => ctx.desktop.acqueon(&ctx.keeper, id, m).await,
     }
 }
 
@@ -345,6 +354,7 @@ async fn forward(
                 id: id.clone(),
                 result: None,
             }),
+            Ok(Change::User(u)) => super::desktop::user_event(id.clone(), &u),
             // Missed some: the newest token is what matters.
             Err(broadcast::error::RecvError::Lagged(_)) => match keeper.current(Duration::ZERO) {
                 Some(h) if h.serial > last_serial => {

@@ -54,6 +54,8 @@ pub enum Trigger {
 pub enum Change {
     Token(Arc<Held>),
     LoggedOut,
+    /// The Finesse agent's User after a change made through this agent (issue 11).
+    User(Arc<crate::finesse::user::User>),
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +180,11 @@ impl Keeper {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
+    }
+
+    /// Tells subscribers about a change that did not come from the keeper (`desktop_*`).
+    pub fn publish(&self, change: Change) {
+        let _ = self.changes.send(change);
     }
 
     /// The held token if it is valid for more than `min` now.

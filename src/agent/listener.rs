@@ -65,6 +65,7 @@ impl AgentListener {
             profile: opts.profile.clone(),
             limits: opts.limits.clone(),
             stop,
+            desktop: Default::default(),
         });
         let scheduler = tokio::spawn(keeper.clone().schedule());
         let slots = Arc::new(Semaphore::new(opts.max_clients));

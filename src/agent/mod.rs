@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod connection;
+pub mod desktop;
 pub mod held;
 pub mod instance;
 pub mod keeper;

@@ -450,6 +450,7 @@ fn connect(keeper: Arc<Keeper>, limits: Limits) -> (Peer, watch::Receiver<bool>)
         profile: "t".into(),
         limits,
         stop,
+        desktop: Default::default(),
     });
     let task = tokio::spawn(connection::serve(theirs, ctx));
     let (r, w) = tokio::io::split(ours);

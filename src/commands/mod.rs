@@ -2,10 +2,13 @@
 
 pub mod agent;
 pub mod decode;
+pub mod desktop;
+mod desktop_demo;
 pub mod emulate;
 pub mod login;
 pub mod logout;
 pub mod output;
+mod password;
 pub mod token;
 
 use crate::cli::{Cli, Command};
@@ -25,6 +28,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Token(args) => runtime()?.block_on(token::run(&args, cli.verbose, cli.log_format)),
         Command::Agent(args) => runtime()?.block_on(agent::run(&args, cli.verbose, cli.log_format)),
         Command::Logout(args) => runtime()?.block_on(logout::run(&args)),
+        Command::Desktop(args) => {
+            runtime()?.block_on(desktop::run(&args, cli.verbose, cli.log_format))
+        }
         Command::Emulate(config) => runtime()?
             .block_on(emulate::run(config))
             .map_err(|e| Error::Internal(e.to_string())),

@@ -70,7 +70,7 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
 }
 
 /// A running agent for another server or user is not silently used.
-fn check_same_target(client: &Client, wanted: &crate::cli::ServerArgs) -> Result<()> {
+pub(super) fn check_same_target(client: &Client, wanted: &crate::cli::ServerArgs) -> Result<()> {
     let h = &client.hello;
     if let Some(user) = &wanted.user
         && user != &h.user

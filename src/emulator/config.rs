@@ -90,6 +90,9 @@ pub struct EmulatorConfig {
     /// Append a JSON-lines request log (names only, never values) to this file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// The User API (sign-in, state, reason codes) and its fault knobs.
+    #[command(flatten)]
+    pub user_api: super::user_api_config::UserApiConfig,
 }
 
 #[derive(Parser)]

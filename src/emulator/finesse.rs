@@ -1,14 +1,13 @@
 //! The Finesse server: SystemInfo, UserAuthMode, User, and the SSO token, authcode, refresh
 //! and test endpoints (reference §1).
 
-use base64::Engine as _;
 use hyper::Method;
 use serde_json::Value;
 
 use super::app::{App, FINESSE_CLIENT_ID, PENDING_TTL, SESSION_TTL};
 use super::config::{AuthMode, ForgeMode, UserAuthModeApi, UserMode};
 use super::faults::TokenBody;
-use super::pages::{self, escape};
+use super::pages;
 use super::request::{Req, percent_decode, required_query};
 use super::response::{Resp, set_cookie};
 use super::state::{ACCESS_TOKEN, PendingToken, User, random_id};
@@ -45,9 +44,8 @@ fn route(app: &App, req: &Req) -> Result<Resp, Resp> {
             if let Some(id) = path.strip_prefix("/finesse/api/UserAuthMode/") {
                 req.only(&[Method::GET])?;
                 user_auth_mode(app, id)
-            } else if let Some(id) = path.strip_prefix("/finesse/api/User/") {
-                req.only(&[Method::GET])?;
-                user(app, req, id)
+            } else if let Some(rest) = path.strip_prefix("/finesse/api/User/") {
+                Ok(super::user_api::handle(app, req, rest))
             } else {
                 Err(Resp::not_found())
             }
@@ -92,7 +90,7 @@ fn system_info(app: &App) -> Resp {
 }
 
 /// The mode Finesse reports for a user: the system's, or the user's own in HYBRID.
-fn effective_mode(app: &App, user: &User) -> &'static str {
+pub(super) fn effective_mode(app: &App, user: &User) -> &'static str {
     match app.settings.config.auth_mode {
         AuthMode::Sso => "SSO",
         AuthMode::NonSso => "NON_SSO",
@@ -424,67 +422,4 @@ fn sso_test(app: &App, req: &Req) -> Resp {
             Resp::html(401, pages::sso_test(None, None, "AUTH_ERROR")).with_cookie(&cookie("false"))
         }
     }
-}
-
-fn user(app: &App, req: &Req, id: &str) -> Result<Resp, Resp> {
-    let id = percent_decode(id).filter(|i| !i.is_empty() && !i.contains('/'));
-    let id = id.ok_or_else(Resp::not_found)?;
-    let auth = req
-        .header("authorization")
-        .ok_or_else(|| Resp::unauthorized("Authorization header is missing"))?;
-    let name = if let Some(token) = auth.strip_prefix("Bearer ") {
-        let v = app
-            .tokens
-            .verify(token.trim(), "access")
-            .map_err(|e| Resp::unauthorized(&e.to_string()))?;
-        v.sub.user_id.unwrap_or_default()
-    } else if let Some(basic) = auth.strip_prefix("Basic ") {
-        basic_user(app, basic.trim())?
-    } else {
-        return Err(Resp::unauthorized("Authorization must be Bearer or Basic"));
-    };
-    let user = app
-        .settings
-        .users
-        .find(&id)
-        .filter(|u| u.name == name)
-        .ok_or_else(|| Resp::unauthorized("the credentials do not belong to this user"))?;
-    Ok(Resp::xml(200, user_xml(user)))
-}
-
-/// Basic authentication, accepted only for users who are NON_SSO in effect.
-fn basic_user(app: &App, b64: &str) -> Result<String, Resp> {
-    let bad = || Resp::unauthorized("invalid Basic credentials");
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (name, pw) = raw.split_once(':').ok_or_else(bad)?;
-    let user = app.settings.users.find(name).ok_or_else(bad)?;
-    if effective_mode(app, user) != "NON_SSO" {
-        return Err(Resp::unauthorized(
-            "Basic authentication is not accepted for SSO users: use a Bearer token",
-        ));
-    }
-    if user.password.expose() != pw {
-        return Err(bad());
-    }
-    Ok(user.name.clone())
-}
-
-fn user_xml(u: &User) -> String {
-    format!(
-        "<User><dialogs>/finesse/api/User/{id}/Dialogs</dialogs><extension></extension>\
-         <firstName>{first}</firstName><lastName>{last}</lastName><loginId>{id}</loginId>\
-         <loginName>{name}</loginName><mediaType>1</mediaType><pendingState></pendingState>\
-         <reasonCodeId>-1</reasonCodeId><roles><role>Agent</role></roles>\
-         <settings><wrapUpOnIncoming>OPTIONAL</wrapUpOnIncoming></settings>\
-         <state>LOGOUT</state><stateChangeTime>{t}</stateChangeTime><teamId>1</teamId>\
-         <teamName>Default</teamName><uri>/finesse/api/User/{id}</uri></User>",
-        id = escape(&u.login_id),
-        first = escape(&u.first_name),
-        last = escape(&u.last_name),
-        name = escape(&u.name),
-        t = super::log::now_rfc3339(),
-    )
 }

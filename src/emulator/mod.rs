@@ -3,6 +3,7 @@
 //! Three servers on three ports (three origins) share one [`app::App`]. Tests and
 //! `finesse-sso emulate` use [`start`]; see `docs/emulator.md`.
 
+mod agent_state;
 mod app;
 pub mod config;
 pub mod faults;
@@ -11,6 +12,7 @@ mod idp;
 mod ids;
 mod log;
 mod pages;
+mod reason_codes;
 mod refresh;
 mod request;
 mod response;
@@ -19,6 +21,8 @@ mod server;
 mod state;
 mod tls;
 mod tokens;
+mod user_api;
+pub mod user_api_config;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,11 +30,13 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use url::Url;
 
+pub use agent_state::PutRecord;
 pub use config::{
     AuthMode, CcUsernameMode, DEMO_PASSWORD, DEMO_USER, Deployment, EmulatorConfig, ForgeMode,
     UserAuthModeApi, UserMode, UserSpec,
 };
 pub use faults::{Faults, TokenBody};
+pub use user_api_config::UserApiConfig;
 
 use app::{App, Origin, Settings};
 

@@ -209,4 +209,6 @@ pub(crate) struct Inner {
     pub request_counts: HashMap<String, usize>,
     /// Query parameter names of every hit on the IdP's `/steal` (the `leak` forge mode).
     pub steal_hits: Vec<Vec<String>>,
+    /// The User API: agent states, Basic-auth failures, fault counters (issue 11).
+    pub desktop: super::agent_state::Desktop,
 }

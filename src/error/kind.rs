@@ -25,6 +25,10 @@ pub mod exit {
     pub const INTERACTION_REQUIRED: i32 = 14;
     pub const AGENT_RUNNING: i32 = 15;
     pub const AGENT_NOT_RUNNING: i32 = 16;
+    pub const DESKTOP_UNCONFIRMED: i32 = 17;
+    pub const DESKTOP_REFUSED: i32 = 18;
+    pub const ACCOUNT_LOCKED: i32 = 19;
+    pub const PASSWORD_REQUIRED: i32 = 20;
 }
 
 /// What went wrong, for programs: the exit code and the `kind` on the wire.
@@ -61,6 +65,11 @@ pub enum ErrorKind {
     InteractionRequired,
     AgentRunning,
     AgentNotRunning,
+    // The Finesse desktop (User API) steps.
+    DesktopUnconfirmed,
+    DesktopRefused,
+    AccountLocked,
+    PasswordRequired,
     /// A kind this build does not know (from a newer peer), kept as sent for display.
     #[serde(untagged)]
     Unknown(String),
@@ -94,6 +103,10 @@ impl ErrorKind {
         ErrorKind::InteractionRequired,
         ErrorKind::AgentRunning,
         ErrorKind::AgentNotRunning,
+        ErrorKind::DesktopUnconfirmed,
+        ErrorKind::DesktopRefused,
+        ErrorKind::AccountLocked,
+        ErrorKind::PasswordRequired,
     ];
 
     /// The exit code and a one-line meaning. The first kind of each code (in [`Self::ALL`])
@@ -174,6 +187,22 @@ impl ErrorKind {
                 exit::AGENT_NOT_RUNNING,
                 "no agent is running for this profile (agent status/stop)",
             ),
+            K::DesktopUnconfirmed => (
+                exit::DESKTOP_UNCONFIRMED,
+                "desktop: Finesse accepted the request, but the agent's state did not follow (e.g. still signed out: device invalid or busy)",
+            ),
+            K::DesktopRefused => (
+                exit::DESKTOP_REFUSED,
+                "desktop: Finesse refused the request (invalid extension or device, state change not allowed, reason code missing)",
+            ),
+            K::AccountLocked => (
+                exit::ACCOUNT_LOCKED,
+                "desktop: the account or this client is locked out or rate-limited; wait minutes, do not retry",
+            ),
+            K::PasswordRequired => (
+                exit::PASSWORD_REQUIRED,
+                "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
+            ),
             // Clients treat an unknown kind as a failure of that request (docs/protocol.md).
             K::Unknown(_) => (
                 exit::AGENT,
@@ -221,6 +250,10 @@ impl ErrorKind {
             K::InteractionRequired => "interaction_required",
             K::AgentRunning => "agent_running",
             K::AgentNotRunning => "agent_not_running",
+            K::DesktopUnconfirmed => "desktop_unconfirmed",
+            K::DesktopRefused => "desktop_refused",
+            K::AccountLocked => "account_locked",
+            K::PasswordRequired => "password_required",
             K::Unknown(s) => s,
         }
     }

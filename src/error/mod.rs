@@ -68,6 +68,23 @@ pub enum Error {
     /// A typed error the agent answered on the pipe; `kind` keeps its exit code.
     #[error("agent: {message}")]
     FromAgent { kind: ErrorKind, message: String },
+    /// Finesse accepted a desktop request, but the Finesse agent's state did not follow.
+    #[error("{0}")]
+    DesktopUnconfirmed(String),
+    #[error("{step} on {host}: refused ({detail})")]
+    DesktopRefused {
+        step: Step,
+        host: String,
+        detail: String,
+    },
+    #[error("{step} on {host}: locked out ({detail}); not retried")]
+    AccountLocked {
+        step: Step,
+        host: String,
+        detail: String,
+    },
+    #[error("{0}")]
+    PasswordRequired(String),
 }
 
 impl Error {
@@ -103,6 +120,10 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::AgentRunning(_) => ErrorKind::AgentRunning,
             Error::AgentNotRunning(_) => ErrorKind::AgentNotRunning,
+            Error::DesktopUnconfirmed(_) => ErrorKind::DesktopUnconfirmed,
+            Error::DesktopRefused { .. } => ErrorKind::DesktopRefused,
+            Error::AccountLocked { .. } => ErrorKind::AccountLocked,
+            Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
         }
     }
 
@@ -181,6 +202,18 @@ mod tests {
             },
             Error::InteractionRequired("x".into()),
             Error::Internal("x".into()),
+            Error::DesktopUnconfirmed("x".into()),
+            Error::DesktopRefused {
+                step: "s",
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            Error::AccountLocked {
+                step: "s",
+                host: "h".into(),
+                detail: "d".into(),
+            },
+            Error::PasswordRequired("x".into()),
         ];
         for e in errors {
             assert_eq!(exit_for_kind(&e.kind()), Some(e.exit_code()), "{e:?}");

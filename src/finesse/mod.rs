@@ -1,6 +1,10 @@
-//! The Finesse + IdS client side: server addresses, auth-mode discovery, token responses, refresh.
+//! The Finesse + IdS client side: server URLs, auth-mode discovery, token responses, refresh,
+//! and the User API (sign-in, state, reason codes).
 
 pub mod address;
 pub mod client;
 pub mod token_response;
+pub mod user;
+pub mod user_api;
+pub mod user_xml;
 pub mod xml;

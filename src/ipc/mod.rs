@@ -1,6 +1,8 @@
 //! The local pipe between our background agent and its clients: wire types, transport, client.
 
+pub mod acqueon;
 pub mod client;
+pub mod desktop;
 pub mod protocol;
 pub mod transport;
 #[cfg(unix)]

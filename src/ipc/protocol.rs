@@ -20,7 +20,21 @@ pub const VERSION: u32 = 1;
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// What this agent can do (the `hello` reply lists them).
-pub const CAPABILITIES: &[&str] = &["token", "status", "refresh", "logout", "subscribe", "stop"];
+pub const CAPABILITIES: &[&str] = &[
+    "token",
+    "status",
+    "refresh",
+    "logout",
+    "subscribe",
+    "stop",
+    // desktop (issue 11)
+    "desktop_sign_in",
+    "desktop_state",
+    "desktop_sign_out",
+    "desktop_user",
+    "desktop_reasons",
+    "acqueon",
+];
 
 /// A request id: whatever the client sent (a number or a string), echoed back.
 pub type Id = Value;
@@ -49,6 +63,14 @@ pub enum Request {
     Subscribe {},
     /// Ask the agent to exit.
     Stop {},
+    // desktop (issue 11): the Finesse agent's CTI session, see `ipc::desktop`.
+    DesktopSignIn(super::desktop::SignInRequest),
+    DesktopState(super::desktop::StateRequest),
+    DesktopSignOut(super::desktop::SignOutRequest),
+    DesktopUser(super::desktop::UserRequest),
+    DesktopReasons(super::desktop::ReasonsRequest),
+    /// An Acqueon-style message (no `op`: recognised by its `channel`).
+    Acqueon(super::acqueon::Message),
 }
 
 impl Request {
@@ -61,6 +83,12 @@ impl Request {
             Request::Logout {} => "logout",
             Request::Subscribe {} => "subscribe",
             Request::Stop {} => "stop",
+            Request::DesktopSignIn(_) => "desktop_sign_in",
+            Request::DesktopState(_) => "desktop_state",
+            Request::DesktopSignOut(_) => "desktop_sign_out",
+            Request::DesktopUser(_) => "desktop_user",
+            Request::DesktopReasons(_) => "desktop_reasons",
+            Request::Acqueon(_) => "acqueon",
         }
     }
 }
@@ -248,13 +276,32 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, (Option<Id>, WireError)> {
         Some(v @ (Value::Number(_) | Value::String(_))) => Some(v.clone()),
         Some(_) => return Err(bad(None, "`id` must be a number or a string".into())),
     };
+    if !map.contains_key("op") && map.contains_key("channel") {
+        return serde_json::from_value::<super::acqueon::Message>(value.clone())
+            .map(|m| Envelope {
+                id: id.clone(),
+                request: Request::Acqueon(m),
+            })
+            .map_err(|e| bad(id, format!("Acqueon message: {e}")));
+    }
     let op = match map.get("op") {
         Some(Value::String(s)) => s.as_str(),
         _ => return Err(bad(id, "`op` (a string) is missing".into())),
     };
     if !matches!(
         op,
-        "hello" | "token" | "status" | "refresh" | "logout" | "subscribe" | "stop"
+        "hello"
+            | "token"
+            | "status"
+            | "refresh"
+            | "logout"
+            | "subscribe"
+            | "stop"
+            | "desktop_sign_in"
+            | "desktop_state"
+            | "desktop_sign_out"
+            | "desktop_user"
+            | "desktop_reasons"
     ) {
         let shown: String = op.chars().take(40).collect();
         return Err((
@@ -323,6 +370,18 @@ mod tests {
             Request::Logout {},
             Request::Subscribe {},
             Request::Stop {},
+            Request::DesktopSignIn(crate::ipc::desktop::SignInRequest {
+                extension: "1001001".into(),
+                ..Default::default()
+            }),
+            Request::DesktopState(crate::ipc::desktop::StateRequest {
+                state: "NOT_READY".into(),
+                reason: Some("Break".into()),
+                password: None,
+            }),
+            Request::DesktopSignOut(Default::default()),
+            Request::DesktopUser(Default::default()),
+            Request::DesktopReasons(Default::default()),
         ] {
             let env = Envelope {
                 id: Some(Value::from(7)),

@@ -4,6 +4,8 @@
 // Each test file uses a different subset of these.
 #![allow(dead_code)]
 
+pub mod desktop;
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 

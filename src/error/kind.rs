@@ -325,6 +325,10 @@ mod tests {
         "interaction_required",
         "agent_running",
         "agent_not_running",
+        "desktop_unconfirmed",
+        "desktop_refused",
+        "account_locked",
+        "password_required",
     ];
 
     #[test]
@@ -356,7 +360,7 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, (0..=16).collect::<Vec<_>>());
+        assert_eq!(codes, (0..=20).collect::<Vec<_>>());
         assert_eq!(
             rows[1],
             (1, "internal error (a bug, or the webview process crashed)")

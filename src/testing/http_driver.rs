@@ -380,3 +380,26 @@ fn fill_login(form: &HtmlForm, user: &str, password: &str) -> Vec<(String, Strin
     }
     filled.fields()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_prints_names_never_values() {
+        let url = Url::parse("https://idp.example/login?txn=abc123secret").unwrap();
+        let step = Step::Post(url, vec![("password".into(), "hunter2".into())]);
+        let shown = format!("{step:?}");
+        assert!(
+            shown.starts_with("POST https://idp.example/login?txn="),
+            "{shown}"
+        );
+        assert!(shown.contains("password"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("abc123secret"),
+            "{shown}"
+        );
+        assert_eq!(step.form().len(), 1);
+        assert!(Step::Get(step.url().clone()).form().is_empty());
+    }
+}

@@ -36,7 +36,7 @@ pub enum Command {
     /// Show a JWT's header, claims (Cisco's nested `sub` too) and expiry.
     Decode(DecodeArgs),
     /// Run a Finesse + Cisco IdS + SAML IdP emulator on loopback (for tests and integrators).
-    Emulate(crate::emulator::EmulatorConfig),
+    Emulate(finesse_sso_emulator::EmulatorConfig),
     /// Print a valid token from the background agent, starting it if it is not running.
     Token(TokenArgs),
     /// Our background agent: keeps the token fresh and serves it to local clients over a private pipe.

@@ -3,12 +3,10 @@
 //! See `docs/architecture.md` for how the modules fit together.
 
 pub mod agent;
-pub mod browser;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dirs;
-pub mod emulator;
 pub mod error;
 pub mod finesse;
 pub mod flow;
@@ -18,5 +16,7 @@ pub mod jwt;
 pub mod logging;
 pub mod redact;
 pub mod signin;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod websession;
 pub mod webview;

@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"eyJhbGciOi.secret\"");
     }
 
-    /// Found by tests/hostile.rs (`--forge data-redirect`): a refused `data:` URL holding a
+    /// Found by tests/it/hostile.rs (`--forge data-redirect`): a refused `data:` URL holding a
     /// token-shaped JSON was quoted whole in the refusal message.
     #[test]
     fn opaque_urls_show_only_their_scheme_and_size() {
@@ -229,7 +229,7 @@ mod tests {
         assert!(r.contains("code=%3Credacted%3E"), "{r}");
     }
 
-    /// Found by tests/secrets.rs: the emulated IdP's login transaction id (`txn`) reached
+    /// Found by tests/it/secrets.rs: the emulated IdP's login transaction id (`txn`) reached
     /// `-vv` logs; real IdPs have the like (`stateToken`, `flowToken`), so values are hidden
     /// unless known to be harmless.
     #[test]

@@ -1,7 +1,7 @@
-//! Fuzzes the HTTP test driver's HTML scanner (`browser::forms::scan`) and entity decoder.
+//! Fuzzes the HTTP test driver's HTML scanner (`testing::forms::scan`) and entity decoder.
 #![no_main]
 
-use finesse_sso::browser::forms;
+use finesse_sso::testing::forms;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::io::Write;
 
-use crate::emulator::{self, EmulatorConfig, EmulatorError};
+use finesse_sso_emulator::{self as emulator, EmulatorConfig, EmulatorError};
 
 /// Runs `finesse-sso emulate`: one JSON ready line on stdout, logs on stderr, clean exit on
 /// Ctrl-C or SIGTERM.

@@ -39,11 +39,11 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         return print(args, &target, &token);
     }
 
-    let mut config = crate::emulator::EmulatorConfig::default();
+    let mut config = finesse_sso_emulator::EmulatorConfig::default();
     if headless {
         config.auto_login = Some(DEMO_USER.to_string());
     }
-    let emu = crate::emulator::start(config)
+    let emu = finesse_sso_emulator::start(config)
         .await
         .map_err(|e| Error::Internal(format!("starting the demo emulator: {e}")))?;
     eprintln!(

@@ -528,9 +528,11 @@ fn is_lock(e: Option<&ApiError>) -> bool {
 
 /// A fresh opaque id for the `requestId` header (echoed in Finesse's notifications).
 fn request_id() -> String {
-    use rand::RngCore;
+    // rustls's provider is already linked for TLS; its CSPRNG saves a dependency.
     let mut b = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut b);
+    let _ = rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

@@ -1,0 +1,107 @@
+//! The shared context of one emulator run: fixed settings, faults, the token issuer, the request
+//! log and the mutable state every handler reads (`router` dispatches requests to the handlers).
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::{CcUsernameMode, EmulatorConfig};
+use crate::faults::Faults;
+use crate::log::RequestLog;
+use crate::state::{Inner, Users};
+use crate::tokens::TokenIssuer;
+
+/// Which of the three servers a request reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Finesse,
+    Ids,
+    Idp,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Finesse => "finesse",
+            Origin::Ids => "ids",
+            Origin::Idp => "idp",
+        }
+    }
+}
+
+/// Finesse's OAuth client id at IdS (the shape of Cisco's: 40 hex digits).
+pub(crate) const FINESSE_CLIENT_ID: &str = "bedbc55e4b6c1a2f0c9d8e7f6a5b4c3d2e1f0a9b";
+
+/// Fixed facts of this run.
+pub(crate) struct Settings {
+    pub finesse: Url,
+    pub ids: Url,
+    pub idp: Url,
+    pub tls: bool,
+    pub config: EmulatorConfig,
+    pub users: Users,
+    /// IdS's SAML entity id (the Audience the IdP must name).
+    pub ids_entity: String,
+    /// The IdP's SAML entity id (the Issuer IdS trusts).
+    pub idp_entity: String,
+}
+
+impl Settings {
+    /// `<finesse>/desktop/sso/authcode`, the redirect URI registered for Finesse at IdS.
+    pub fn finesse_redirect_uri(&self) -> String {
+        self.at(&self.finesse, "/desktop/sso/authcode")
+    }
+
+    /// IdS's ACS URL (12.5(1)SU2+ form).
+    pub fn acs_url(&self) -> String {
+        self.at(&self.ids, "/ids/saml/response?metaAlias=/sp")
+    }
+
+    pub fn idp_sso_url(&self) -> String {
+        self.at(&self.idp, "/idp/sso")
+    }
+
+    /// `base` (an origin URL ending in `/`) joined with an absolute path.
+    pub fn at(&self, base: &Url, path_and_query: &str) -> String {
+        format!("{}{}", base.as_str().trim_end_matches('/'), path_and_query)
+    }
+
+    pub fn cookie_only(&self) -> bool {
+        self.config.cc_username == CcUsernameMode::CookieOnly
+    }
+}
+
+/// Everything a handler may use.
+pub(crate) struct App {
+    pub settings: Settings,
+    pub faults: Faults,
+    pub tokens: TokenIssuer,
+    /// The IdP's per-run assertion-signing key (HMAC-SHA256).
+    pub idp_key: Vec<u8>,
+    pub log: RequestLog,
+    state: Mutex<Inner>,
+}
+
+impl App {
+    pub fn new(settings: Settings, tokens: TokenIssuer, log: RequestLog) -> Self {
+        let faults = Faults::from_config(&settings.config);
+        let idp_key = crate::state::random_id(32).into_bytes();
+        App {
+            settings,
+            faults,
+            tokens,
+            idp_key,
+            log,
+            state: Mutex::new(Inner::default()),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, Inner> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Lifetimes of server-side records that have no flag of their own.
+pub(crate) const SESSION_TTL: Duration = Duration::from_secs(8 * 3600);
+pub(crate) const PENDING_TTL: Duration = Duration::from_secs(15 * 60);

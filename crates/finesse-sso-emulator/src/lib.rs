@@ -1,0 +1,305 @@
+//! A faithful Finesse + Cisco Identity Service + SAML IdP on loopback: start, inspect, stop.
+//!
+//! Three servers on three ports (three origins) share one [`app::App`]. Tests and
+//! `finesse-sso emulate` use [`start`]; see `docs/emulator.md`. This crate follows Cisco's
+//! documented behaviour and depends on nothing of the client it tests.
+
+mod agent_state;
+mod app;
+pub mod config;
+mod endpoints;
+pub mod faults;
+mod finesse;
+mod forge;
+mod idp;
+mod ids;
+mod listener;
+mod log;
+mod pages;
+mod reason_codes;
+mod refresh;
+mod request;
+mod response;
+mod router;
+mod saml;
+mod secret;
+mod state;
+mod tls;
+mod token_answer;
+mod tokens;
+mod user_api;
+pub mod user_api_config;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use url::Url;
+
+pub use agent_state::PutRecord;
+pub use config::{
+    AuthMode, CcUsernameMode, DEMO_PASSWORD, DEMO_USER, Deployment, EmulatorConfig, ForgeMode,
+    UserAuthModeApi, UserMode, UserSpec,
+};
+pub use endpoints::{ENDPOINTS, normalize_endpoint};
+pub use faults::{Faults, TokenBody};
+pub use secret::Secret;
+pub use user_api_config::UserApiConfig;
+
+use app::{App, Origin, Settings};
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("binding the {origin} port {port} on 127.0.0.1: {source}")]
+    Bind {
+        origin: &'static str,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error("TLS setup: {0}")]
+    Tls(String),
+    #[error("token signing key: {0}")]
+    Key(String),
+    #[error("request log: {0}")]
+    Log(String),
+    #[error("waiting for a stop signal: {0}")]
+    Signal(std::io::Error),
+    #[error("writing the ready line: {0}")]
+    Output(std::io::Error),
+}
+
+/// A running emulator. Drop without [`Emulator::shutdown`] also stops the servers (the stop
+/// signal's sender goes away), but `shutdown` waits for them.
+pub struct Emulator {
+    app: Arc<App>,
+    stop: watch::Sender<bool>,
+    servers: Vec<listener::Server>,
+    ca_pem: Option<String>,
+    ca_file: Option<tls::CaFile>,
+}
+
+/// Starts the three servers and returns once they accept connections.
+pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+    let mut specs = config.users.clone();
+    if let Some(path) = &config.users_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| EmulatorError::Config(format!("users file {}: {e}", path.display())))?;
+        let more = config::parse_users_file(&text)
+            .map_err(|e| EmulatorError::Config(format!("users file {}: {e}", path.display())))?;
+        specs.extend(more);
+    }
+    let users = state::Users::new(specs, config.deployment).map_err(EmulatorError::Config)?;
+    if let Some(auto) = &config.auto_login
+        && users.find(auto).is_none()
+    {
+        return Err(EmulatorError::Config(format!(
+            "--auto-login {auto}: no such user"
+        )));
+    }
+
+    let bind = |origin: &'static str, port: u16| async move {
+        listener::bind(port)
+            .await
+            .map_err(|source| EmulatorError::Bind {
+                origin,
+                port,
+                source,
+            })
+    };
+    let finesse_l = bind("Finesse", config.finesse_port).await?;
+    let ids_l = bind("IdS", config.ids_port).await?;
+    let idp_l = bind("IdP", config.idp_port).await?;
+
+    let tls = if config.no_tls {
+        None
+    } else {
+        Some(tls::generate().map_err(EmulatorError::Tls)?)
+    };
+    let ca_file = match &tls {
+        Some(t) => Some(
+            tls::CaFile::write(&t.ca_pem, config.ca_out.as_deref()).map_err(EmulatorError::Tls)?,
+        ),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let url_of = |l: &tokio::net::TcpListener| -> Result<Url, EmulatorError> {
+        let port = l
+            .local_addr()
+            .map_err(|e| EmulatorError::Config(format!("listener address: {e}")))?
+            .port();
+        Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
+            .map_err(|e| EmulatorError::Config(e.to_string()))
+    };
+    let (finesse, ids, idp) = (url_of(&finesse_l)?, url_of(&ids_l)?, url_of(&idp_l)?);
+
+    // RSA keygen takes a noticeable moment; keep it off the async worker threads.
+    let key = tokio::task::spawn_blocking(tokens::generate_key)
+        .await
+        .map_err(|e| EmulatorError::Key(e.to_string()))?
+        .map_err(EmulatorError::Key)?;
+    let ids_host = ids.host_str().unwrap_or("127.0.0.1").to_string();
+    let issuer = tokens::TokenIssuer::new(
+        &key,
+        &ids_host,
+        app::FINESSE_CLIENT_ID,
+        &config.realm,
+        config.access_ttl,
+        config.refresh_ttl,
+    )
+    .map_err(EmulatorError::Key)?;
+    let log = log::RequestLog::open(config.log.as_deref()).map_err(EmulatorError::Log)?;
+    let settings = Settings {
+        ids_entity: format!("{}ids/saml/sp", ids.as_str()),
+        idp_entity: format!("{}idp/metadata", idp.as_str()),
+        finesse,
+        ids,
+        idp,
+        tls: tls.is_some(),
+        config,
+        users,
+    };
+    let app = Arc::new(App::new(settings, issuer, log));
+
+    let acceptor = tls
+        .as_ref()
+        .map(|t| tokio_rustls::TlsAcceptor::from(t.server.clone()));
+    let (stop, stop_rx) = watch::channel(false);
+    let mut servers = Vec::new();
+    for (tcp, origin) in [
+        (finesse_l, Origin::Finesse),
+        (ids_l, Origin::Ids),
+        (idp_l, Origin::Idp),
+    ] {
+        servers.push(listener::spawn(
+            tcp,
+            acceptor.clone(),
+            origin,
+            app.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    tracing::info!(
+        finesse = %app.settings.finesse,
+        ids = %app.settings.ids,
+        idp = %app.settings.idp,
+        "emulator ready"
+    );
+    Ok(Emulator {
+        app,
+        stop,
+        servers,
+        ca_pem: tls.map(|t| t.ca_pem),
+        ca_file,
+    })
+}
+
+impl Emulator {
+    pub fn finesse_url(&self) -> &Url {
+        &self.app.settings.finesse
+    }
+
+    pub fn ids_url(&self) -> &Url {
+        &self.app.settings.ids
+    }
+
+    pub fn idp_url(&self) -> &Url {
+        &self.app.settings.idp
+    }
+
+    /// The per-run CA certificate (PEM); `None` with `--no-tls`.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Where the CA certificate was written; `None` with `--no-tls`.
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca_file.as_ref().map(|f| f.path.as_path())
+    }
+
+    /// The JSON line `finesse-sso emulate` prints when ready.
+    pub fn ready_line(&self) -> serde_json::Value {
+        let s = &self.app.settings;
+        let users: Vec<serde_json::Value> = s
+            .users
+            .all()
+            .iter()
+            .map(|u| {
+                let mut v = serde_json::json!({
+                    "name": u.name,
+                    "login_id": u.login_id,
+                    "auth_mode": u.mode.as_str(),
+                });
+                if u.demo {
+                    // Only the documented demo password is ever printed.
+                    v["password"] = u.password.expose().clone().into();
+                }
+                v
+            })
+            .collect();
+        let mut v = serde_json::json!({
+            "event": "ready",
+            "finesse_url": s.finesse.as_str(),
+            "ids_url": s.ids.as_str(),
+            "idp_url": s.idp.as_str(),
+            "token_url_template": format!("{}desktop/sso/token?cc_username={{user}}&return_refresh_token=true", s.finesse),
+            "system_auth_mode": s.config.auth_mode.as_str(),
+            "tls": s.tls,
+            "users": users,
+            "pid": std::process::id(),
+        });
+        if let Some(p) = self.ca_file() {
+            v["ca_file"] = p.display().to_string().into();
+        }
+        v
+    }
+
+    /// Every access token issued so far (first login and refreshes), oldest first.
+    pub fn issued_access_tokens(&self) -> Vec<String> {
+        self.app
+            .state()
+            .issued_secrets
+            .iter()
+            .filter(|(what, _)| *what == state::ACCESS_TOKEN)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// Every secret value handed out so far, with what it is: access and refresh tokens,
+    /// authorization codes, `state`, cookie values, SAML responses, transaction ids.
+    pub fn issued_secrets(&self) -> Vec<(&'static str, String)> {
+        self.app.state().issued_secrets.clone()
+    }
+
+    /// How many requests reached `path` (any method, any of the three origins).
+    pub fn request_count(&self, path: &str) -> usize {
+        self.app
+            .state()
+            .request_counts
+            .get(path)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Query parameter names of each request to the IdP's `/steal` (`--forge leak`).
+    pub fn leak_hits(&self) -> Vec<Vec<String>> {
+        self.app.state().steal_hits.clone()
+    }
+
+    /// Runtime fault switches.
+    pub fn faults(&self) -> &Faults {
+        &self.app.faults
+    }
+
+    /// Stops all three servers and waits for their accept loops to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for s in self.servers {
+            s.join().await;
+        }
+        // The private CA file goes with `self.ca_file` here.
+        drop(self.ca_file);
+    }
+}

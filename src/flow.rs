@@ -3,25 +3,14 @@
 //! The webview callbacks and the HTTP test driver both call these, so the security rules are
 //! written once and unit-tested without a browser.
 
-use url::{Host, Url};
+use url::Url;
 
+pub use crate::finesse::TOKEN_PATH;
+pub use crate::finesse::address::is_loopback;
 use crate::finesse::token_response::{TokenResponse, TokenResponseError};
-
-/// Path of Finesse's Fetch Access Token endpoint.
-pub const TOKEN_PATH: &str = "/desktop/sso/token";
 
 /// More top-level navigations than this in one sign-in is a loop, not an IdP.
 pub const MAX_NAVIGATIONS: u32 = 200;
-
-/// Whether a URL's host is loopback (the only place plain `http://` is allowed).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
 
 /// Same scheme, host and port.
 pub fn same_origin(a: &Url, b: &Url) -> bool {

@@ -18,5 +18,6 @@ pub mod redact;
 pub mod signin;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod wallclock;
 pub mod websession;
 pub mod webview;

@@ -57,13 +57,13 @@ impl Clock for ManualClock {
     }
 
     fn wall(&self) -> i64 {
-        crate::commands::output::expires_at(self.wall_start, self.elapsed().as_secs())
+        crate::wallclock::expires_at(self.wall_start, self.elapsed().as_secs())
     }
 }
 
 /// RFC 3339 (UTC) of unix seconds.
 pub fn rfc3339(unix: i64) -> String {
-    crate::commands::output::rfc3339(unix)
+    crate::wallclock::rfc3339(unix)
 }
 
 #[cfg(test)]

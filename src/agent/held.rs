@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::commands::output::expires_at as wall_expiry;
 use crate::finesse::token_response::{MAX_EXPIRES_IN, TokenResponse};
 use crate::ipc::protocol::TokenInfo;
 use crate::redact::Secret;
+use crate::wallclock::expires_at as wall_expiry;
 
 /// Cisco: "refresh the access token after 75% of the token expiry time is elapsed".
 pub const REFRESH_AT: f64 = 0.75;

@@ -498,7 +498,7 @@ impl Keeper {
             user_id: held.and_then(|h| h.user_id.clone()),
             expires_in: held.map(|h| h.remaining(now).as_secs()),
             expires_at: held.map(|h| {
-                rfc3339(crate::commands::output::expires_at(
+                rfc3339(crate::wallclock::expires_at(
                     wall,
                     h.remaining(now).as_secs(),
                 ))

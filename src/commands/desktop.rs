@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::desktop_credentials::{SignedIn, sign_in_of};
 use crate::cli::desktop::{
     AgentStateArg, CategoryArg, CommonArgs, DesktopArgs, DesktopCommand, DesktopFormat,
     MobileAgentMode,
@@ -14,12 +15,7 @@ use crate::cli::desktop::{
 use crate::config::Config;
 use crate::dirs::Dirs;
 use crate::error::{Error, ErrorKind, Result};
-use crate::finesse::client::{Finesse, Refreshed};
-use crate::finesse::token_response::TokenResponse;
-use crate::finesse::user_api::{
-    Auth, BoxFuture, Category, Credentials, Fixed, Reason, SignIn, UserApi,
-};
-use crate::finesse::user_xml::{Mobile, MobileMode};
+use crate::finesse::user_api::{Auth, Category, Credentials, Fixed, Reason, UserApi};
 use crate::ipc::client::Client;
 use crate::ipc::desktop::{
     AUTH_BASIC, AUTH_SSO_TOKEN, MobileAgentRequest, ReasonsRequest, ReasonsResult, SignInRequest,
@@ -198,44 +194,6 @@ async fn call(client: &mut Client, op: Op) -> Result<Done> {
     })
 }
 
-/// A token from a sign-in in this process; a 401 gets one refresh with its refresh token.
-pub(super) struct SignedIn {
-    pub finesse: Finesse,
-    pub user: String,
-    pub token: Mutex<TokenResponse>,
-}
-
-impl Credentials for SignedIn {
-    fn current(&self) -> BoxFuture<'_, Result<Auth>> {
-        let t = self
-            .token
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .token
-            .clone();
-        Box::pin(async move { Ok(Auth::Bearer(t)) })
-    }
-    fn renew(&self) -> BoxFuture<'_, Result<Option<Auth>>> {
-        Box::pin(async move {
-            let (token, refresh) = {
-                let t = self.token.lock().unwrap_or_else(|p| p.into_inner());
-                (t.token.clone(), t.refresh_token.clone())
-            };
-            let Some(refresh) = refresh else {
-                return Ok(None);
-            };
-            match self.finesse.refresh(&self.user, &token, &refresh).await? {
-                Refreshed::Token(t) => {
-                    let a = Auth::Bearer(t.token.clone());
-                    *self.token.lock().unwrap_or_else(|p| p.into_inner()) = t;
-                    Ok(Some(a))
-                }
-                Refreshed::NeedsBrowser(_) => Ok(None),
-            }
-        })
-    }
-}
-
 /// Without an agent: the auth mode decides between a window sign-in and the password.
 async fn locally(dirs: &Dirs, target: &Target, opts: &SignInOptions, mut op: Op) -> Result<Done> {
     let finesse = target.finesse()?;
@@ -324,26 +282,6 @@ async fn run_op(api: &UserApi, user_id: &str, op: Op) -> Result<Done> {
                 reasons: api.reason_codes(&login_id, category).await?,
             })
         }
-    })
-}
-
-pub(super) fn sign_in_of(r: SignInRequest) -> Result<SignIn> {
-    Ok(SignIn {
-        extension: r.extension,
-        active_device_id: r.active_device_id,
-        mobile: r
-            .mobile_agent
-            .map(|m| {
-                Ok::<_, Error>(Mobile {
-                    mode: match m.mode.as_str() {
-                        "CALL_BY_CALL" => MobileMode::CallByCall,
-                        "NAILED_CONNECTION" => MobileMode::NailedConnection,
-                        _ => return Err(Error::Usage("unknown mobile-agent mode".into())),
-                    },
-                    dial_number: m.dial_number,
-                })
-            })
-            .transpose()?,
     })
 }
 

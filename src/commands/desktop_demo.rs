@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::desktop::{SignedIn, sign_in_of};
+use super::desktop_credentials::{SignedIn, sign_in_of};
 use super::login::DEMO_USER;
 use crate::cli::desktop::CommonArgs;
 use crate::dirs::Dirs;

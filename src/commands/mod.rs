@@ -3,6 +3,7 @@
 pub mod agent;
 pub mod decode;
 pub mod desktop;
+mod desktop_credentials;
 mod desktop_demo;
 pub mod emulate;
 pub mod login;

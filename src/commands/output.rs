@@ -31,21 +31,7 @@ pub struct TokenOutput<'a> {
     pub claims: Value,
 }
 
-/// Unix seconds at which a token that has `expires_in` seconds left at `now` expires. The
-/// value comes from a server or the agent: the sum saturates instead of overflowing.
-pub fn expires_at(now: i64, expires_in: u64) -> i64 {
-    now.saturating_add(i64::try_from(expires_in).unwrap_or(i64::MAX))
-}
-
-pub fn rfc3339(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+pub use crate::wallclock::{expires_at, rfc3339};
 
 /// Writes `t` (issued at `issued_unix`) in the requested format.
 pub fn write(

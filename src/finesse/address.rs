@@ -1,12 +1,21 @@
 //! Turning what the user typed (`finesse.example.com`, a URL) into the Finesse base URL.
 
-use url::Url;
+use url::{Host, Url};
 
 use crate::error::{Error, Result};
-use crate::flow::is_loopback;
 
 /// Finesse 11.0+ serves HTTPS on 8445 (reference §1.7).
 pub const DEFAULT_PORT: u16 = 8445;
+
+/// Whether a URL's host is loopback (the only place plain `http://` is allowed).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
 
 /// A bare host (optionally `host:port`) becomes `https://host:8445/`; a URL is kept as given
 /// (its origin only). Plain `http://` is refused except on loopback (tests, the emulator).

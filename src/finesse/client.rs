@@ -5,10 +5,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use url::Url;
 
+use super::TOKEN_PATH;
 use super::token_response::TokenResponse;
 use super::xml::{self, AuthMode};
 use crate::error::{Error, Result, Step, host_of};
-use crate::flow::TOKEN_PATH;
 use crate::redact::Secret;
 
 /// What a per-user auth-mode lookup found.

@@ -90,8 +90,9 @@ pub const EVENT_USER: &str = "user";
 pub struct UserEvent {
     /// `user`.
     pub event: String,
+    /// The subscription's request id (the protocol's `Id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<super::protocol::Id>,
+    pub id: Option<serde_json::Value>,
     pub user: User,
 }
 

@@ -3,18 +3,11 @@
 //! `windows.rs`; this file is the portable face.
 
 use std::path::PathBuf;
-use std::pin::Pin;
-
-use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::dirs::Dirs;
 use crate::error::Result;
 
-/// A connected byte stream (socket, pipe instance, or an in-memory duplex in tests).
-pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
-
-pub type Conn = Pin<Box<dyn Stream>>;
+pub use super::stream::{Conn, Peer, Stream};
 
 /// The address of one profile's agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +35,6 @@ impl Endpoint {
     }
 }
 
-/// Who is on the other end of an accepted connection (for the log).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Peer {
-    pub pid: Option<i32>,
-}
-
 /// The agent's listening end.
 pub struct Listener {
     #[cfg(unix)]
@@ -61,9 +48,9 @@ impl Listener {
     /// unless something answers on it.
     pub async fn bind(ep: &Endpoint) -> Result<Self> {
         #[cfg(unix)]
-        let inner = super::unix::UnixServer::bind(ep).await?;
+        let inner = super::unix::UnixServer::bind(&ep.path).await?;
         #[cfg(windows)]
-        let inner = super::windows::PipeServer::bind(ep)?;
+        let inner = super::windows::PipeServer::bind(&ep.path)?;
         Ok(Listener { inner })
     }
 

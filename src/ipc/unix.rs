@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 
-use super::transport::{Conn, Endpoint, Peer};
+use super::stream::{Conn, Peer};
 use crate::dirs::ensure_private_dir;
 use crate::error::{Error, Result};
 
@@ -25,8 +25,7 @@ fn euid() -> u32 {
 }
 
 impl UnixServer {
-    pub async fn bind(ep: &Endpoint) -> Result<Self> {
-        let path = &ep.path;
+    pub async fn bind(path: &Path) -> Result<Self> {
         let dir = path
             .parent()
             .ok_or_else(|| Error::state(path, "socket path has no directory"))?;
@@ -75,7 +74,7 @@ impl UnixServer {
         }
         Ok(UnixServer {
             listener,
-            path: path.clone(),
+            path: path.to_path_buf(),
             uid: euid(),
         })
     }
@@ -126,6 +125,7 @@ pub async fn connect(path: &Path) -> std::io::Result<Conn> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ipc::transport::Endpoint;
     use std::os::unix::fs::MetadataExt;
 
     #[tokio::test]
@@ -136,7 +136,7 @@ mod tests {
         // A stale socket: bound, then its listener dropped (a crashed agent).
         ensure_private_dir(&dirs.runtime).unwrap();
         drop(std::os::unix::net::UnixListener::bind(&ep.path).unwrap());
-        let mut server = UnixServer::bind(&ep).await.unwrap();
+        let mut server = UnixServer::bind(&ep.path).await.unwrap();
         let meta = std::fs::symlink_metadata(&ep.path).unwrap();
         assert_eq!(meta.mode() & 0o777, 0o600);
         assert_eq!(
@@ -145,7 +145,7 @@ mod tests {
         );
         // A live one is not taken over.
         assert!(matches!(
-            UnixServer::bind(&ep).await,
+            UnixServer::bind(&ep.path).await,
             Err(Error::AgentRunning(_))
         ));
         let client = tokio::spawn({
@@ -164,7 +164,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let dirs = crate::dirs::Dirs::under(&t.path().join("x".repeat(120)));
         let ep = Endpoint::of(&dirs, "p").unwrap();
-        let e = UnixServer::bind(&ep).await.err().unwrap();
+        let e = UnixServer::bind(&ep.path).await.err().unwrap();
         assert!(e.to_string().contains("longer than"), "{e}");
     }
 }

@@ -19,7 +19,7 @@ use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, GetCurrentProcessId, OpenProcessToken,
 };
 
-use super::transport::{Conn, Endpoint, Peer};
+use super::stream::{Conn, Peer};
 use crate::error::{Error, Result};
 
 fn last_os_error(what: &str) -> Error {
@@ -148,8 +148,8 @@ impl PipeServer {
         }
     }
 
-    pub fn bind(ep: &Endpoint) -> Result<Self> {
-        let name = ep.path.to_string_lossy().into_owned();
+    pub fn bind(path: &Path) -> Result<Self> {
+        let name = path.to_string_lossy().into_owned();
         let sd = Descriptor::current_user_only()?;
         let next = Self::create(&name, &sd, true).map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {

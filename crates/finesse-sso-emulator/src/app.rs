@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::config::{CcUsernameMode, EmulatorConfig};
+use crate::config::{AuthMode, CcUsernameMode, EmulatorConfig};
 use crate::faults::Faults;
 use crate::log::RequestLog;
 use crate::state::{Inner, Users};
@@ -84,6 +84,15 @@ pub(crate) struct App {
 }
 
 impl App {
+    /// The mode Finesse reports for a user: the system's, or the user's own in HYBRID.
+    pub fn effective_mode(&self, user: &crate::state::User) -> &'static str {
+        match self.settings.config.auth_mode {
+            AuthMode::Sso => "SSO",
+            AuthMode::NonSso => "NON_SSO",
+            AuthMode::Hybrid => user.mode.as_str(),
+        }
+    }
+
     pub fn new(settings: Settings, tokens: TokenIssuer, log: RequestLog) -> Self {
         let faults = Faults::from_config(&settings.config);
         let idp_key = crate::state::random_id(32).into_bytes();

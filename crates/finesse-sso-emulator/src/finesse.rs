@@ -8,7 +8,7 @@ use crate::config::{AuthMode, ForgeMode, UserAuthModeApi, UserMode};
 use crate::pages;
 use crate::request::{Req, percent_decode, required_query};
 use crate::response::{Resp, set_cookie};
-use crate::state::{ACCESS_TOKEN, User, random_id};
+use crate::state::{ACCESS_TOKEN, random_id};
 use crate::token_answer::{cc_username, flag, redirect_to_authorize, same_user, token_response};
 use crate::tokens::Issued;
 
@@ -88,15 +88,6 @@ fn system_info(app: &App) -> Resp {
     )
 }
 
-/// The mode Finesse reports for a user: the system's, or the user's own in HYBRID.
-pub(super) fn effective_mode(app: &App, user: &User) -> &'static str {
-    match app.settings.config.auth_mode {
-        AuthMode::Sso => "SSO",
-        AuthMode::NonSso => "NON_SSO",
-        AuthMode::Hybrid => user.mode.as_str(),
-    }
-}
-
 fn user_auth_mode(app: &App, id: &str) -> Result<Resp, Resp> {
     match app.settings.config.user_auth_mode {
         UserAuthModeApi::Missing => return Err(Resp::not_found()),
@@ -120,7 +111,7 @@ fn user_auth_mode(app: &App, id: &str) -> Result<Resp, Resp> {
         200,
         format!(
             "<UserAuthMode><authMode>{}</authMode></UserAuthMode>",
-            effective_mode(app, user)
+            app.effective_mode(user)
         ),
     ))
 }

@@ -7,6 +7,7 @@
 mod agent_state;
 mod app;
 pub mod config;
+mod duration;
 mod endpoints;
 pub mod faults;
 mod finesse;

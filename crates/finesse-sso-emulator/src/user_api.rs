@@ -128,7 +128,7 @@ fn authenticate(app: &App, req: &Req) -> Result<(String, &'static str), Resp> {
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (name, pw) = raw.split_once(':').ok_or_else(bad)?;
     let user = app.settings.users.find(name).ok_or_else(bad)?;
-    if crate::finesse::effective_mode(app, user) != "NON_SSO" {
+    if app.effective_mode(user) != "NON_SSO" {
         return Err(unauthorized(
             "Basic authentication is not accepted for SSO users: use a Bearer token",
         ));

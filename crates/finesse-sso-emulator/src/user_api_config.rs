@@ -23,7 +23,7 @@ pub struct UserApiConfig {
     #[arg(long)]
     pub no_reason_codes: bool,
     /// How long five consecutive wrong Basic passwords lock a user out of the User API.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::config::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::duration::parse_duration)]
     pub lockout: Duration,
 }
 

@@ -19,4 +19,4 @@ pub mod logging;
 pub mod redact;
 pub mod signin;
 pub mod websession;
-pub mod webview;
+pub mod window;

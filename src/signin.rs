@@ -14,8 +14,8 @@ use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
 use crate::websession;
-use crate::webview::WindowRequest;
-use crate::webview::process::{self, Spawn};
+use crate::window::WindowRequest;
+use crate::window::process::{self, Spawn};
 
 /// Which server and user, and how to reach the server.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use finesse_sso::redact::Secret;
 use finesse_sso::websession;
-use finesse_sso::webview::SavedCookie;
+use finesse_sso::window::SavedCookie;
 use support::Mount;
 
 mod support;

@@ -149,14 +149,11 @@ mod imp {
         }
     }
 
+    /// Both ends close-on-exec (std makes them so on every Unix), so no other child of ours
+    /// inherits them.
     fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: fds has room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pipe2 succeeded: both are fresh descriptors we own.
-        Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+        let (r, w) = io::pipe()?;
+        Ok((r.into(), w.into()))
     }
 
     fn high(fd: OwnedFd) -> io::Result<OwnedFd> {

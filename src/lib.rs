@@ -20,4 +20,4 @@ pub mod signin;
 pub mod testing;
 pub mod wallclock;
 pub mod websession;
-pub mod webview;
+pub mod window;

@@ -15,8 +15,8 @@ use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
 use crate::websession;
-use crate::webview::WindowRequest;
-use crate::webview::process::{self, Spawn};
+use crate::window::WindowRequest;
+use crate::window::process::{self, Spawn};
 
 /// The usage error when no server is configured anywhere. Never a silent demo: a script whose
 /// config or environment went missing must not believe it holds a real token.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::dirs::write_private;
 use crate::error::{Error, Result};
-use crate::webview::SavedCookie;
+use crate::window::SavedCookie;
 
 const FILE: &str = "web-session.json";
 const LOCK: &str = "lock";

@@ -1,7 +1,7 @@
 //! Fuzzes the sign-in window's outcome line as the parent reads it (`WindowOutcome::from_line`).
 #![no_main]
 
-use finesse_sso::webview::WindowOutcome;
+use finesse_sso::window::WindowOutcome;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

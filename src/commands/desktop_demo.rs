@@ -13,7 +13,7 @@ use crate::finesse::user_api::UserApi;
 use crate::ipc::desktop::{AUTH_SSO_TOKEN, SignInRequest, UserResult};
 use crate::logging::LogFormat;
 use crate::signin::{SignInBrowser, SignInOptions, Target, WindowBrowser};
-use crate::webview::process;
+use crate::window::process;
 
 pub async fn run(
     common: &CommonArgs,

@@ -7,7 +7,7 @@ use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::logging::LogFormat;
 use crate::signin::{SignInBrowser, SignInOptions, Target, WindowBrowser};
-use crate::webview::process;
+use crate::window::process;
 
 /// The demo user the emulator always has.
 pub const DEMO_USER: &str = "agent1";

@@ -462,3 +462,91 @@ async fn a_page_cannot_send_the_username_away() {
     }
     emu.shutdown().await;
 }
+
+/// A GTK module (loaded by `gtk_init` in the window, long after the window's own start-up) that
+/// starts a process the way WebKit starts its web and network processes: a `GSubprocess` that
+/// inherits stdio and every descriptor not marked close-on-exec.
+const FORGER_MODULE: &str = r#"
+#include <gio/gio.h>
+#include <stdlib.h>
+void gtk_module_init(int *argc, char ***argv) {
+    const char *script = getenv("FORGER_SCRIPT");
+    if (!script) return;
+    GSubprocessLauncher *l = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_INHERIT_FDS);
+    GSubprocess *p = g_subprocess_launcher_spawn(l, NULL, "/bin/sh", "-c", script, NULL);
+    if (p) g_object_unref(p);
+    g_object_unref(l);
+}
+"#;
+
+/// Writes the forged answer on stdout and on every other descriptor it holds (not stderr, which
+/// the parent passes through unread), and notes each one in `$FORGER_MARK`.
+const FORGER_SCRIPT: &str = r#"for fd in 1 3 4 5 6 7 8 9; do
+  if [ -e /proc/$$/fd/$fd ]; then
+    eval "printf '%s\n' \"\$FORGED_ANSWER\" >&$fd" 2>/dev/null && echo "$fd" >> "$FORGER_MARK"
+  fi
+done"#;
+
+/// Builds [`FORGER_MODULE`] with the system's C compiler.
+fn forger_module(dir: &std::path::Path) -> std::path::PathBuf {
+    let src = dir.join("forger.c");
+    std::fs::write(&src, FORGER_MODULE).unwrap();
+    let flags = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "gio-2.0"])
+        .output()
+        .expect("pkg-config (installed with the GTK development files)");
+    assert!(flags.status.success(), "{}", text(&flags.stderr));
+    let module = dir.join("libforger.so");
+    let cc = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&module)
+        .arg(&src)
+        .args(text(&flags.stdout).split_whitespace())
+        .output()
+        .expect("a C compiler (cc)");
+    assert!(cc.status.success(), "{}", text(&cc.stderr));
+    module
+}
+
+/// A process that inherits what WebKit's helpers inherit from the window prints a forged answer
+/// (a token and a cookie to plant) at once: the parent takes the window's real answer only.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_helper_process_of_the_window_cannot_answer_for_it() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "needs a display: run `xvfb-run -a cargo test`"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let module = forger_module(work.path());
+    let mark = work.path().join("forger-wrote-to");
+    let forged = r#"{"status":"ok","token":{"token":"Rk9SR0VEVE9LRU4","expires_in":300},"cookies":[{"name":"planted_by_forger","value":"pl4nted","domain":"127.0.0.1","path":"/","secure":false,"http_only":false}]}"#;
+    let emu = emulator(&["--auto-login", "agent1"]).await;
+    let home = Home::new();
+    let mut c = home.login(&emu, "agent1", &[]);
+    c.env("GTK_MODULES", &module)
+        .env("FORGER_SCRIPT", FORGER_SCRIPT)
+        .env("FORGED_ANSWER", forged)
+        .env("FORGER_MARK", &mark);
+    let o = output(c).await;
+    let v = json(&o);
+    assert_eq!(
+        emu.issued_access_tokens(),
+        vec![v["token"].as_str().unwrap().to_string()],
+        "the real token wins"
+    );
+    // The forger ran, and reached the window's stdout at least.
+    let wrote = std::fs::read_to_string(&mark).unwrap_or_default();
+    assert!(
+        wrote.lines().any(|fd| fd == "1"),
+        "the forger never wrote to the window's stdout: {wrote:?}"
+    );
+    for f in support::files_under(home.0.path()) {
+        let s = String::from_utf8_lossy(&std::fs::read(&f).unwrap_or_default()).into_owned();
+        assert!(
+            !s.contains("pl4nted"),
+            "forged cookie saved in {}",
+            f.display()
+        );
+    }
+    emu.shutdown().await;
+}

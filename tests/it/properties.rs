@@ -4,7 +4,7 @@
 use finesse_sso::ipc::protocol::{self, Envelope, Request, ResultBody, TokenInfo};
 use finesse_sso::redact::Secret;
 use finesse_sso::websession;
-use finesse_sso::webview::SavedCookie;
+use finesse_sso::window::SavedCookie;
 use proptest::prelude::*;
 use serde_json::Value;
 

@@ -109,7 +109,7 @@ fn a_foreign_web_session_is_not_loaded() {
     let home = tempfile::tempdir().unwrap();
     let dirs = finesse_sso::dirs::Dirs::under(home.path());
     let profile = dirs.profile("default").unwrap();
-    let cookie = finesse_sso::webview::SavedCookie {
+    let cookie = finesse_sso::window::SavedCookie {
         name: "idp_session".into(),
         value: finesse_sso::redact::Secret::new("attackers-session".into()),
         domain: "idp.example".into(),

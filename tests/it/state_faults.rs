@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::support::Mount;
 use finesse_sso::redact::Secret;
 use finesse_sso::websession;
-use finesse_sso::webview::SavedCookie;
+use finesse_sso::window::SavedCookie;
 
 const WRITER_ENV: &str = "FINESSE_SSO_TEST_WRITER_DIR";
 

@@ -1,13 +1,21 @@
 //! `finesse-sso-webview`: the sign-in window process. Started by `finesse-sso` only; reads one
-//! request line on stdin, prints one outcome line on stdout (see `finesse_sso::webview`).
-//! Kept out of the main binary so `finesse-sso` and its agent never load WebKit.
+//! request line on stdin, writes one outcome line on the answer channel the parent passed it
+//! (see `finesse_sso::window`). Kept out of the main binary so `finesse-sso` and its agent never
+//! load WebKit.
 
-#[cfg(all(feature = "webview", target_os = "linux"))]
-mod linux;
+mod answer;
 #[cfg(feature = "webview")]
-mod window;
+mod assembly;
+#[cfg(feature = "webview")]
+#[cfg(feature = "webview")]
+mod event;
+#[cfg(feature = "webview")]
+mod platform;
+#[cfg(feature = "webview")]
+mod session;
 
 use clap::Parser;
+use finesse_sso::window::channel;
 
 /// Logging flags only; the request comes on stdin.
 #[derive(Parser)]
@@ -24,20 +32,24 @@ struct Args {
 }
 
 fn main() {
+    // First, while this process is one thread and has started nothing: no process started from
+    // here (WebKit's helpers) may inherit the answer channel.
+    let channel = channel::take_answer_channel();
     let args = Args::parse();
     finesse_sso::logging::init(args.verbose, args.log_format);
-    #[cfg(feature = "webview")]
-    window::run();
-    #[cfg(not(feature = "webview"))]
-    {
-        println!(
-            "{}",
-            finesse_sso::webview::WindowOutcome::error(
-                "no_display",
-                "built without the `webview` feature"
-            )
-            .to_line()
+    let Some(channel) = channel else {
+        eprintln!(
+            "finesse-sso-webview: no answer channel ({} names none): it is started by finesse-sso only",
+            channel::ANSWER_ENV
         );
-        std::process::exit(finesse_sso::error::exit::NO_DISPLAY);
-    }
+        std::process::exit(finesse_sso::error::exit::INTERNAL);
+    };
+    answer::install(channel);
+    #[cfg(feature = "webview")]
+    session::run();
+    #[cfg(not(feature = "webview"))]
+    answer::finish(finesse_sso::window::WindowOutcome::error(
+        "no_display",
+        "built without the `webview` feature",
+    ));
 }

@@ -1,11 +1,4 @@
-//! The sign-in window: request/outcome types shared by the parent and the window process.
-//!
-//! The window runs in its own process and its own executable, `finesse-sso-webview` (installed
-//! beside `finesse-sso`), so WebKit's memory and crashes stay out of the caller, and the main
-//! binary (and the agent) never even map WebKit's libraries. The parent writes one [`WindowRequest`] JSON line on the
-//! child's stdin, then `go` once its own checks pass (the child builds its window meanwhile), and
-//! keeps stdin open: EOF means the parent died or gave up. The child prints exactly
-//! one [`WindowOutcome`] JSON line on stdout.
+//! The parent↔window wire types: the request line, the `go` line and the one outcome line.
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -13,8 +6,6 @@ use url::Url;
 use crate::error::ErrorKind;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
-
-pub mod process;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WindowRequest {
@@ -103,7 +94,7 @@ impl WindowOutcome {
         }
     }
 
-    /// The one line the child prints.
+    /// The one line the child writes on the answer channel.
     pub fn to_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| {
             r#"{"status":"error","kind":"internal","message":"unserialisable outcome"}"#.into()

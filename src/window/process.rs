@@ -1,13 +1,16 @@
 //! The parent side of the window process: spawn it (under Xvfb when asked), feed it the request,
-//! read its one line, enforce the timeout, and turn the outcome into a token or a typed error.
+//! read its one answer from the answer channel, enforce the timeout, and turn the outcome into a
+//! token or a typed error.
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use super::{SavedCookie, WindowOutcome, WindowRequest};
+use super::channel::{self, Ends, Pipes, ReadError};
+use super::program::webview_exe;
+use super::wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
 use crate::error::{Error, ErrorKind, Result};
 use crate::finesse::token_response::TokenResponse;
 
@@ -44,32 +47,6 @@ pub fn have_xvfb() -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("xvfb-run").is_file()))
 }
 
-/// Overrides where the window program is (tests, unusual installs).
-pub const WEBVIEW_EXE_ENV: &str = "FINESSE_SSO_WEBVIEW";
-
-/// The window program: `$FINESSE_SSO_WEBVIEW`, else `finesse-sso-webview` beside this executable
-/// (or one directory up, where cargo puts binaries next to its test executables).
-pub fn webview_exe() -> Result<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os(WEBVIEW_EXE_ENV).filter(|p| !p.is_empty()) {
-        return Ok(p.into());
-    }
-    let me = std::env::current_exe()
-        .map_err(|e| Error::Internal(format!("cannot find own executable: {e}")))?;
-    let name = format!("finesse-sso-webview{}", std::env::consts::EXE_SUFFIX);
-    let dir = me.parent();
-    [dir, dir.and_then(std::path::Path::parent)]
-        .into_iter()
-        .flatten()
-        .map(|d| d.join(&name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::NoDisplay(format!(
-                "the window program {name} is not installed beside {} (set {WEBVIEW_EXE_ENV} to its path)",
-                me.display()
-            ))
-        })
-}
-
 /// A started window process. It builds its (hidden) window at once but loads nothing until
 /// [`Window::go`], so callers overlap their own checks with WebKit's start-up. Dropping it
 /// ends the process group.
@@ -77,7 +54,7 @@ pub struct Window {
     req: WindowRequest,
     child: tokio::process::Child,
     stdin: Option<tokio::process::ChildStdin>,
-    stdout: Option<tokio::process::ChildStdout>,
+    ends: Option<Ends>,
     /// The group's id, until the child is reaped: from then on the id is free for reuse by
     /// another process group (another sign-in's window), and must not be signalled.
     pid: Option<u32>,
@@ -101,8 +78,13 @@ impl Window {
         if spawn.json_logs {
             cmd.args(["--log-format", "json"]);
         }
+        // The answer comes on its own pipe (`channel`); stdout, which WebKit's helpers inherit,
+        // carries nothing we read.
+        let pipes = Pipes::new()
+            .map_err(|e| Error::Webview(format!("cannot make the answer pipe: {e}")))?;
+        pipes.configure(&mut cmd);
         cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
         #[cfg(unix)]
@@ -117,13 +99,16 @@ impl Window {
                 ))
             }
         })?;
+        let ends = pipes.into_ends();
         let mut w = Window {
             req: req.clone(),
             pid: child.id(),
             stdin: child.stdin.take(),
-            stdout: child.stdout.take(),
+            ends: None,
             child,
         };
+        // Dropping `w` on this error ends the process group.
+        w.ends = Some(ends.map_err(|e| Error::Webview(format!("the answer pipe: {e}")))?);
         let mut line = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
         line.push('\n');
         w.send(&line).await?;
@@ -148,24 +133,16 @@ impl Window {
 
     /// Lets the window load the token URL.
     pub async fn go(&mut self) -> Result<()> {
-        self.send(&format!("{}\n", super::GO)).await
+        self.send(&format!("{GO}\n")).await
     }
 
     /// Waits for the window's one answer.
     pub async fn wait(mut self) -> Result<WindowToken> {
-        let stdout = self
-            .stdout
+        let mut ends = self
+            .ends
             .take()
-            .ok_or_else(|| Error::Internal("no stdout pipe".into()))?;
-        let mut lines = BufReader::new(stdout).lines();
-        let read = async {
-            while let Ok(Some(l)) = lines.next_line().await {
-                if let Some(o) = WindowOutcome::from_line(&l) {
-                    return Some(o);
-                }
-            }
-            None
-        };
+            .ok_or_else(|| Error::Internal("no answer pipe".into()))?;
+        let read = channel::read_outcome(&mut ends.answer);
         // The child enforces the timeout itself; this guard covers a wedged engine.
         let guard = Duration::from_secs(self.req.timeout_secs.saturating_add(10));
         let outcome = tokio::select! {
@@ -175,25 +152,23 @@ impl Window {
         let Ok(outcome) = outcome else {
             return Err(Error::TimedOut(self.req.timeout_secs, String::new()));
         };
-        if outcome.is_some() {
-            // The answer is in: end the window and all it started now. WebKit's helpers would
-            // wind down for ≈ 35 ms more, holding the profile's files. They all hold our pipe,
-            // so its EOF says they are gone.
+        if !matches!(outcome, Err(ReadError::Closed)) {
+            // The answer is in (or the window misbehaves): end the window and all it started
+            // now. WebKit's helpers would wind down for ≈ 35 ms more, holding the profile's
+            // files. They all hold the life pipe, so its EOF says they are gone.
             kill_group(self.pid);
-            let (mut rest, mut sink) = (lines.into_inner(), tokio::io::sink());
-            let drain = tokio::io::copy(&mut rest, &mut sink);
-            let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+            await_helpers(ends).await;
         }
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         if matches!(status, Ok(Ok(_))) {
             self.pid = None;
         }
         match outcome {
-            Some(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
-            Some(WindowOutcome::Error { kind, message }) => {
+            Ok(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
+            Ok(WindowOutcome::Error { kind, message }) => {
                 Err(error_from(&kind, message, &self.req))
             }
-            None => {
+            Err(ReadError::Closed) => {
                 let code = match status {
                     Ok(Ok(s)) => s.to_string(),
                     _ => "no exit status".into(),
@@ -202,9 +177,31 @@ impl Window {
                     "the window process ended without an answer ({code})"
                 )))
             }
+            Err(ReadError::TooLong) => Err(Error::Webview(format!(
+                "the window's answer was over the {MAX_LINE}-byte limit"
+            ))),
+            Err(ReadError::Unreadable) => Err(Error::Webview(
+                "the window's answer was not a valid outcome".into(),
+            )),
+            Err(ReadError::Io(kind)) => Err(Error::Webview(format!(
+                "reading the window's answer: {kind}"
+            ))),
         }
     }
 }
+
+/// Waits (bounded) until every process holding the life pipe is gone; what it carries, if
+/// anything, is discarded.
+#[cfg(unix)]
+async fn await_helpers(mut ends: Ends) {
+    let mut sink = tokio::io::sink();
+    let drain = tokio::io::copy(&mut ends.life, &mut sink);
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+}
+
+/// No process group to end on Windows; the window exits by itself after answering.
+#[cfg(not(unix))]
+async fn await_helpers(_ends: Ends) {}
 
 impl Drop for Window {
     fn drop(&mut self) {

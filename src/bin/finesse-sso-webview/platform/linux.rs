@@ -1,31 +1,62 @@
-//! WebKitGTK specifics: reading the main resource natively (page script cannot forge it),
-//! trusting `--ca-file` for exactly the certificates that chain to it, refusing oversized token
-//! answers unread, and load failures (including the ones WebKit reports only as a cancellation).
+//! Linux (WebKitGTK): the process set-up GTK and WebKit need, the webview inside tao's GTK box,
+//! reading the main resource natively (page script cannot forge it), trusting `--ca-file` for
+//! exactly the certificates that chain to it, refusing oversized token answers unread, and load
+//! failures (including the ones WebKit reports only as a cancellation).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use tao::event_loop::EventLoopProxy;
+use tao::window::Window;
 use url::Url;
 use webkit2gtk::glib::prelude::Cast;
 use webkit2gtk::{
     PolicyDecisionExt, PolicyDecisionType, ResponsePolicyDecision, ResponsePolicyDecisionExt,
     URIResponseExt, WebContextExt, WebResourceExt, WebViewExt,
 };
-use wry::WebViewExtUnix;
+use wry::{WebView, WebViewBuilder, WebViewExtUnix};
 
-use finesse_sso::webview::WindowRequest;
-
-use crate::window::Ev;
 use finesse_sso::error::host_of;
 use finesse_sso::finesse::token_response::{MAX_TOKEN_RESPONSE_BYTES, TokenResponseError};
 use finesse_sso::flow::{DenyReason, Flow};
 use finesse_sso::redact;
+use finesse_sso::window::WindowRequest;
+
+use crate::event::Ev;
+
+/// Before any thread or toolkit starts: private files, and the renderer setting that avoids
+/// blank windows.
+pub fn prepare_process() {
+    // Private files from WebKit, Mesa and GStreamer caches alike.
+    // SAFETY: umask has no preconditions.
+    unsafe {
+        libc::umask(0o077);
+    }
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        // Known blank-window bug on NVIDIA/VMs/Wayland; set before GTK starts (single-threaded
+        // here).
+        unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
+    }
+}
+
+/// Why no window can open here, checked before GTK (which panics without a display).
+pub fn display_problem() -> Option<String> {
+    (!finesse_sso::window::process::have_display())
+        .then(|| "neither DISPLAY nor WAYLAND_DISPLAY is set".to_string())
+}
+
+/// The webview fills tao's GTK box (wry's `build` wants a raw window handle GTK does not give).
+pub fn build_webview(builder: WebViewBuilder<'_>, window: &Window) -> Result<WebView, String> {
+    use tao::platform::unix::WindowExtUnix;
+    use wry::WebViewBuilderExtUnix;
+    let vbox = window.default_vbox().ok_or("the window has no GTK box")?;
+    builder.build_gtk(vbox).map_err(|e| e.to_string())
+}
 
 /// Reads the committed main resource: URI, status and MIME type from the network response,
 /// bytes from the engine's resource cache.
-pub fn read_main_resource(webview: &wry::WebView, proxy: EventLoopProxy<Ev>) {
+pub fn read_document(webview: &WebView, proxy: EventLoopProxy<Ev>) {
     let wk = webview.webview();
     let Some(res) = wk.main_resource() else {
         return;
@@ -57,76 +88,78 @@ type Allowed = (String, Vec<u8>);
 /// Reloads per (host, certificate) after allowing it, before the rejection counts as final.
 const MAX_TLS_RETRIES: u32 = 3;
 
-/// Signal handlers the portable wry API does not offer.
-pub fn attach(
-    webview: &wry::WebView,
+/// Trusts `ca_pem` (`--ca-file`) for this sign-in: WebKitGTK cannot take a CA, so each
+/// certificate it rejects is verified by us and, when it chains to the CA, allowed for exactly
+/// that host. Any other TLS failure ends the sign-in.
+pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy<Ev>) {
+    let wk = webview.webview();
+    // How often each (host, leaf DER) pair was allowed. A failure right after allowing can come
+    // from a request already in flight, so a few retries are normal; past that it is final.
+    let allowed: Rc<RefCell<HashMap<Allowed, u32>>> = Rc::default();
+    wk.connect_load_failed_with_tls_errors(move |wv, uri, cert, flags| {
+        let host = Url::parse(uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let hostport = Url::parse(uri)
+            .map(|u| host_of(&u))
+            .unwrap_or_else(|_| host.clone());
+        let chain = chain_der(cert);
+        let verdict = match &ca_pem {
+            None => Err(format!("certificate not trusted ({flags:?})")),
+            Some(pem) => finesse_sso::http::verify_chain(pem.as_bytes(), &host, &chain)
+                .map_err(|e| format!("certificate not trusted by the system or --ca-file: {e}")),
+        };
+        match verdict {
+            Ok(())
+                if {
+                    let mut seen = allowed.borrow_mut();
+                    let n = seen.entry((host.clone(), chain[0].clone())).or_insert(0);
+                    *n += 1;
+                    *n <= MAX_TLS_RETRIES
+                } =>
+            {
+                // WebKitGTK cannot take a CA; allow this exact certificate for this host, then retry.
+                tracing::info!(
+                    "{hostport}: certificate chains to --ca-file; allowing it for this host"
+                );
+                if let Some(ctx) = wv.context() {
+                    ctx.allow_tls_certificate_for_host(cert, &host);
+                }
+                // Reload once WebKit is done with this failure: a load started inside the
+                // handler can be undone by its clean-up (seen with a page already shown).
+                let (wv, uri) = (wv.clone(), uri.to_string());
+                webkit2gtk::glib::idle_add_local_once(move || wv.load_uri(&uri));
+            }
+            Ok(()) => {
+                let _ = proxy.send_event(Ev::Fail {
+                    kind: "tls",
+                    message: format!(
+                        "{hostport}: certificate still rejected after allowing it ({flags:?})"
+                    ),
+                });
+            }
+            Err(msg) => {
+                tracing::warn!("TLS failure loading {}", redact::url_str(uri));
+                let _ = proxy.send_event(Ev::Fail {
+                    kind: "tls",
+                    message: format!("{hostport}: {msg}"),
+                });
+            }
+        }
+        true
+    });
+}
+
+/// Signal handlers the portable wry API does not offer: the main load's cancellations, the
+/// token answer's size, load failures.
+pub fn attach_hooks(
+    webview: &WebView,
     req: &WindowRequest,
     proxy: EventLoopProxy<Ev>,
     last_denied: Rc<RefCell<Option<DenyReason>>>,
 ) {
     let wk = webview.webview();
-    let ca_pem = req.ca_pem.clone();
-    // How often each (host, leaf DER) pair was allowed. A failure right after allowing can come
-    // from a request already in flight, so a few retries are normal; past that it is final.
-    let allowed: Rc<RefCell<HashMap<Allowed, u32>>> = Rc::default();
-    {
-        let proxy = proxy.clone();
-        wk.connect_load_failed_with_tls_errors(move |wv, uri, cert, flags| {
-            let host = Url::parse(uri)
-                .ok()
-                .and_then(|u| u.host_str().map(str::to_string))
-                .unwrap_or_default();
-            let hostport = Url::parse(uri)
-                .map(|u| host_of(&u))
-                .unwrap_or_else(|_| host.clone());
-            let chain = chain_der(cert);
-            let verdict = match &ca_pem {
-                None => Err(format!("certificate not trusted ({flags:?})")),
-                Some(pem) => finesse_sso::http::verify_chain(pem.as_bytes(), &host, &chain)
-                    .map_err(|e| {
-                        format!("certificate not trusted by the system or --ca-file: {e}")
-                    }),
-            };
-            match verdict {
-                Ok(())
-                    if {
-                        let mut seen = allowed.borrow_mut();
-                        let n = seen.entry((host.clone(), chain[0].clone())).or_insert(0);
-                        *n += 1;
-                        *n <= MAX_TLS_RETRIES
-                    } =>
-                {
-                    // WebKitGTK cannot take a CA; allow this exact certificate for this host, then retry.
-                    tracing::info!(
-                        "{hostport}: certificate chains to --ca-file; allowing it for this host"
-                    );
-                    if let Some(ctx) = wv.context() {
-                        ctx.allow_tls_certificate_for_host(cert, &host);
-                    }
-                    // Reload once WebKit is done with this failure: a load started inside the
-                    // handler can be undone by its clean-up (seen with a page already shown).
-                    let (wv, uri) = (wv.clone(), uri.to_string());
-                    webkit2gtk::glib::idle_add_local_once(move || wv.load_uri(&uri));
-                }
-                Ok(()) => {
-                    let _ = proxy.send_event(Ev::Fail {
-                        kind: "tls",
-                        message: format!(
-                            "{hostport}: certificate still rejected after allowing it ({flags:?})"
-                        ),
-                    });
-                }
-                Err(msg) => {
-                    tracing::warn!("TLS failure loading {}", redact::url_str(uri));
-                    let _ = proxy.send_event(Ev::Fail {
-                        kind: "tls",
-                        message: format!("{hostport}: {msg}"),
-                    });
-                }
-            }
-            true
-        });
-    }
     {
         let proxy = proxy.clone();
         wk.connect_resource_load_started(move |wv, res, _| {

@@ -1,0 +1,160 @@
+//! Assembly of one sign-in window: the hidden tao window, its private web context, the wry
+//! webview with our navigation, page-load, pop-up and download handlers, the proxy, the platform
+//! hooks, and the saved cookies restored. Callbacks only decide through `flow` and forward events.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use tao::event_loop::{EventLoop, EventLoopProxy};
+use tao::window::{Window, WindowBuilder};
+use wry::{NewWindowResponse, PageLoadEvent, WebContext, WebView, WebViewBuilder};
+
+use finesse_sso::flow::{DenyReason, Flow, Navigation};
+use finesse_sso::redact;
+use finesse_sso::window::{WindowOutcome, WindowRequest};
+
+use crate::event::Ev;
+use crate::platform;
+use finesse_sso::window::cookies;
+
+/// What the session's loop owns once the window is built.
+pub struct Parts {
+    pub window: Window,
+    pub webview: WebView,
+    /// Kept alive as long as the webview.
+    pub context: WebContext,
+}
+
+/// Builds the hidden window and its webview; nothing loads yet.
+pub fn assemble(
+    req: &WindowRequest,
+    event_loop: &EventLoop<Ev>,
+    proxy: &EventLoopProxy<Ev>,
+    flow: &Rc<RefCell<Flow>>,
+    seq: &Rc<Cell<u64>>,
+) -> Result<Parts, Box<WindowOutcome>> {
+    let window = WindowBuilder::new()
+        .with_title(format!(
+            "Sign in to Finesse — {}",
+            req.finesse.host_str().unwrap_or("")
+        ))
+        .with_inner_size(tao::dpi::LogicalSize::new(900.0, 720.0))
+        .with_visible(false)
+        .build(event_loop)
+        .map_err(|e| {
+            Box::new(WindowOutcome::error(
+                "no_display",
+                format!("cannot create the window: {e}"),
+            ))
+        })?;
+    if let Err(e) = finesse_sso::dirs::ensure_private_dir(&req.data_dir) {
+        return Err(Box::new(WindowOutcome::error("internal", e.to_string())));
+    }
+    let mut context = WebContext::new(Some(req.data_dir.clone()));
+    let last_denied: Rc<RefCell<Option<DenyReason>>> = Rc::new(RefCell::new(None));
+
+    let nav = {
+        let (flow, proxy, seq, last_denied) = (
+            flow.clone(),
+            proxy.clone(),
+            seq.clone(),
+            last_denied.clone(),
+        );
+        move |url: String| -> bool {
+            seq.set(seq.get() + 1);
+            match flow.borrow_mut().navigation(&url) {
+                Navigation::Allow => {
+                    tracing::debug!("navigate {}", redact::url_str(&url));
+                    true
+                }
+                Navigation::Deny(reason) => {
+                    tracing::warn!("refused navigation to {}: {reason}", redact::url_str(&url));
+                    // A loop, plain http or the username carried off cannot lead to a safe
+                    // sign-in (WebKit may also have stopped the page for it): stop clearly.
+                    // Other schemes stay non-fatal: IdPs probe custom schemes in frames.
+                    if reason.is_fatal() {
+                        let _ = proxy.send_event(Ev::Fail {
+                            kind: "server",
+                            message: format!("sign-in stopped, refused navigation: {reason}"),
+                        });
+                    }
+                    *last_denied.borrow_mut() = Some(reason);
+                    false
+                }
+            }
+        }
+    };
+    let page = {
+        let proxy = proxy.clone();
+        move |event: PageLoadEvent, url: String| {
+            let _ = proxy.send_event(match event {
+                PageLoadEvent::Started => Ev::PageStarted(url),
+                PageLoadEvent::Finished => Ev::PageFinished(url),
+            });
+        }
+    };
+    let mut builder = WebViewBuilder::new_with_web_context(&mut context)
+        .with_navigation_handler(nav)
+        .with_on_page_load_handler(page)
+        .with_new_window_req_handler(|url, _| {
+            // Pop-ups would escape the capture rules and the navigation allow-list.
+            tracing::warn!("refused pop-up window for {}", redact::url_str(&url));
+            NewWindowResponse::Deny
+        })
+        .with_download_started_handler(|url, _| {
+            tracing::warn!("refused download of {}", redact::url_str(&url));
+            false
+        })
+        .with_devtools(false);
+    if let Some(p) = &req.proxy {
+        let endpoint = wry::ProxyEndpoint {
+            host: p.host_str().unwrap_or("").to_string(),
+            port: p.port_or_known_default().unwrap_or(8080).to_string(),
+        };
+        builder = builder.with_proxy_config(if p.scheme().starts_with("socks") {
+            wry::ProxyConfig::Socks5(endpoint)
+        } else {
+            wry::ProxyConfig::Http(endpoint)
+        });
+    }
+    let webview = platform::build_webview(builder, &window).map_err(|e| {
+        Box::new(WindowOutcome::error(
+            "webview",
+            format!("cannot create the webview: {e}"),
+        ))
+    })?;
+    platform::trust_ca(&webview, req.ca_pem.clone(), proxy.clone());
+    platform::attach_hooks(&webview, req, proxy.clone(), last_denied);
+    restore_cookies(&webview, req);
+    Ok(Parts {
+        window,
+        webview,
+        context,
+    })
+}
+
+/// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it).
+fn restore_cookies(webview: &WebView, req: &WindowRequest) {
+    let finesse = &req.finesse;
+    let host = finesse.host_str().unwrap_or("").to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut restored: Vec<wry::cookie::Cookie<'static>> = req
+        .cookies
+        .iter()
+        .filter_map(|c| cookies::to_engine(c, now))
+        .collect();
+    restored.push(
+        wry::cookie::Cookie::build(("cc_username", req.user.clone()))
+            .domain(host)
+            .path("/")
+            .secure(finesse.scheme() == "https")
+            .http_only(true)
+            .build(),
+    );
+    for c in &restored {
+        if let Err(e) = webview.set_cookie(c) {
+            tracing::warn!("could not restore cookie {}: {e}", c.name());
+        }
+    }
+    tracing::debug!("restored {} cookies", restored.len());
+}

@@ -1,0 +1,35 @@
+//! The events the webview's callbacks, the platform hooks and the timer threads send to the
+//! session's loop (a leaf: it imports nothing of the window program).
+
+/// One thing that happened, for the loop to decide on.
+#[derive(Debug)]
+pub enum Ev {
+    PageStarted(String),
+    PageFinished(String),
+    /// The engine's own record of a finished document (Linux native read / script read elsewhere).
+    Document {
+        url: String,
+        status: u16,
+        mime: String,
+        body: Vec<u8>,
+    },
+    MaybeReveal(u64),
+    Reveal,
+    Timeout,
+    ParentGone,
+    /// The parent's checks passed: load the token URL (the window was built meanwhile).
+    Go,
+    /// The main load of this URL was cancelled (WebKitGTK reports it), by a newer navigation
+    /// or by the engine itself.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    MainLoadCancelled(String),
+    /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
+    MaybeStranded {
+        seq: u64,
+        url: String,
+    },
+    Fail {
+        kind: &'static str,
+        message: String,
+    },
+}

@@ -1,0 +1,26 @@
+//! One module per platform behind one interface, chosen at build time. Each exposes the same
+//! functions: `prepare_process` (before the toolkit starts), `display_problem`, `build_webview`
+//! (the webview inside the window), `trust_ca` (`--ca-file`), `attach_hooks` (engine hooks the
+//! portable wry API lacks) and `read_document` (the engine's record of the finished main
+//! document, for the capture rule). Imports run one way: platform modules see only `event`.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;
+
+#[cfg(target_os = "macos")]
+mod macos;
+#[cfg(target_os = "macos")]
+pub use macos::*;
+
+#[cfg(any(windows, target_os = "macos"))]
+mod script_read;
+
+#[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
+compile_error!("the sign-in window supports Linux, Windows and macOS");

@@ -1,0 +1,358 @@
+//! The sign-in session: the request from stdin, the tao event loop, and the state machine that
+//! owns the window and its webview, decides on each event, and gives the one answer.
+
+use std::cell::{Cell, RefCell};
+use std::io::BufRead;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tao::event::{Event, StartCause, WindowEvent};
+use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
+use tao::window::Window;
+use url::Url;
+use wry::{WebContext, WebView};
+
+use finesse_sso::flow::{CaptureRefusal, Flow};
+use finesse_sso::redact;
+use finesse_sso::window::{GO, SavedCookie, WindowOutcome, WindowRequest};
+
+use crate::answer::finish;
+use crate::assembly::{Parts, assemble};
+use crate::event::Ev;
+use crate::platform;
+use finesse_sso::window::cookies;
+
+/// Non-Finesse pages that navigate on within this long (auto-submitting SAML forms) do not
+/// show the window: a live IdP session signs in without a flash.
+const REVEAL_DEBOUNCE: Duration = Duration::from_millis(600);
+
+/// How long after the engine cancels the main load on its own, with no navigation following,
+/// the sign-in is stranded (script navigations cancel the old load first and start within ms).
+const STRANDED_DEBOUNCE: Duration = Duration::from_millis(500);
+
+/// Reads the request from stdin, runs the window, answers, exits. Never returns.
+pub fn run() -> ! {
+    let mut first = String::new();
+    let stdin = std::io::stdin();
+    let req: WindowRequest = match stdin.lock().read_line(&mut first) {
+        Ok(n) if n > 0 => match serde_json::from_str(&first) {
+            Ok(r) => r,
+            Err(e) => finish(WindowOutcome::error(
+                "internal",
+                format!("bad window request: {e}"),
+            )),
+        },
+        _ => finish(WindowOutcome::error(
+            "internal",
+            "no window request on stdin",
+        )),
+    };
+    platform::prepare_process();
+    if let Some(problem) = platform::display_problem() {
+        finish(WindowOutcome::error("no_display", problem));
+    }
+    let event_loop = match build_event_loop() {
+        Ok(el) => el,
+        Err(msg) => finish(WindowOutcome::error("no_display", msg)),
+    };
+    let proxy = event_loop.create_proxy();
+    // The parent sends `go` once its own checks pass (the window is built meanwhile); stdin EOF
+    // means the parent is gone or gave up, and ends the sign-in: nobody would read the token.
+    {
+        let proxy = proxy.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let mut lock = std::io::stdin().lock();
+            while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
+                if line.trim() == GO {
+                    let _ = proxy.send_event(Ev::Go);
+                }
+                line.clear();
+            }
+            let _ = proxy.send_event(Ev::ParentGone);
+        });
+    }
+    match Session::open(req, &event_loop, proxy) {
+        Ok(session) => session.run(event_loop),
+        Err(outcome) => finish(*outcome),
+    }
+}
+
+fn build_event_loop() -> Result<EventLoop<Ev>, String> {
+    // tao panics when GTK cannot start (no display); turn that into an answer.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let el = std::panic::catch_unwind(|| EventLoopBuilder::<Ev>::with_user_event().build());
+    std::panic::set_hook(hook);
+    el.map_err(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the windowing system could not start".into());
+        format!("cannot open a window: {msg}")
+    })
+}
+
+fn after(d: Duration, proxy: &EventLoopProxy<Ev>, ev: impl FnOnce() -> Ev + Send + 'static) {
+    let proxy = proxy.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(d);
+        let _ = proxy.send_event(ev());
+    });
+}
+
+/// Everything the loop owns for one sign-in.
+struct Session {
+    req: WindowRequest,
+    flow: Rc<RefCell<Flow>>,
+    window: Option<Window>,
+    webview: Option<WebView>,
+    _context: WebContext,
+    proxy: EventLoopProxy<Ev>,
+    /// Bumped on every navigation and every page started or finished; a pending reveal or
+    /// stranded-load check only fires if unchanged.
+    seq: Rc<Cell<u64>>,
+    visible: bool,
+    /// The last main-frame page and whether it finished loading (for the timeout's message).
+    last_page: Option<(String, bool)>,
+}
+
+impl Session {
+    fn open(
+        req: WindowRequest,
+        event_loop: &EventLoop<Ev>,
+        proxy: EventLoopProxy<Ev>,
+    ) -> Result<Self, Box<WindowOutcome>> {
+        let flow = Rc::new(RefCell::new(Flow::new(&req.finesse)));
+        let seq = Rc::new(Cell::new(0u64));
+        let Parts {
+            window,
+            webview,
+            context,
+        } = assemble(&req, event_loop, &proxy, &flow, &seq)?;
+        Ok(Session {
+            req,
+            flow,
+            window: Some(window),
+            webview: Some(webview),
+            _context: context,
+            proxy,
+            seq,
+            visible: false,
+            last_page: None,
+        })
+    }
+
+    /// Starts the sign-in proper: timers, then the token URL.
+    fn go(&mut self) -> Option<WindowOutcome> {
+        after(
+            Duration::from_secs(self.req.timeout_secs.max(1)),
+            &self.proxy,
+            || Ev::Timeout,
+        );
+        if self.req.interactive && self.req.show_after_ms > 0 {
+            after(
+                Duration::from_millis(self.req.show_after_ms),
+                &self.proxy,
+                || Ev::Reveal,
+            );
+        }
+        let url = self.flow.borrow().token_url(&self.req.user);
+        // Count the first load as a navigation like any other.
+        self.flow.borrow_mut().navigation(url.as_str());
+        tracing::info!("opening {}", redact::url(&url));
+        let wv = self.webview.as_ref()?;
+        wv.load_url(url.as_str())
+            .err()
+            .map(|e| WindowOutcome::error("webview", format!("cannot load the token URL: {e}")))
+    }
+
+    fn run(mut self, event_loop: EventLoop<Ev>) -> ! {
+        event_loop.run(move |event, _target, control_flow| {
+            *control_flow = ControlFlow::Wait;
+            let outcome = match event {
+                Event::NewEvents(StartCause::Init) => None,
+                Event::WindowEvent {
+                    event: WindowEvent::CloseRequested,
+                    ..
+                } => Some(WindowOutcome::error(
+                    "cancelled",
+                    "the sign-in window was closed",
+                )),
+                Event::UserEvent(ev) => self.on_event(ev),
+                _ => None,
+            };
+            if let Some(outcome) = outcome {
+                // Nothing after the answer matters; WebKit's processes end when they lose us.
+                finish(outcome);
+            }
+        })
+    }
+
+    fn on_event(&mut self, ev: Ev) -> Option<WindowOutcome> {
+        match ev {
+            Ev::Go => self.go(),
+            Ev::PageStarted(url) => {
+                self.seq.set(self.seq.get() + 1);
+                self.set_title(&url);
+                self.last_page = Some((url, false));
+                None
+            }
+            Ev::PageFinished(url) => {
+                // A page that finished is progress too: a cancellation before it is not final.
+                self.seq.set(self.seq.get() + 1);
+                self.last_page = Some((url.clone(), true));
+                let flow = self.flow.borrow().clone();
+                if flow.is_token_endpoint(&url) {
+                    self.read_document();
+                } else if flow.needs_user(&url) && !self.visible {
+                    after(REVEAL_DEBOUNCE, &self.proxy, {
+                        let seq = self.seq.get();
+                        move || Ev::MaybeReveal(seq)
+                    });
+                }
+                None
+            }
+            Ev::Document {
+                url,
+                status,
+                mime,
+                body,
+            } => self.on_document(&url, status, &mime, &body),
+            Ev::MaybeReveal(seq) if seq == self.seq.get() => self.reveal("a page needs you"),
+            Ev::MaybeReveal(_) => None,
+            Ev::MainLoadCancelled(url) => {
+                // A newer navigation cancels the old load too; it shows up within the debounce.
+                after(STRANDED_DEBOUNCE, &self.proxy, {
+                    let seq = self.seq.get();
+                    move || Ev::MaybeStranded { seq, url }
+                });
+                None
+            }
+            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(WindowOutcome::error(
+                "server",
+                format!(
+                    "WebKit cancelled the load of {} and nothing followed: the sign-in went \
+                     somewhere the window does not go (a redirect to file: ends this way)",
+                    redact::url_str(&url)
+                ),
+            )),
+            Ev::MaybeStranded { .. } => None,
+            Ev::Reveal => {
+                if self.visible {
+                    None
+                } else {
+                    self.reveal("no token yet")
+                }
+            }
+            Ev::Timeout => Some(WindowOutcome::error("timed_out", self.whereabouts())),
+            Ev::ParentGone => Some(WindowOutcome::error(
+                "cancelled",
+                "the calling process went away",
+            )),
+            Ev::Fail { kind, message } => Some(WindowOutcome::error(kind, message)),
+        }
+    }
+
+    fn reveal(&mut self, why: &str) -> Option<WindowOutcome> {
+        if !self.req.interactive {
+            return Some(WindowOutcome::error(
+                "interaction_required",
+                format!("{why} ({})", self.current_host()),
+            ));
+        }
+        tracing::info!("showing the sign-in window: {why}");
+        if let Some(w) = &self.window {
+            w.set_visible(true);
+            w.set_focus();
+        }
+        self.visible = true;
+        None
+    }
+
+    /// Where the sign-in stood, for a timeout: the last page (redacted) and its state.
+    fn whereabouts(&self) -> String {
+        match &self.last_page {
+            None => "the window had loaded nothing".into(),
+            Some((url, done)) => format!(
+                "the window was at {} ({})",
+                redact::url_str(url),
+                if *done { "loaded" } else { "still loading" }
+            ),
+        }
+    }
+
+    fn current_host(&self) -> String {
+        self.webview
+            .as_ref()
+            .and_then(|wv| wv.url().ok())
+            .and_then(|u| Url::parse(&u).ok())
+            .map(|u| finesse_sso::error::host_of(&u))
+            .unwrap_or_default()
+    }
+
+    /// The title names the host asking, so the user knows who gets the password.
+    fn set_title(&self, url: &str) {
+        if let (Some(w), Ok(u)) = (&self.window, Url::parse(url))
+            && u.has_host()
+        {
+            let secure = if u.scheme() == "https" {
+                ""
+            } else {
+                " (not encrypted)"
+            };
+            w.set_title(&format!(
+                "Sign in — {}{secure}",
+                finesse_sso::error::host_of(&u)
+            ));
+        }
+    }
+
+    fn read_document(&self) {
+        if let Some(wv) = &self.webview {
+            platform::read_document(wv, self.proxy.clone());
+        }
+    }
+
+    fn on_document(
+        &mut self,
+        url: &str,
+        status: u16,
+        mime: &str,
+        body: &[u8],
+    ) -> Option<WindowOutcome> {
+        let flow = self.flow.borrow().clone();
+        match flow.capture(url, status, mime, body) {
+            Ok(token) => {
+                tracing::info!("token captured from {}", redact::url_str(url));
+                Some(WindowOutcome::Ok {
+                    token,
+                    cookies: self.cookies(),
+                })
+            }
+            Err(CaptureRefusal::NotTokenEndpoint) => None,
+            Err(refusal) => Some(WindowOutcome::error(
+                "server",
+                format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),
+            )),
+        }
+    }
+
+    fn cookies(&self) -> Vec<SavedCookie> {
+        let Some(wv) = &self.webview else {
+            return vec![];
+        };
+        match wv.cookies() {
+            Ok(cs) => cs
+                .iter()
+                .filter_map(cookies::from_engine)
+                .filter(|c| c.name != "cc_username")
+                .collect(),
+            Err(e) => {
+                tracing::warn!("could not read the web session's cookies: {e}");
+                vec![]
+            }
+        }
+    }
+}

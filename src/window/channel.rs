@@ -272,15 +272,16 @@ mod imp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
     async fn reads_one_outcome_line() {
-        let line = WindowOutcome::error("timed_out", "no token").to_line() + "\nrest";
+        let line = WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line() + "\nrest";
         let o = read_outcome(line.as_bytes()).await.unwrap();
         assert_eq!(
             o.to_line(),
-            WindowOutcome::error("timed_out", "no token").to_line()
+            WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line()
         );
     }
 
@@ -338,11 +339,14 @@ mod tests {
         // SAFETY: as above.
         let flags = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_GETFD) };
         assert_eq!(flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
-        write_outcome(&mut f, &WindowOutcome::error("cancelled", "x")).unwrap();
+        write_outcome(&mut f, &WindowOutcome::error(ErrorKind::Cancelled, "x")).unwrap();
         drop(f);
         let mut got = String::new();
         std::io::Read::read_to_string(&mut { r }, &mut got).unwrap();
-        assert_eq!(got, WindowOutcome::error("cancelled", "x").to_line() + "\n");
+        assert_eq!(
+            got,
+            WindowOutcome::error(ErrorKind::Cancelled, "x").to_line() + "\n"
+        );
         assert!(imp::take("0").is_none(), "stdio is never the channel");
         assert!(imp::take("not a number").is_none());
     }

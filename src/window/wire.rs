@@ -70,9 +70,9 @@ pub enum WindowOutcome {
 
 impl WindowOutcome {
     /// `kind` is an [`ErrorKind`] or, from the window program, its wire name.
-    pub fn error(kind: impl Into<ErrorKind>, message: impl Into<String>) -> Self {
+    pub fn error(kind: ErrorKind, message: impl Into<String>) -> Self {
         WindowOutcome::Error {
-            kind: kind.into(),
+            kind,
             message: message.into(),
         }
     }
@@ -118,7 +118,7 @@ mod tests {
             WindowOutcome::Ok { token, .. } => assert_eq!(token, t),
             e => panic!("{e:?}"),
         }
-        let e = WindowOutcome::error("timed_out", "no token").to_line();
+        let e = WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line();
         assert_eq!(
             e,
             r#"{"status":"error","kind":"timed_out","message":"no token"}"#

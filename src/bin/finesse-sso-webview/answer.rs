@@ -29,8 +29,6 @@ fn exit_code(outcome: &WindowOutcome) -> i32 {
     use finesse_sso::error::exit;
     match outcome {
         WindowOutcome::Ok { .. } => exit::OK,
-        WindowOutcome::Error { kind, .. } => {
-            finesse_sso::error::exit_for_kind(kind).unwrap_or(exit::INTERNAL)
-        }
+        WindowOutcome::Error { kind, .. } => kind.exit_code(),
     }
 }

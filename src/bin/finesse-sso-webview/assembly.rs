@@ -2,6 +2,7 @@
 //! webview with our navigation, page-load, pop-up and download handlers, the proxy, the platform
 //! hooks, and the saved cookies restored. Callbacks only decide through `flow` and forward events.
 
+use finesse_sso::error::ErrorKind;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
@@ -43,12 +44,15 @@ pub fn assemble(
         .build(event_loop)
         .map_err(|e| {
             Box::new(WindowOutcome::error(
-                "no_display",
+                ErrorKind::NoDisplay,
                 format!("cannot create the window: {e}"),
             ))
         })?;
     if let Err(e) = finesse_sso::dirs::ensure_private_dir(&req.data_dir) {
-        return Err(Box::new(WindowOutcome::error("internal", e.to_string())));
+        return Err(Box::new(WindowOutcome::error(
+            ErrorKind::Internal,
+            e.to_string(),
+        )));
     }
     let mut context = WebContext::new(Some(req.data_dir.clone()));
     let last_denied: Rc<RefCell<Option<DenyReason>>> = Rc::new(RefCell::new(None));
@@ -74,7 +78,7 @@ pub fn assemble(
                     // Other schemes stay non-fatal: IdPs probe custom schemes in frames.
                     if reason.is_fatal() {
                         let _ = proxy.send_event(Ev::Fail {
-                            kind: "server",
+                            kind: ErrorKind::Server,
                             message: format!("sign-in stopped, refused navigation: {reason}"),
                         });
                     }
@@ -119,7 +123,7 @@ pub fn assemble(
     }
     let webview = platform::build_webview(builder, &window).map_err(|e| {
         Box::new(WindowOutcome::error(
-            "webview",
+            ErrorKind::Webview,
             format!("cannot create the webview: {e}"),
         ))
     })?;

@@ -1,6 +1,8 @@
 //! The events the webview's callbacks, the platform hooks and the timer threads send to the
 //! session's loop (a leaf: it imports nothing of the window program).
 
+use finesse_sso::error::ErrorKind;
+
 /// One thing that happened, for the loop to decide on.
 #[derive(Debug)]
 pub enum Ev {
@@ -29,7 +31,7 @@ pub enum Ev {
         url: String,
     },
     Fail {
-        kind: &'static str,
+        kind: ErrorKind,
         message: String,
     },
 }

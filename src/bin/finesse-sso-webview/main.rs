@@ -49,7 +49,7 @@ fn main() {
     session::run();
     #[cfg(not(feature = "webview"))]
     answer::finish(finesse_sso::window::WindowOutcome::error(
-        "no_display",
+        ErrorKind::NoDisplay,
         "built without the `webview` feature",
     ));
 }

@@ -1,6 +1,7 @@
 //! The sign-in session: the request from stdin, the tao event loop, and the state machine that
 //! owns the window and its webview, decides on each event, and gives the one answer.
 
+use finesse_sso::error::ErrorKind;
 use std::cell::{Cell, RefCell};
 use std::io::BufRead;
 use std::rc::Rc;
@@ -38,22 +39,22 @@ pub fn run() -> ! {
         Ok(n) if n > 0 => match serde_json::from_str(&first) {
             Ok(r) => r,
             Err(e) => finish(WindowOutcome::error(
-                "internal",
+                ErrorKind::Internal,
                 format!("bad window request: {e}"),
             )),
         },
         _ => finish(WindowOutcome::error(
-            "internal",
+            ErrorKind::Internal,
             "no window request on stdin",
         )),
     };
     platform::prepare_process();
     if let Some(problem) = platform::display_problem() {
-        finish(WindowOutcome::error("no_display", problem));
+        finish(WindowOutcome::error(ErrorKind::NoDisplay, problem));
     }
     let event_loop = match build_event_loop() {
         Ok(el) => el,
-        Err(msg) => finish(WindowOutcome::error("no_display", msg)),
+        Err(msg) => finish(WindowOutcome::error(ErrorKind::NoDisplay, msg)),
     };
     let proxy = event_loop.create_proxy();
     // The parent sends `go` once its own checks pass (the window is built meanwhile); stdin EOF
@@ -163,9 +164,12 @@ impl Session {
         self.flow.borrow_mut().navigation(url.as_str());
         tracing::info!("opening {}", redact::url(&url));
         let wv = self.webview.as_ref()?;
-        wv.load_url(url.as_str())
-            .err()
-            .map(|e| WindowOutcome::error("webview", format!("cannot load the token URL: {e}")))
+        wv.load_url(url.as_str()).err().map(|e| {
+            WindowOutcome::error(
+                ErrorKind::Webview,
+                format!("cannot load the token URL: {e}"),
+            )
+        })
     }
 
     fn run(mut self, event_loop: EventLoop<Ev>) -> ! {
@@ -177,7 +181,7 @@ impl Session {
                     event: WindowEvent::CloseRequested,
                     ..
                 } => Some(WindowOutcome::error(
-                    "cancelled",
+                    ErrorKind::Cancelled,
                     "the sign-in window was closed",
                 )),
                 Event::UserEvent(ev) => self.on_event(ev),
@@ -231,7 +235,7 @@ impl Session {
                 None
             }
             Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(WindowOutcome::error(
-                "server",
+                ErrorKind::Server,
                 format!(
                     "WebKit cancelled the load of {} and nothing followed: the sign-in went \
                      somewhere the window does not go (a redirect to file: ends this way)",
@@ -246,9 +250,12 @@ impl Session {
                     self.reveal("no token yet")
                 }
             }
-            Ev::Timeout => Some(WindowOutcome::error("timed_out", self.whereabouts())),
+            Ev::Timeout => Some(WindowOutcome::error(
+                ErrorKind::TimedOut,
+                self.whereabouts(),
+            )),
             Ev::ParentGone => Some(WindowOutcome::error(
-                "cancelled",
+                ErrorKind::Cancelled,
                 "the calling process went away",
             )),
             Ev::Fail { kind, message } => Some(WindowOutcome::error(kind, message)),
@@ -258,7 +265,7 @@ impl Session {
     fn reveal(&mut self, why: &str) -> Option<WindowOutcome> {
         if !self.req.interactive {
             return Some(WindowOutcome::error(
-                "interaction_required",
+                ErrorKind::InteractionRequired,
                 format!("{why} ({})", self.current_host()),
             ));
         }
@@ -333,7 +340,7 @@ impl Session {
             }
             Err(CaptureRefusal::NotTokenEndpoint) => None,
             Err(refusal) => Some(WindowOutcome::error(
-                "server",
+                ErrorKind::Server,
                 format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),
             )),
         }

@@ -3,6 +3,7 @@
 //! exactly the certificates that chain to it, refusing oversized token answers unread, and load
 //! failures (including the ones WebKit reports only as a cancellation).
 
+use finesse_sso::error::ErrorKind;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -76,7 +77,7 @@ pub fn read_document(webview: &WebView, proxy: EventLoopProxy<Ev>) {
         }
         Err(e) => {
             let _ = proxy.send_event(Ev::Fail {
-                kind: "webview",
+                kind: ErrorKind::Webview,
                 message: format!("reading the token page: {e}"),
             });
         }
@@ -133,7 +134,7 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
             }
             Ok(()) => {
                 let _ = proxy.send_event(Ev::Fail {
-                    kind: "tls",
+                    kind: ErrorKind::Tls,
                     message: format!(
                         "{hostport}: certificate still rejected after allowing it ({flags:?})"
                     ),
@@ -142,7 +143,7 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
             Err(msg) => {
                 tracing::warn!("TLS failure loading {}", redact::url_str(uri));
                 let _ = proxy.send_event(Ev::Fail {
-                    kind: "tls",
+                    kind: ErrorKind::Tls,
                     message: format!("{hostport}: {msg}"),
                 });
             }
@@ -204,7 +205,7 @@ pub fn attach_hooks(
             tracing::warn!("refused the token answer of {}", redact::url_str(&url));
             let size = usize::try_from(size).unwrap_or(usize::MAX);
             let _ = proxy.send_event(Ev::Fail {
-                kind: "server",
+                kind: ErrorKind::Server,
                 message: TokenResponseError::TooLarge(size).to_string(),
             });
             true
@@ -214,7 +215,7 @@ pub fn attach_hooks(
         if err.matches(webkit2gtk::PolicyError::FrameLoadInterruptedByPolicyChange) {
             if let Some(reason) = last_denied.borrow_mut().take() {
                 let _ = proxy.send_event(Ev::Fail {
-                    kind: "server",
+                    kind: ErrorKind::Server,
                     message: format!("the sign-in was sent somewhere refused: {reason}"),
                 });
             }
@@ -230,7 +231,7 @@ pub fn attach_hooks(
             .map(|u| host_of(&u))
             .unwrap_or_else(|_| "<unknown host>".into());
         let _ = proxy.send_event(Ev::Fail {
-            kind: "network",
+            kind: ErrorKind::Network,
             message: format!("{hostport}: {}", err.message()),
         });
         false

@@ -7,7 +7,6 @@ mod answer;
 #[cfg(feature = "webview")]
 mod assembly;
 #[cfg(feature = "webview")]
-#[cfg(feature = "webview")]
 mod event;
 #[cfg(feature = "webview")]
 mod platform;
@@ -49,7 +48,7 @@ fn main() {
     session::run();
     #[cfg(not(feature = "webview"))]
     answer::finish(finesse_sso::window::WindowOutcome::error(
-        ErrorKind::NoDisplay,
+        finesse_sso::error::ErrorKind::NoDisplay,
         "built without the `webview` feature",
     ));
 }

@@ -2,8 +2,9 @@
 # shellcheck shell=bash
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
-# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
-FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person,
+# nodejs for the tests that run the Node.js client (they fail without it; README, quick start).
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib nodejs)
 
 ensure_packages() {
     local missing=()

@@ -355,21 +355,14 @@ async fn connections_beyond_the_cap_get_busy() {
     r.shutdown().await;
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn python_client() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/clients/client.py")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_root_tests, ignore = "FINESSE_SSO_SKIP_ROOT_TESTS is set")]
 async fn another_user_is_refused() {
-    if !is_root() {
-        eprintln!("SKIP another_user_is_refused: needs root to run a client as `nobody`");
-        return;
-    }
+    support::need_root();
     let r = rig(start_emulator(short(300, 600)).await, 64).await;
     let want = r.client().await.token(0).await.unwrap();
     let as_nobody = || {
@@ -411,7 +404,9 @@ async fn another_user_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_node_tests, ignore = "FINESSE_SSO_SKIP_NODE_TESTS is set")]
 async fn python_and_node_clients_print_the_token() {
+    support::need_node();
     let r = rig(start_emulator(short(300, 600)).await, 64).await;
     let want = r.client().await.token(0).await.unwrap();
     let node = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/clients/client.mjs");

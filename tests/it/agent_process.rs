@@ -168,10 +168,9 @@ async fn accepted(emu: &Emulator, token: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn five_hundred_clients_ride_out_faults_and_a_restart() {
-    if !support::have_display() {
-        return;
-    }
+    support::need_display();
     // Plain http on loopback, so the restarted emulator is the same server to the agent.
     let flags = ["--no-tls", "--auto-login", "agent1", "--access-ttl", "300s"];
     let emu = support::emulator(&flags).await;
@@ -293,16 +292,15 @@ async fn five_hundred_clients_ride_out_faults_and_a_restart() {
 /// served from memory, refreshes go on (they touch no file), a sign-in still works and says
 /// the web session was not saved, and `logout` on a read-only disk is a clear error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+#[cfg_attr(skip_root_tests, ignore = "FINESSE_SSO_SKIP_ROOT_TESTS is set")]
 async fn a_read_only_or_full_state_dir_keeps_the_token_served() {
-    if !support::have_display() {
-        return;
-    }
+    support::need_display();
+    support::need_root();
     let home = tempfile::tempdir().unwrap();
     let state = home.path().join("state");
     std::fs::create_dir(&state).unwrap();
-    let Some(disk) = support::Mount::tmpfs(&state, "16m") else {
-        return;
-    };
+    let disk = support::Mount::tmpfs(&state, "16m");
     let emu = support::emulator(&["--auto-login", "agent1", "--access-ttl", "6s"]).await;
     let agent = Agent::start(&emu, home.path()).await;
     let first = agent.client().await.token(0).await.unwrap();

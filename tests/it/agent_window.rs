@@ -71,13 +71,9 @@ impl Drop for Home {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn restart_is_silent_and_logout_needs_typing() {
-    if std::env::var_os("DISPLAY").is_none() {
-        eprintln!(
-            "SKIP restart_is_silent_and_logout_needs_typing: no DISPLAY (run under xvfb-run -a)"
-        );
-        return;
-    }
+    support::need_display();
     let emu = emulator::start(EmulatorConfig {
         auto_login: Some("agent1".into()),
         ..Default::default()

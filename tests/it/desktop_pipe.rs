@@ -403,7 +403,9 @@ async fn cli_without_an_agent_signs_non_sso_users_in_with_a_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_node_tests, ignore = "FINESSE_SSO_SKIP_NODE_TESTS is set")]
 async fn python_and_node_examples_sign_in() {
+    support::need_node();
     let e = emulator(&[]).await;
     let rig = AgentRig::start(&e, "agent1", "demo-password").await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/clients");
@@ -456,10 +458,9 @@ async fn python_and_node_examples_sign_in() {
 /// itself), then `desktop sign-in` uses that agent's token: one window, not two.
 #[cfg(feature = "webview")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn real_window_sign_in_then_desktop_reuses_the_agents_token() {
-    if !support::have_display() {
-        return;
-    }
+    support::need_display();
     let e = emulator(&["--auto-login", "agent1"]).await;
     let home = tempfile::tempdir().unwrap();
     let exe = env!("CARGO_BIN_EXE_finesse-sso");
@@ -570,15 +571,9 @@ async fn the_agent_signs_a_non_sso_user_in_with_the_password_of_the_request() {
 /// Xvfb with the IdP's auto-login, the demo agent signed in at 1001001.
 #[cfg(feature = "webview")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn demo_signs_the_demo_agent_in() {
-    if std::process::Command::new("xvfb-run")
-        .arg("--help")
-        .output()
-        .is_err()
-    {
-        eprintln!("skipped: xvfb-run is not installed");
-        return;
-    }
+    support::need_xvfb_run();
     let home = tempfile::tempdir().unwrap();
     let mut c = desktop_command(home.path(), &["sign-in", "--demo"]);
     c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");

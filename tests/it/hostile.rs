@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support;
-use crate::support::{have_display, output};
+use crate::support::output;
 use finesse_sso::flow::{CaptureRefusal, DenyReason, Flow};
 use finesse_sso::http::HttpOptions;
 use finesse_sso::testing::{DriverError, HttpDriver};
@@ -95,10 +95,9 @@ async fn run_window_cases(cases: &[Case]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn window_refuses_loops_hostile_schemes_and_plain_http() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     run_window_cases(&[
         case("redirect-loop", 6, "redirect loop"),
         case("plain-http", 6, "plain http"),
@@ -113,10 +112,9 @@ async fn window_refuses_loops_hostile_schemes_and_plain_http() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn window_goes_on_past_custom_schemes_popups_and_extra_fields() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     run_window_cases(&[
         case("popup", 0, "token captured"),
         case("extra-fields", 0, "token captured"),
@@ -127,10 +125,9 @@ async fn window_goes_on_past_custom_schemes_popups_and_extra_fields() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn window_refuses_huge_malformed_expired_and_unsigned_tokens() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     run_window_cases(&[
         case("wrong-types", 6, "expires_in"),
         case("expired-token", 6, "expires_in"),

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::support;
-use crate::support::{emulator, have_display, output};
+use crate::support::{emulator, output};
 use finesse_sso_emulator::Emulator;
 
 struct Home(tempfile::TempDir);
@@ -62,10 +62,9 @@ async fn wait_for_window(name: &str, within: Duration) -> Option<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn tls_sign_in_prints_the_issued_token_and_finesse_accepts_it() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&["--auto-login", "agent1"]).await;
     let home = Home::new();
     let o = output(home.login(&emu, "agent1", &["-vvv"])).await;
@@ -134,10 +133,9 @@ async fn tls_sign_in_prints_the_issued_token_and_finesse_accepts_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn a_person_types_the_password_into_the_window_then_silent_relogin() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&[]).await;
     let home = Home::new();
     let child = home
@@ -203,10 +201,9 @@ async fn a_person_types_the_password_into_the_window_then_silent_relogin() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn cookie_only_finesse_signs_in() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&["--auto-login", "agent1", "--cc-username", "cookie-only"]).await;
     let v = json(&output(Home::new().login(&emu, "agent1", &[])).await);
     assert_eq!(
@@ -247,10 +244,9 @@ async fn non_sso_system_and_hybrid_non_sso_user_exit_3_without_a_window() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn hybrid_with_missing_user_auth_mode_goes_on_with_sso() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&[
         "--auth-mode",
         "HYBRID",
@@ -271,10 +267,9 @@ async fn hybrid_with_missing_user_auth_mode_goes_on_with_sso() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn closing_the_window_cancels_promptly() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&[]).await;
     let home = Home::new();
     let child = home
@@ -309,10 +304,9 @@ async fn closing_the_window_cancels_promptly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn timeout_has_its_own_code() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&[]).await; // nobody types
     // Long enough for the window to reach the login page on a loaded machine (2 s was not, with
     // the whole suite running beside it); the timeout is what is tested, not its length.
@@ -328,10 +322,9 @@ async fn timeout_has_its_own_code() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn non_interactive_fails_when_the_idp_needs_the_user() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&[]).await;
     let o =
         output(Home::new().login(&emu, "agent1", &["--non-interactive", "--timeout", "30"])).await;
@@ -371,10 +364,9 @@ async fn no_display_is_a_clear_error() {
 
 /// Each hostile page: the forged token never reaches stdout, and the exit code says why.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn hostile_pages_do_not_yield_a_forged_token() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     for (flags, code) in [
         (&["--forge", "idp-json"][..], 5), // JSON on the IdP origin: not a capture candidate; waits
         (&["--forge", "ids-json"][..], 5), // same on IdS
@@ -406,10 +398,9 @@ async fn hostile_pages_do_not_yield_a_forged_token() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn broken_servers_give_clear_errors() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     for (flags, code, needle) in [
         (&["--fail", "/desktop/sso/token=500"][..], 6, "500"),
         (&["--malformed-token-json"][..], 6, "not JSON"),
@@ -442,10 +433,9 @@ async fn broken_servers_give_clear_errors() {
 /// An IdP page that tries to send `cc_username` and its cookies to another address: the
 /// navigation is refused, nothing arrives, and the sign-in either goes on or stops clearly.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn a_page_cannot_send_the_username_away() {
-    if !have_display() {
-        return;
-    }
+    support::need_display();
     let emu = emulator(&["--auto-login", "agent1", "--forge", "leak"]).await;
     let o = output(Home::new().login(&emu, "agent1", &["--timeout", "20", "-v"])).await;
     assert!(

@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use crate::support;
+
 /// The binary with private state under `home` and no server from the environment.
 fn bin(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
@@ -81,21 +83,9 @@ fn login_and_token_without_a_server_are_usage_errors() {
 /// The demo still works, with its flag: a window under Xvfb (started by `login` itself, no
 /// display) and the emulator's IdP signing in by itself.
 #[test]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 fn the_demo_runs_with_its_flag() {
-    let have_xvfb = Command::new("sh")
-        .args(["-c", "command -v xvfb-run"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have_xvfb {
-        assert!(
-            std::env::var_os("FINESSE_SSO_SKIP_WINDOW_TESTS").is_some(),
-            "the_demo_runs_with_its_flag needs xvfb-run (apt-get install xvfb xauth); \
-             set FINESSE_SSO_SKIP_WINDOW_TESTS=1 to skip it"
-        );
-        eprintln!("SKIPPED the_demo_runs_with_its_flag: no xvfb-run");
-        return;
-    }
+    support::need_xvfb_run();
     let home = tempfile::tempdir().unwrap();
     let o = bin(home.path())
         .env_remove("DISPLAY")

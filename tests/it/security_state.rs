@@ -9,23 +9,9 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const NOBODY: u32 = 65534;
+use crate::support;
 
-/// Whether this test can run. Without root it fails, unless skipping is asked for explicitly
-/// (`FINESSE_SSO_SKIP_ROOT_TESTS=1`), so it never passes without having run.
-fn root_or_skip(test: &str) -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    assert!(
-        std::env::var_os("FINESSE_SSO_SKIP_ROOT_TESTS").is_some(),
-        "{test} needs root (to plant files owned by uid {NOBODY}); run as root as CI does, \
-         or set FINESSE_SSO_SKIP_ROOT_TESTS=1 to skip it"
-    );
-    eprintln!("SKIPPED {test}: not root");
-    false
-}
+const NOBODY: u32 = 65534;
 
 fn plant(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
@@ -55,10 +41,9 @@ fn bin(home: &Path) -> Command {
 /// Found by the security review: a lock file another user planted in the runtime directory
 /// (and holds locked) made every `agent start` fail as "already running".
 #[test]
+#[cfg_attr(skip_root_tests, ignore = "FINESSE_SSO_SKIP_ROOT_TESTS is set")]
 fn a_foreign_lock_file_does_not_block_the_agent() {
-    if !root_or_skip("a_foreign_lock_file_does_not_block_the_agent") {
-        return;
-    }
+    support::need_root();
     let home = tempfile::tempdir().unwrap();
     let run = home.path().join("run");
     std::fs::create_dir(&run).unwrap();
@@ -102,10 +87,9 @@ fn a_foreign_lock_file_does_not_block_the_agent() {
 /// Found by the security review: a `web-session.json` another user planted was loaded, and
 /// its cookies restored into our sign-in window.
 #[test]
+#[cfg_attr(skip_root_tests, ignore = "FINESSE_SSO_SKIP_ROOT_TESTS is set")]
 fn a_foreign_web_session_is_not_loaded() {
-    if !root_or_skip("a_foreign_web_session_is_not_loaded") {
-        return;
-    }
+    support::need_root();
     let home = tempfile::tempdir().unwrap();
     let dirs = finesse_sso::dirs::Dirs::under(home.path());
     let profile = dirs.profile("default").unwrap();
@@ -137,10 +121,9 @@ fn a_foreign_web_session_is_not_loaded() {
 /// Found by the security review: a directory open to others was tightened to 0700 but kept
 /// what others had put in it.
 #[test]
+#[cfg_attr(skip_root_tests, ignore = "FINESSE_SSO_SKIP_ROOT_TESTS is set")]
 fn tightening_a_loose_directory_moves_out_what_is_not_ours() {
-    if !root_or_skip("tightening_a_loose_directory_moves_out_what_is_not_ours") {
-        return;
-    }
+    support::need_root();
     let home = tempfile::tempdir().unwrap();
     let dirs = finesse_sso::dirs::Dirs::under(home.path());
     let profile = dirs.profile("default").unwrap();

@@ -89,11 +89,11 @@ fn sigkill_during_writes_never_leaves_a_torn_store() {
 }
 
 #[test]
+#[cfg_attr(skip_root_tests, ignore = "FINESSE_SSO_SKIP_ROOT_TESTS is set")]
 fn full_or_read_only_state_dir_is_a_clear_error_and_keeps_the_old_store() {
+    crate::support::need_root();
     let dir = tempfile::tempdir().unwrap();
-    let Some(m) = Mount::tmpfs(dir.path(), "64k") else {
-        return;
-    };
+    let m = Mount::tmpfs(dir.path(), "64k");
     let dir = dir.path();
     websession::save(dir, &store(1, 3)).unwrap();
     // Disk full: a store larger than the filesystem.

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the emulator from its CLI flags, the `finesse-sso
-//! login` command against it, running commands beside the emulator's runtime, a tmpfs to turn
-//! read-only or fill, stdin and log plumbing, and waiting for a newer token.
+//! login` command against it, what a test needs from the machine (display, root, node: fail or
+//! opt out), running commands beside the emulator's runtime, a tmpfs to turn read-only or fill,
+//! stdin and log plumbing, and waiting for a newer token.
 
 pub mod desktop;
 
@@ -49,13 +50,62 @@ pub fn login_command(home: &Path, emu: &Emulator, user: &str, extra: &[&str]) ->
     c
 }
 
-/// Whether a display exists; says why a test is skipped when not.
-pub fn have_display() -> bool {
-    let ok = std::env::var_os("DISPLAY").is_some();
-    if !ok {
-        eprintln!("skipped: no DISPLAY (run the suite under `xvfb-run -a`, as .ci/test does)");
-    }
-    ok
+// What some tests need from the machine. Each such test carries
+// `#[cfg_attr(skip_<what>_tests, ignore = "...")]` (the cfg comes from build.rs and the
+// `FINESSE_SSO_SKIP_<WHAT>_TESTS` variable) and calls one of these first: without the
+// requirement and without the opt-out it fails, naming the fix, so it never passes unrun.
+
+/// Fails the test when there is no display for a real window.
+pub fn need_display() {
+    assert!(
+        std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
+        "no DISPLAY for this real-window test: run the suite under xvfb-run -a \
+         (xvfb-run -a cargo test --workspace), as .ci/test does, or set \
+         FINESSE_SSO_SKIP_WINDOW_TESTS=1 to report these tests as ignored"
+    );
+}
+
+/// Fails the test when `xvfb-run` (which the test starts itself) is not installed.
+pub fn need_xvfb_run() {
+    assert!(
+        runs("xvfb-run", "--help"),
+        "xvfb-run is not installed (this test runs a window under its own Xvfb): install xvfb \
+         and xauth (.ci/deps.sh does), or set FINESSE_SSO_SKIP_WINDOW_TESTS=1 to report these \
+         tests as ignored"
+    );
+}
+
+/// Fails the test when not running as root.
+#[cfg(unix)]
+pub fn need_root() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(
+        root,
+        "this test needs root (to mount, or to act as another user): run as root (CI does), \
+         or set FINESSE_SSO_SKIP_ROOT_TESTS=1 to report these tests as ignored"
+    );
+}
+
+/// Fails the test when `node` is not installed.
+#[cfg(unix)]
+pub fn need_node() {
+    assert!(
+        runs("node", "--version"),
+        "node is not installed (this test runs the Node.js client): install nodejs \
+         (.ci/deps.sh does), or set FINESSE_SSO_SKIP_NODE_TESTS=1 to report these tests as ignored"
+    );
+}
+
+/// Whether `program arg` starts and exits 0.
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Runs a blocking command without stalling the emulator's runtime.
@@ -65,15 +115,15 @@ pub async fn output(mut c: Command) -> Output {
         .unwrap()
 }
 
-/// A tmpfs mounted over `dir` for a test (root only), unmounted on drop. `None`, with a
-/// message saying why the test is skipped, where mounting is not allowed.
+/// A tmpfs mounted over `dir` for a test (root only, see `need_root`), unmounted on drop.
 #[cfg(target_os = "linux")]
 pub struct Mount(std::path::PathBuf);
 
 #[cfg(target_os = "linux")]
 impl Mount {
-    pub fn tmpfs(dir: &Path, size: &str) -> Option<Self> {
-        let ok = Command::new("mount")
+    /// Mounts, or fails the test saying why: a root test that cannot mount must not pass.
+    pub fn tmpfs(dir: &Path, size: &str) -> Self {
+        let out = Command::new("mount")
             .args([
                 "-t",
                 "tmpfs",
@@ -82,13 +132,18 @@ impl Mount {
                 "tmpfs",
             ])
             .arg(dir)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN)");
+            .stdin(Stdio::null())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Mount(dir.to_path_buf()),
+            Ok(o) => panic!(
+                "cannot mount a tmpfs on {} ({}; needs root and CAP_SYS_ADMIN): run as root \
+                 (CI does), or set FINESSE_SSO_SKIP_ROOT_TESTS=1 to report these tests as ignored",
+                dir.display(),
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            Err(e) => panic!("cannot run mount: {e}"),
         }
-        ok.then(|| Mount(dir.to_path_buf()))
     }
 
     /// `mount -o remount,<opts>`: `ro` or `rw`. A failure names the processes with files open

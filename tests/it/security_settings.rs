@@ -2,6 +2,7 @@
 //! background agent gets its server settings in its environment (readable by the same user
 //! only), not in its arguments (`/proc/<pid>/cmdline`, readable by every local user); parse
 //! errors of `--proxy` and of config files never echo the secret.
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -3,6 +3,7 @@
 //! session is not loaded, and tightening a loose directory moves out what is not ours. Each
 //! case is set aside as `<name>.foreign-uid<N>` with a warning naming the path and the owner.
 //! Needs root (to make files owned by `nobody`, uid 65534); CI runs as root.
+#![cfg(unix)]
 
 use std::fs::File;
 use std::os::unix::fs::{PermissionsExt, chown};

@@ -2,9 +2,14 @@
 # shellcheck shell=bash
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
-# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person,
-# nodejs for the tests that run the Node.js client (they fail without it; README, quick start).
-FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib nodejs)
+# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+
+# Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
+# `node` is already on PATH.
+ensure_node() {
+    command -v node >/dev/null 2>&1 || ensure_packages nodejs
+}
 
 ensure_packages() {
     local missing=()
@@ -26,4 +31,19 @@ ensure_rust() {
         echo "cargo not found: install Rust 1.89 or newer (https://rustup.rs), then re-run" >&2
         exit 2
     fi
+}
+
+# Installs a pinned cargo tool from crates.io when it is missing. All tools build in one target dir
+# with one uniform release profile (no LTO, 16 codegen units; their own profiles ask for fat LTO), so
+# the dependencies they share (clap, serde, syn, …) compile once and the link step stays short.
+ensure_cargo_tool() {
+    local bin=$1 crate=$2 version=$3
+    command -v "$bin" >/dev/null 2>&1 && return 0
+    echo "== cargo install $crate $version" >&2
+    local start=$SECONDS
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_DEBUG=false \
+        cargo install --locked --quiet --target-dir "$(realpath -m "${CARGO_TARGET_DIR:-target}")/tools" \
+        "$crate" --version "$version"
+    echo "== $crate $version installed in $((SECONDS - start)) s" >&2
 }

@@ -178,7 +178,7 @@ fn entropy(s: &str) -> f64 {
         .sum()
 }
 
-/// Like [`url`] for a string that may not parse; unparsable input is cut to its scheme.
+/// Like [`url()`] for a string that may not parse; unparsable input is cut to its scheme.
 pub fn url_str(s: &str) -> String {
     match Url::parse(s) {
         Ok(u) => url(&u),

@@ -46,6 +46,7 @@ fn read_hidden() -> std::io::Result<String> {
     let fd = std::io::stdin().as_raw_fd();
     // SAFETY: termios is plain data; tcgetattr fills it for a terminal fd (checked above).
     let mut old: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `old` is a valid termios to fill; `fd` is open.
     if unsafe { libc::tcgetattr(fd, &mut old) } != 0 {
         return Err(std::io::Error::last_os_error());
     }

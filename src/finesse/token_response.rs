@@ -170,7 +170,7 @@ mod tests {
     fn rejects_wrong_shapes() {
         use TokenResponseError::*;
         type Case<'a> = (&'a [u8], fn(&TokenResponseError) -> bool);
-        let cases: &[Case] = &[
+        let cases: &[Case<'_>] = &[
             (b"<html>", |e| matches!(e, NotJson(_))),
             (b"[1]", |e| matches!(e, NotJson(_))),
             (br#"{"expires_in":300}"#, |e| matches!(e, Field(_))),

@@ -104,7 +104,7 @@ fn document(body: &[u8]) -> Result<roxmltree::Document<'_>, String> {
 
 type Node<'a> = roxmltree::Node<'a, 'a>;
 
-fn text(n: Node) -> String {
+fn text(n: Node<'_>) -> String {
     n.text().unwrap_or("").trim().to_string()
 }
 
@@ -113,11 +113,11 @@ fn child<'a>(n: Node<'a>, name: &str) -> Option<Node<'a>> {
         .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
-fn child_text(n: Node, name: &str) -> Option<String> {
+fn child_text(n: Node<'_>, name: &str) -> Option<String> {
     child(n, name).map(text)
 }
 
-fn reason_code(n: Node) -> Result<ReasonCode, String> {
+fn reason_code(n: Node<'_>) -> Result<ReasonCode, String> {
     let id = child_text(n, "id")
         .or_else(|| child_text(n, "uri").and_then(|u| u.rsplit('/').next().map(str::to_string)))
         .ok_or("a <ReasonCode> without <id>")?;

@@ -132,7 +132,7 @@ pub struct PipeServer {
 impl PipeServer {
     fn create(name: &str, sd: &Descriptor, first: bool) -> std::io::Result<NamedPipeServer> {
         let mut attrs = SECURITY_ATTRIBUTES {
-            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
             lpSecurityDescriptor: sd.0,
             bInheritHandle: 0,
         };

@@ -175,6 +175,7 @@ mod imp {
         // Only a pipe: a stray variable naming some other file is not our parent's channel.
         // SAFETY: fstat fills the zeroed struct for an open descriptor.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above: `st` is valid to fill, `fd` is a descriptor number (EBADF if closed).
         if unsafe { libc::fstat(fd, &mut st) } < 0 || st.st_mode & libc::S_IFMT != libc::S_IFIFO {
             return None;
         }
@@ -331,7 +332,7 @@ mod tests {
     #[test]
     fn the_window_marks_its_end_close_on_exec() {
         use std::os::fd::{AsRawFd, IntoRawFd};
-        let (r, w) = std::io::pipe().unwrap();
+        let (r, w) = io::pipe().unwrap();
         let fd = w.into_raw_fd(); // as the child gets it: not close-on-exec
         // SAFETY: reading the flags of a descriptor this test owns.
         unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
@@ -342,7 +343,7 @@ mod tests {
         write_outcome(&mut f, &WindowOutcome::error(ErrorKind::Cancelled, "x")).unwrap();
         drop(f);
         let mut got = String::new();
-        std::io::Read::read_to_string(&mut { r }, &mut got).unwrap();
+        io::Read::read_to_string(&mut { r }, &mut got).unwrap();
         assert_eq!(
             got,
             WindowOutcome::error(ErrorKind::Cancelled, "x").to_line() + "\n"

@@ -130,11 +130,17 @@ impl Agent {
 async fn storm(agent: &Agent, n: usize, refresh: bool) -> Vec<Result<TokenInfo>> {
     agent.settle(1).await;
     let ep = &agent.ep;
+    // Every client is connected before any asks, so one acquisition serves them all however
+    // long 500 connections take on a loaded machine (a late `refresh` would rightly start another).
+    let gate = Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let ep = ep.clone();
+            let gate = gate.clone();
             tokio::spawn(async move {
-                let mut c = Client::connect(&ep, "default", "storm").await?;
+                let c = Client::connect(&ep, "default", "storm").await;
+                gate.wait().await;
+                let mut c = c?;
                 if refresh {
                     c.refresh().await
                 } else {

@@ -86,7 +86,7 @@ pub(crate) struct Rules<'a> {
 }
 
 /// Applies one request. `Ok(false)`: accepted, but the CTI server never confirms (stuck device).
-pub(crate) fn apply(a: &mut Agent, put: &Put, r: &Rules, now: &str) -> Result<bool, Refusal> {
+pub(crate) fn apply(a: &mut Agent, put: &Put, r: &Rules<'_>, now: &str) -> Result<bool, Refusal> {
     let state = put
         .state
         .as_deref()

@@ -241,7 +241,7 @@ pub(crate) fn parse_put(body: &[u8]) -> Result<Put, String> {
             root.tag_name().name()
         ));
     }
-    let text_of = |n: roxmltree::Node| n.text().unwrap_or("").trim().to_string();
+    let text_of = |n: roxmltree::Node<'_, '_>| n.text().unwrap_or("").trim().to_string();
     let mut p = Put::default();
     for n in root.children().filter(|n| n.is_element()) {
         let slot = match n.tag_name().name() {

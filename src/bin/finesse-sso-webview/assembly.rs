@@ -142,13 +142,13 @@ fn restore_cookies(webview: &WebView, req: &WindowRequest) {
     let finesse = &req.finesse;
     let host = finesse.host_str().unwrap_or("").to_string();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let mut restored: Vec<wry::cookie::Cookie<'static>> = req
+    let mut restored: Vec<cookie::Cookie<'static>> = req
         .cookies
         .iter()
         .filter_map(|c| cookies::to_engine(c, now))
         .collect();
     restored.push(
-        wry::cookie::Cookie::build(("cc_username", req.user.clone()))
+        cookie::Cookie::build(("cc_username", req.user.clone()))
             .domain(host)
             .path("/")
             .secure(finesse.scheme() == "https")

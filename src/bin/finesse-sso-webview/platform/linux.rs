@@ -35,8 +35,8 @@ pub fn prepare_process() {
         libc::umask(0o077);
     }
     if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
-        // Known blank-window bug on NVIDIA/VMs/Wayland; set before GTK starts (single-threaded
-        // here).
+        // Known blank-window bug on NVIDIA/VMs/Wayland.
+        // SAFETY: set before GTK starts, while this process is still single-threaded.
         unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
     }
 }

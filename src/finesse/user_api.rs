@@ -521,7 +521,7 @@ impl UserApi {
 }
 
 /// Whether an `ApiError` says the account is locked (Finesse's wording is undocumented:
-/// reference §5 [U]; the emulator's says "locked").
+/// reference §5 \[U\]; the emulator's says "locked").
 fn is_lock(e: Option<&ApiError>) -> bool {
     e.is_some_and(|e| e.error_message.to_ascii_lowercase().contains("locked"))
 }

@@ -156,7 +156,7 @@ fn authenticate(app: &App, req: &Req) -> Result<(String, &'static str), Resp> {
 }
 
 /// What the emulator answers while a user is locked out. Finesse's own answer is not
-/// documented (reference §5, [U]); a 401 whose message says so is the emulator's choice.
+/// documented (reference §5, \[U\]); a 401 whose message says so is the emulator's choice.
 fn locked(left: std::time::Duration) -> Resp {
     error(
         401,

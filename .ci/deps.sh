@@ -33,17 +33,14 @@ ensure_rust() {
     fi
 }
 
-# Installs a pinned cargo tool from crates.io when it is missing. All tools build in one target dir
-# with one uniform release profile (no LTO, 16 codegen units; their own profiles ask for fat LTO), so
-# the dependencies they share (clap, serde, syn, …) compile once and the link step stays short.
+# Installs a pinned cargo tool from crates.io when it is missing, with the tool's own release
+# profile. (Measured: a shared target dir and one uniform profile for all tools saved nothing; the
+# tools share too few identical dependency builds.)
 ensure_cargo_tool() {
     local bin=$1 crate=$2 version=$3
     command -v "$bin" >/dev/null 2>&1 && return 0
     echo "== cargo install $crate $version" >&2
     local start=$SECONDS
-    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-        CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_DEBUG=false \
-        cargo install --locked --quiet --target-dir "$(realpath -m "${CARGO_TARGET_DIR:-target}")/tools" \
-        "$crate" --version "$version"
+    cargo install --locked --quiet "$crate" --version "$version"
     echo "== $crate $version installed in $((SECONDS - start)) s" >&2
 }

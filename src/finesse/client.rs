@@ -276,7 +276,7 @@ impl Finesse {
 async fn read(
     step: Step,
     url: &Url,
-    mut resp: reqwest::Response,
+    resp: reqwest::Response,
 ) -> Result<(StatusCode, String, Vec<u8>)> {
     let status = resp.status();
     let ctype = resp
@@ -285,6 +285,15 @@ async fn read(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
+    Ok((status, ctype, read_body(step, url, resp).await?))
+}
+
+/// Reads a body of at most `BODY_LIMIT` bytes (every Finesse answer we read: JSON, XML).
+pub(crate) async fn read_body(
+    step: Step,
+    url: &Url,
+    mut resp: reqwest::Response,
+) -> Result<Vec<u8>> {
     let mut body = Vec::new();
     while let Some(chunk) = resp
         .chunk()
@@ -300,5 +309,5 @@ async fn read(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok((status, ctype, body))
+    Ok(body)
 }

@@ -271,7 +271,7 @@ impl UserApi {
                 Err(e) => return Err(Error::request(step, url, &e)),
             };
             let status = resp.status();
-            let body = read(step, url, resp).await?;
+            let body = super::client::read_body(step, url, resp).await?;
             if status.is_success() {
                 return Ok(body);
             }
@@ -534,27 +534,6 @@ fn request_id() -> String {
         .secure_random
         .fill(&mut b);
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-const BODY_LIMIT: usize = 256 * 1024;
-
-async fn read(step: Step, url: &Url, mut resp: reqwest::Response) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .map_err(|e| Error::request(step, url, &e))?
-    {
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(Error::Server {
-                step,
-                host: host_of(url),
-                detail: format!("answer larger than {BODY_LIMIT} bytes"),
-            });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

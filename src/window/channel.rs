@@ -215,7 +215,7 @@ mod imp {
             let (mut read, mut write): (HANDLE, HANDLE) =
                 (std::ptr::null_mut(), std::ptr::null_mut());
             let sa = SECURITY_ATTRIBUTES {
-                nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+                nLength: size_of::<SECURITY_ATTRIBUTES>() as u32,
                 lpSecurityDescriptor: std::ptr::null_mut(),
                 bInheritHandle: 1,
             };

@@ -8,96 +8,28 @@
 //! the real window, `agent_process.rs` the 500-client fault storm on a real agent process.
 #![cfg(unix)]
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::{self, newer_token};
-use finesse_sso::agent::clock::SystemClock;
-use finesse_sso::agent::connection::Limits;
-use finesse_sso::agent::{AgentListener, Keeper, KeeperOptions, ServeOptions};
-use finesse_sso::dirs::Dirs;
-use finesse_sso::error::{Error, ErrorKind, Result};
-use finesse_sso::finesse::token_response::TokenResponse;
-use finesse_sso::flow::Flow;
-use finesse_sso::http::HttpOptions;
+use finesse_sso::error::{Error, ErrorKind};
 use finesse_sso::ipc::client::Client;
 use finesse_sso::ipc::transport::Endpoint;
-use finesse_sso::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
-use finesse_sso::testing::{DriverError, HttpDriver};
 use finesse_sso_emulator::{self as emulator, Emulator, EmulatorConfig};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
-use tokio::sync::watch;
 
-/// The HTTP driver as the agent's browser. Silent sign-ins carry no credentials (a login page
-/// means `InteractionRequired`); interactive ones type the demo password. Cookies persist
-/// between sign-ins, like the profile's saved web session.
-struct DriverAuth {
-    http: HttpOptions,
-    session: Mutex<cookie_store::CookieStore>,
-    calls: Mutex<Vec<bool>>,
-}
-
-impl DriverAuth {
-    fn new(emu: &Emulator) -> Arc<Self> {
-        Arc::new(DriverAuth {
-            http: HttpOptions {
-                ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-                timeout: Some(Duration::from_secs(10)),
-                ..Default::default()
-            },
-            session: Mutex::new(Default::default()),
-            calls: Mutex::new(vec![]),
-        })
-    }
-    fn calls(&self) -> Vec<bool> {
-        self.calls.lock().unwrap().clone()
-    }
-}
-
-impl SignInBrowser for DriverAuth {
-    fn authenticate<'a>(
-        &'a self,
-        target: &'a Target,
-        opts: &'a SignInOptions,
-    ) -> BoxFuture<'a, Result<TokenResponse>> {
-        Box::pin(async move {
-            self.calls.lock().unwrap().push(opts.interactive);
-            let creds = opts
-                .interactive
-                .then(|| ("agent1".to_string(), "demo-password".to_string()));
-            let d = HttpDriver::new(&self.http, creds).map_err(|e| Error::Usage(e.to_string()))?;
-            *d.jar().0.lock().unwrap() = self.session.lock().unwrap().clone();
-            let got = d
-                .sign_in(&mut Flow::new(&target.server), &target.user)
-                .await;
-            match got {
-                Ok(t) => {
-                    *self.session.lock().unwrap() = d.jar().0.lock().unwrap().clone();
-                    Ok(t)
-                }
-                Err(DriverError::Capture { .. }) if !opts.interactive => Err(
-                    Error::InteractionRequired("the IdP shows its login page".into()),
-                ),
-                Err(DriverError::Request { url, reason, .. }) => Err(Error::Network {
-                    step: "test browser",
-                    host: url,
-                    cause: reason,
-                }),
-                Err(e) => Err(Error::Webview(e.to_string())),
-            }
-        })
-    }
-}
-
+/// The shared rig, plus the emulator it runs against (tests stop and restart it).
 struct Rig {
     emu: Option<Emulator>,
-    _home: tempfile::TempDir,
-    ep: Endpoint,
-    _keeper: Arc<Keeper>,
-    auth: Arc<DriverAuth>,
-    stop: watch::Sender<bool>,
-    target: Target,
+    agent: AgentRig,
+}
+
+impl std::ops::Deref for Rig {
+    type Target = AgentRig;
+    fn deref(&self) -> &AgentRig {
+        &self.agent
+    }
 }
 
 async fn start_emulator(cfg: EmulatorConfig) -> Emulator {
@@ -115,48 +47,15 @@ fn short(access: u64, refresh: u64) -> EmulatorConfig {
 async fn rig(emu: Emulator, max_clients: usize) -> Rig {
     // Installed before the agent starts, so its first lines are kept.
     support::logs();
-    let home = tempfile::tempdir().unwrap();
-    let dirs = Dirs::under(home.path());
-    let target = Target {
-        server: emu.finesse_url().clone(),
-        user: "agent1".into(),
-        ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-        proxy: None,
-        profile: "default".into(),
-    };
-    let auth = DriverAuth::new(&emu);
-    let keeper = Keeper::new(
-        target.clone(),
-        dirs.profile("default").unwrap(),
-        Arc::new(target.finesse().unwrap()),
-        auth.clone(),
-        Arc::new(SystemClock),
-        KeeperOptions {
-            sign_in: SignInOptions::default(),
-            prompts_per_hour: 3,
-            sign_in_at_start: false,
-        },
-    );
-    let server = AgentListener::bind(&dirs, "default").await.unwrap();
-    let ep = server.endpoint().clone();
-    let (stop, _) = watch::channel(false);
-    let opts = ServeOptions {
-        profile: "default".into(),
-        limits: Limits {
-            read_timeout: Duration::from_millis(500),
-            ..Limits::default()
-        },
+    let opts = RigOptions {
         max_clients,
+        read_timeout: Duration::from_millis(500),
+        ..Default::default()
     };
-    tokio::spawn(server.serve(keeper.clone(), opts, stop.clone()));
+    let agent = AgentRig::start(&emu, opts).await;
     Rig {
         emu: Some(emu),
-        _home: home,
-        ep,
-        _keeper: keeper,
-        auth,
-        stop,
-        target,
+        agent,
     }
 }
 
@@ -164,16 +63,8 @@ impl Rig {
     fn emu(&self) -> &Emulator {
         self.emu.as_ref().unwrap()
     }
-    async fn client(&self) -> Client {
-        Client::connect(&self.ep, "default", "e2e").await.unwrap()
-    }
-    /// The token works at Finesse (`GET /finesse/api/User/agent1`).
-    async fn accepted(&self, token: &str) -> bool {
-        let f = self.target.finesse().unwrap();
-        f.user("agent1", &token.to_string().into()).await.is_ok()
-    }
     async fn shutdown(mut self) {
-        let _ = self.stop.send(true);
+        self.agent.stop();
         if let Some(e) = self.emu.take() {
             e.shutdown().await;
         }
@@ -384,7 +275,7 @@ async fn another_user_is_refused() {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
     };
     let run = r.ep.path.parent().unwrap();
-    for d in [r._home.path(), run] {
+    for d in [r.home.path(), run] {
         open(d, 0o711);
     }
     open(&r.ep.path, 0o666);

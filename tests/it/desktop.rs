@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::support::desktop::{http_options, token};
+use crate::support::agent_rig::{http_options, token};
 use crate::support::emulator;
 use finesse_sso::error::{Error, Result};
 use finesse_sso::finesse::user_api::{

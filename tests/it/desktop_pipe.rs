@@ -8,7 +8,8 @@ use crate::support;
 
 use std::time::Duration;
 
-use crate::support::desktop::{AgentRig, desktop_command, server_args};
+use crate::support::agent_rig::{AgentRig, RigOptions};
+use crate::support::desktop::{desktop_command, server_args};
 use crate::support::{emulator, output};
 use finesse_sso::error::{Error, ErrorKind};
 use finesse_sso::ipc::desktop::{SignInRequest, StateRequest, UserResult};
@@ -55,7 +56,7 @@ async fn pipe_operations_and_user_events() {
         "agent1=1001001,1001009",
     ])
     .await;
-    let rig = AgentRig::start(&e, "agent1", "demo-password").await;
+    let rig = AgentRig::start(&e, RigOptions::default()).await;
     let mut c = rig.client().await;
     for op in [
         "desktop_sign_in",
@@ -174,7 +175,7 @@ async fn pipe_operations_and_user_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acqueon_messages_sign_in_and_answer_in_their_vocabulary() {
     let e = emulator(&[]).await;
-    let rig = AgentRig::start(&e, "agent1", "demo-password").await;
+    let rig = AgentRig::start(&e, RigOptions::default()).await;
     let (mut lines, mut w) = lines_of(&rig.ep).await;
     send(&mut w, serde_json::json!({"channel":"Cisco","topic":"Agent","subtopic":"SetUserInfo","source":"crm","data":{"username":"agent1","password":"not-used","extension":"1001001"},"id":7})).await;
     let ack = next(&mut lines).await;
@@ -284,7 +285,7 @@ async fn cli_uses_the_running_agent_and_has_exit_codes() {
         "agent1=1001001,1001005",
     ])
     .await;
-    let rig = AgentRig::start(&e, "agent1", "demo-password").await;
+    let rig = AgentRig::start(&e, RigOptions::default()).await;
     let home = rig.home.path().to_path_buf();
     let run = |args: Vec<String>| {
         let a: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -407,7 +408,7 @@ async fn cli_without_an_agent_signs_non_sso_users_in_with_a_password() {
 async fn python_and_node_examples_sign_in() {
     support::need_node();
     let e = emulator(&[]).await;
-    let rig = AgentRig::start(&e, "agent1", "demo-password").await;
+    let rig = AgentRig::start(&e, RigOptions::default()).await;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/clients");
     for (prog, script, extra) in [
         ("python3", "client.py", None),
@@ -522,7 +523,15 @@ async fn the_agent_signs_a_non_sso_user_in_with_the_password_of_the_request() {
         "n:pw-n:NON_SSO",
     ])
     .await;
-    let rig = AgentRig::start(&e, "n", "pw-n").await;
+    let rig = AgentRig::start(
+        &e,
+        RigOptions {
+            user: "n",
+            password: "pw-n",
+            ..Default::default()
+        },
+    )
+    .await;
     let mut c = rig.client().await;
     let sign_in = |password: Option<&str>| {
         Request::DesktopSignIn(SignInRequest {

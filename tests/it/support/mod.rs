@@ -3,7 +3,9 @@
 //! opt out), running commands beside the emulator's runtime, a tmpfs to turn read-only or fill,
 //! stdin and log plumbing, and waiting for a newer token.
 
-#[cfg(unix)] // its users (desktop, desktop_pipe) are Unix-only
+#[cfg(unix)] // its users (agent, desktop, desktop_pipe) are Unix-only
+pub mod agent_rig;
+#[cfg(unix)]
 pub mod desktop;
 
 use std::path::Path;

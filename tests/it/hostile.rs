@@ -199,3 +199,75 @@ async fn http_driver_meets_the_same_rules() {
         emu.shutdown().await;
     }
 }
+
+/// The renderer dying (a crash, the OOM killer) ends the sign-in at once with its cause, rather
+/// than leaving the window waiting for a page that never finishes until the timeout.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+async fn a_killed_renderer_ends_the_sign_in_at_once() {
+    use std::time::Instant;
+    support::need_display();
+    let emu = support::emulator(&[]).await; // nobody types: the IdP's login page waits
+    let home = tempfile::tempdir().unwrap();
+    let login = login(&emu, home.path(), 120).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let renderers = loop {
+        let found = descendants_named(login.id(), "WebKitWebProces");
+        if emu.request_count("/idp/login") > 0 && !found.is_empty() {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no login page and renderer in 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for pid in renderers {
+        // SAFETY: signalling a process of this test's own tree.
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    }
+    let o = tokio::task::spawn_blocking(move || login.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    // 1 (the window failed), not 5 (the 120 s timeout).
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("WebKit's web process crashed"), "{err}");
+    assert!(o.stdout.is_empty());
+    emu.shutdown().await;
+}
+
+/// Pids below `root` whose command name (`/proc/<pid>/stat`, 15 characters) is `comm`.
+#[cfg(target_os = "linux")]
+fn descendants_named(root: u32, comm: &str) -> Vec<u32> {
+    let mut procs = vec![]; // (pid, ppid, comm)
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`; the name may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let ppid = stat[close + 1..].split_whitespace().nth(1);
+        if let Some(ppid) = ppid.and_then(|p| p.parse::<u32>().ok()) {
+            procs.push((pid, ppid, stat[open + 1..close].to_string()));
+        }
+    }
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let parent = tree[i];
+        tree.extend(procs.iter().filter(|p| p.1 == parent).map(|p| p.0));
+        i += 1;
+    }
+    procs
+        .iter()
+        .filter(|p| p.2 == comm && tree.contains(&p.0))
+        .map(|p| p.0)
+        .collect()
+}

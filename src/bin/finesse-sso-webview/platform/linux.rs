@@ -153,7 +153,7 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
 }
 
 /// Signal handlers the portable wry API does not offer: the main load's cancellations, the
-/// token answer's size, load failures.
+/// token answer's size, the renderer ending, load failures.
 pub fn attach_hooks(
     webview: &WebView,
     req: &WindowRequest,
@@ -209,6 +209,24 @@ pub fn attach_hooks(
                 message: TokenResponseError::TooLarge(size).to_string(),
             });
             true
+        });
+    }
+    {
+        // Without this a crashed renderer (or one killed for memory) leaves the window waiting
+        // for a page that never finishes, until the sign-in's timeout.
+        let proxy = proxy.clone();
+        wk.connect_web_process_terminated(move |_wv, reason| {
+            let why = match reason {
+                webkit2gtk::WebProcessTerminationReason::Crashed => "crashed",
+                webkit2gtk::WebProcessTerminationReason::ExceededMemoryLimit => {
+                    "exceeded its memory limit"
+                }
+                _ => "was ended",
+            };
+            let _ = proxy.send_event(Ev::Fail {
+                kind: ErrorKind::Webview,
+                message: format!("WebKit's web process {why}"),
+            });
         });
     }
     wk.connect_load_failed(move |_wv, _event, uri, err| {

@@ -112,7 +112,7 @@ pub struct SignInOptions {
     pub interactive: bool,
     /// Restore and save the profile's web session.
     pub use_session: bool,
-    /// Run the window under `xvfb-run` (no display).
+    /// Run the window on a private Xvfb display (no display).
     pub xvfb: bool,
     pub verbosity: u8,
     pub json_logs: bool,
@@ -162,9 +162,9 @@ impl SignInBrowser for WindowBrowser {
 
 /// Whether a window can be shown here, possibly by starting Xvfb (`xvfb` in the options).
 pub fn check_display(opts: &SignInOptions) -> Result<()> {
-    if opts.xvfb && !process::have_xvfb() {
+    if opts.xvfb && !crate::window::xvfb::available() {
         return Err(Error::NoDisplay(
-            "xvfb-run is not installed (Debian: apt-get install xvfb xauth)".into(),
+            "Xvfb is not installed (Debian: apt-get install xvfb)".into(),
         ));
     }
     if !opts.xvfb && !process::have_display() {

@@ -14,5 +14,6 @@ pub mod cookies;
 pub mod process;
 pub mod program;
 pub mod wire;
+pub mod xvfb;
 
 pub use wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};

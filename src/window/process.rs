@@ -11,13 +11,14 @@ use tokio::process::Command;
 use super::channel::{self, Ends, Pipes, ReadError};
 use super::program::webview_exe;
 use super::wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
+use super::xvfb::Xvfb;
 use crate::error::{Error, ErrorKind, Result};
 use crate::finesse::token_response::TokenResponse;
 
 /// How to start the window process.
 #[derive(Debug, Clone, Default)]
 pub struct Spawn {
-    /// Run it under `xvfb-run -a` (no display: demos, CI).
+    /// Run it on a private Xvfb display of its own (no display: demos, CI).
     pub xvfb: bool,
     /// Verbosity and log format passed on to the child, so its stderr matches ours.
     pub verbosity: u8,
@@ -41,12 +42,6 @@ pub fn have_display() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
-/// Whether `xvfb-run` is on PATH.
-pub fn have_xvfb() -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("xvfb-run").is_file()))
-}
-
 /// A started window process. It builds its (hidden) window at once but loads nothing until
 /// [`Window::go`], so callers overlap their own checks with WebKit's start-up. Dropping it
 /// ends the process group.
@@ -58,20 +53,25 @@ pub struct Window {
     /// The group's id, until the child is reaped: from then on the id is free for reuse by
     /// another process group (another sign-in's window), and must not be signalled.
     pid: Option<u32>,
+    /// The window's own display, when it has one; ended after the window.
+    _xvfb: Option<Xvfb>,
 }
 
 impl Window {
     /// Starts the window process and hands it the request.
     pub async fn spawn(req: &WindowRequest, spawn: &Spawn) -> Result<Window> {
         let exe = webview_exe()?;
-        let mut cmd = if spawn.xvfb {
-            let mut c = Command::new("xvfb-run");
-            c.args(["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp"])
-                .arg(&exe);
-            c
-        } else {
-            Command::new(&exe)
+        let xvfb = match spawn.xvfb {
+            true => {
+                let dir = req.data_dir.parent().unwrap_or(&req.data_dir);
+                Some(Xvfb::start(dir).await?)
+            }
+            false => None,
         };
+        let mut cmd = Command::new(&exe);
+        if let Some(x) = &xvfb {
+            x.configure(&mut cmd);
+        }
         if spawn.verbosity > 0 {
             cmd.arg(format!("-{}", "v".repeat(spawn.verbosity.min(4) as usize)));
         }
@@ -88,16 +88,12 @@ impl Window {
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
         #[cfg(unix)]
-        cmd.process_group(0); // so a timeout can end xvfb-run, Xvfb and WebKit's processes together
+        cmd.process_group(0); // so a timeout can end the window and WebKit's processes together
         let mut child = cmd.spawn().map_err(|e| {
-            if spawn.xvfb {
-                Error::NoDisplay(format!("cannot run xvfb-run: {e}"))
-            } else {
-                Error::Webview(format!(
-                    "cannot start the window process {}: {e}",
-                    exe.display()
-                ))
-            }
+            Error::Webview(format!(
+                "cannot start the window process {}: {e}",
+                exe.display()
+            ))
         })?;
         let ends = pipes.into_ends();
         let mut w = Window {
@@ -106,6 +102,7 @@ impl Window {
             stdin: child.stdin.take(),
             ends: None,
             child,
+            _xvfb: xvfb,
         };
         // Dropping `w` on this error ends the process group.
         w.ends = Some(ends.map_err(|e| Error::Webview(format!("the answer pipe: {e}")))?);
@@ -206,7 +203,7 @@ async fn await_helpers(_ends: Ends) {}
 impl Drop for Window {
     fn drop(&mut self) {
         // Cancelled, timed out or never told to go: nothing of the window outlives it
-        // (xvfb-run, Xvfb, WebKit's helpers). An answered window's group is ended in `wait`.
+        // (WebKit's helpers, then its Xvfb). An answered window's group is ended in `wait`.
         kill_group(self.pid);
     }
 }

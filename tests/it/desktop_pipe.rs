@@ -582,7 +582,7 @@ async fn the_agent_signs_a_non_sso_user_in_with_the_password_of_the_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn demo_signs_the_demo_agent_in() {
-    support::need_xvfb_run();
+    support::need_xvfb();
     let home = tempfile::tempdir().unwrap();
     let mut c = desktop_command(home.path(), &["sign-in", "--demo"]);
     c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");

@@ -85,7 +85,7 @@ fn login_and_token_without_a_server_are_usage_errors() {
 #[test]
 #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 fn the_demo_runs_with_its_flag() {
-    support::need_xvfb_run();
+    support::need_xvfb();
     let home = tempfile::tempdir().unwrap();
     let o = bin(home.path())
         .env_remove("DISPLAY")
@@ -102,6 +102,54 @@ fn the_demo_runs_with_its_flag() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["user_id"], "agent1");
     assert_eq!(v["token"].as_str().unwrap().split('.').count(), 3);
+}
+
+/// Demos started together each get a display of their own (Xvfb picks free numbers itself),
+/// and none is left running after them.
+#[test]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+fn demos_at_once_each_get_their_own_display() {
+    support::need_xvfb();
+    let homes: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let runs: Vec<_> = homes
+        .iter()
+        .map(|h| {
+            bin(h.path())
+                .env_remove("DISPLAY")
+                .env_remove("WAYLAND_DISPLAY")
+                .args(["login", "--demo", "--timeout", "90"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for r in runs {
+        let o = r.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["user_id"], "agent1");
+    }
+    // Each window's Xvfb ended with it: no authority file is left in any profile.
+    for h in &homes {
+        let left: Vec<_> = walk(h.path())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(".auth"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
 }
 
 /// Every subcommand path (`agent start`, …) from the help texts, depth first.

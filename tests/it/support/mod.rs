@@ -68,13 +68,13 @@ pub fn need_display() {
     );
 }
 
-/// Fails the test when `xvfb-run` (which the test starts itself) is not installed.
-pub fn need_xvfb_run() {
+/// Fails the test when `Xvfb` (which the product starts itself, with no display) is not
+/// installed.
+pub fn need_xvfb() {
     assert!(
-        runs("xvfb-run", "--help"),
-        "xvfb-run is not installed (this test runs a window under its own Xvfb): install xvfb \
-         and xauth (.ci/deps.sh does), or set FINESSE_SSO_SKIP_WINDOW_TESTS=1 to report these \
-         tests as ignored"
+        finesse_sso::window::xvfb::available(),
+        "Xvfb is not installed (this test runs a window on a display of its own): install xvfb \
+         (.ci/deps.sh does), or set FINESSE_SSO_SKIP_WINDOW_TESTS=1 to report these tests as ignored"
     );
 }
 

@@ -30,6 +30,9 @@ pub enum Ev {
         seq: u64,
         url: String,
     },
+    /// The engine's renderer ended (how, in words) while the sign-in was open.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    RendererGone(&'static str),
     Fail {
         kind: ErrorKind,
         message: String,

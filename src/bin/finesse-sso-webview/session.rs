@@ -117,6 +117,8 @@ struct Session {
     visible: bool,
     /// The last main-frame page and whether it finished loading (for the timeout's message).
     last_page: Option<(String, bool)>,
+    /// The main load the engine cancelled last, and the `seq` then (for the stranded check).
+    cancelled: Option<(u64, String)>,
 }
 
 impl Session {
@@ -142,6 +144,7 @@ impl Session {
             seq,
             visible: false,
             last_page: None,
+            cancelled: None,
         })
     }
 
@@ -195,6 +198,9 @@ impl Session {
     }
 
     fn on_event(&mut self, ev: Ev) -> Option<WindowOutcome> {
+        if let Ev::MainLoadCancelled(_) | Ev::RendererGone(_) | Ev::Fail { .. } = &ev {
+            tracing::debug!("engine: {ev:?}");
+        }
         match ev {
             Ev::Go => self.go(),
             Ev::PageStarted(url) => {
@@ -228,20 +234,24 @@ impl Session {
             Ev::MaybeReveal(_) => None,
             Ev::MainLoadCancelled(url) => {
                 // A newer navigation cancels the old load too; it shows up within the debounce.
+                self.cancelled = Some((self.seq.get(), url.clone()));
                 after(STRANDED_DEBOUNCE, &self.proxy, {
                     let seq = self.seq.get();
                     move || Ev::MaybeStranded { seq, url }
                 });
                 None
             }
-            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(WindowOutcome::error(
-                ErrorKind::Server,
-                format!(
-                    "WebKit cancelled the load of {} and nothing followed: the sign-in went \
-                     somewhere the window does not go (a redirect to file: ends this way)",
-                    redact::url_str(&url)
-                ),
-            )),
+            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(stranded(&url)),
+            // WebKit ends the renderer after cancelling some loads (a redirect to `file:`): with
+            // it gone nothing can follow, so that cancellation was final. Otherwise the renderer
+            // died under the page (a crash, the OOM killer): say so now, not at the timeout.
+            Ev::RendererGone(why) => match self.cancelled.take() {
+                Some((seq, url)) if seq == self.seq.get() => Some(stranded(&url)),
+                _ => Some(WindowOutcome::error(
+                    ErrorKind::Webview,
+                    format!("WebKit's web process {why}"),
+                )),
+            },
             Ev::MaybeStranded { .. } => None,
             Ev::Reveal => {
                 if self.visible {
@@ -362,4 +372,16 @@ impl Session {
             }
         }
     }
+}
+
+/// A main load the engine cancelled with nothing following it.
+fn stranded(url: &str) -> WindowOutcome {
+    WindowOutcome::error(
+        ErrorKind::Server,
+        format!(
+            "WebKit cancelled the load of {} and nothing followed: the sign-in went somewhere \
+             the window does not go (a redirect to file: ends this way)",
+            redact::url_str(url)
+        ),
+    )
 }

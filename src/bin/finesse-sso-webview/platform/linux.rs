@@ -213,7 +213,7 @@ pub fn attach_hooks(
     }
     {
         // Without this a crashed renderer (or one killed for memory) leaves the window waiting
-        // for a page that never finishes, until the sign-in's timeout.
+        // for a page that never finishes, until the sign-in's timeout. The session decides.
         let proxy = proxy.clone();
         wk.connect_web_process_terminated(move |_wv, reason| {
             let why = match reason {
@@ -223,10 +223,7 @@ pub fn attach_hooks(
                 }
                 _ => "was ended",
             };
-            let _ = proxy.send_event(Ev::Fail {
-                kind: ErrorKind::Webview,
-                message: format!("WebKit's web process {why}"),
-            });
+            let _ = proxy.send_event(Ev::RendererGone(why));
         });
     }
     wk.connect_load_failed(move |_wv, _event, uri, err| {

@@ -1,6 +1,7 @@
 //! The doctor's checks of this machine's own pieces: the config files the loader considered,
 //! the window program beside the CLI, the state directories' privacy, and the profile's agent.
 
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! window program, config files, state privacy, our agent, and with a server: reachability,
 //! certificate trust, auth mode). Checks only look: nothing is created, fixed or started.
 
+mod display;
 mod engine;
 mod local;
 pub mod report;
@@ -34,7 +35,7 @@ pub async fn run(dirs: &Dirs, survey: &ConfigSurvey, server: &ServerArgs) -> Rep
         r.push(local::config_file(file, parsed));
     }
     r.push(engine::engine());
-    r.push(engine::display());
+    r.push(display::display());
     r.push(local::window_program().await);
     r.push(local::state_dirs(dirs, server.profile()));
     r.push(local::agent(dirs, server).await);

@@ -46,6 +46,10 @@ pub enum Command {
     /// The Finesse agent's CTI session with the token: sign-in at an extension, state,
     /// sign-out, the User, reason codes (through the running agent when there is one).
     Desktop(desktop::DesktopArgs),
+    /// Check what a sign-in needs (engine, display, window program, config files, state
+    /// privacy, the agent; with a server: reachability, certificate, auth mode). Exit 22 when a
+    /// check fails.
+    Doctor(DoctorArgs),
     /// Print the exit-code table.
     ExitCodes,
 }
@@ -190,4 +194,24 @@ pub struct TokenArgs {
     /// Fail (exit 16) instead of starting an agent when none is running.
     #[arg(long)]
     pub no_start: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DoctorFormat {
+    /// Columns for people: check, status, detail.
+    #[default]
+    Table,
+    /// One JSON object: `ok`, `failed` (names) and `checks` (name, status, detail).
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// The server to check (and the CA file, proxy, user and profile), as `login` takes them;
+    /// without --server, the configured one (none: the network checks are skipped).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Table)]
+    pub format: DoctorFormat,
 }

@@ -78,6 +78,159 @@ impl FileConfig {
     }
 }
 
+/// Which of the two files a considered file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigRole {
+    /// The administrator's defaults for every user.
+    Machine,
+    /// The user's own file.
+    User,
+}
+
+impl ConfigRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConfigRole::Machine => "machine",
+            ConfigRole::User => "user",
+        }
+    }
+}
+
+/// What the loader did with one file it considered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFileStatus {
+    Read,
+    Missing,
+    /// Unreadable or not valid TOML: every command refuses to run (the reason says where).
+    Invalid(String),
+    /// Present but not used, with the reason (a machine-wide file others could have written).
+    Ignored(String),
+}
+
+/// One file the loader considered, in the order it looked.
+#[derive(Debug, Clone)]
+pub struct ConsideredFile {
+    pub role: ConfigRole,
+    pub path: PathBuf,
+    pub status: ConfigFileStatus,
+}
+
+/// Everything the loader found: the merged configuration, each file's fate, and the error
+/// that [`Config::load`] stops on (the first invalid file). `doctor` shows it all instead.
+#[derive(Debug)]
+pub struct ConfigSurvey {
+    pub config: Config,
+    pub files: Vec<ConsideredFile>,
+    error: Option<Error>,
+}
+
+impl ConfigSurvey {
+    /// The configuration, or the first invalid file's error.
+    pub fn into_result(self) -> Result<Config> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.config),
+        }
+    }
+}
+
+/// Whether the machine-wide file at `path` may be read: only when nobody but the administrator
+/// could have written it or swapped it (issue 13, finding 2). `Err` says why not.
+/// Unix: the file and its folder (and, for a symbolic link, where it leads) are owned by root
+/// and writable by neither group nor others.
+#[cfg(unix)]
+pub fn machine_file_trusted(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let check = |p: &Path, what: &str| -> std::result::Result<(), String> {
+        let m = std::fs::metadata(p).map_err(|e| format!("{what} {}: {e}", p.display()))?;
+        if m.mode() & 0o022 != 0 {
+            return Err(format!(
+                "{what} {} is writable by {} (mode {:o})",
+                p.display(),
+                if m.mode() & 0o002 != 0 {
+                    "every user"
+                } else {
+                    "its group"
+                },
+                m.mode() & 0o7777
+            ));
+        }
+        if m.uid() != 0 {
+            return Err(format!(
+                "{what} {} is owned by uid {}, not root",
+                p.display(),
+                m.uid()
+            ));
+        }
+        Ok(())
+    };
+    check(path, "the file")?;
+    check(folder(path), "its folder")?;
+    // A link in a trusted folder was put there by root, but what it leads to must be root's too.
+    let real = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if real != path {
+        check(&real, "the file it links to")?;
+        check(folder(&real), "the folder it links into")?;
+    }
+    Ok(())
+}
+
+/// Windows: the Administrators/SYSTEM ownership and ACL rule is decided by the Windows security
+/// module; until it is wired in here, the file is read as before.
+#[cfg(not(unix))]
+pub fn machine_file_trusted(path: &Path) -> std::result::Result<(), String> {
+    tracing::debug!(
+        "machine-wide config {}: ownership and ACL not checked in this build",
+        path.display()
+    );
+    Ok(())
+}
+
+/// The folder a file is in (`.` for a bare name).
+#[cfg(unix)]
+fn folder(p: &Path) -> &Path {
+    p.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Reads one considered file. A machine-wide file is judged by [`machine_file_trusted`] first.
+fn consider(
+    role: ConfigRole,
+    path: PathBuf,
+) -> (ConsideredFile, Option<FileConfig>, Option<Error>) {
+    let done = |status, file, error| {
+        (
+            ConsideredFile {
+                role,
+                path: path.clone(),
+                status,
+            },
+            file,
+            error,
+        )
+    };
+    let present = !matches!(
+        std::fs::symlink_metadata(&path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound
+    );
+    if present
+        && role == ConfigRole::Machine
+        && let Err(why) = machine_file_trusted(&path)
+    {
+        tracing::warn!(
+            "machine-wide config {} ignored: {why} (only the administrator may be able to change it)",
+            path.display()
+        );
+        return done(ConfigFileStatus::Ignored(why), None, None);
+    }
+    match FileConfig::read(&path) {
+        Ok(Some(f)) => done(ConfigFileStatus::Read, Some(f), None),
+        Ok(None) => done(ConfigFileStatus::Missing, None, None),
+        Err(e) => done(ConfigFileStatus::Invalid(e.to_string()), None, Some(e)),
+    }
+}
+
 /// A TOML error as "config PATH: line L, column C: what". Never the offending line itself
 /// (toml's own `Display` quotes it, and it may hold a proxy password), nor a quoted value.
 fn describe(path: &Path, text: &str, e: &toml::de::Error) -> String {
@@ -149,14 +302,32 @@ pub fn system_config_file() -> Option<PathBuf> {
 }
 
 impl Config {
+    /// The configuration every command uses; the first invalid file is an error.
     pub fn load(dirs: &Dirs) -> Result<Self> {
-        Ok(Config {
-            system: system_config_file()
-                .map(|p| FileConfig::read(&p))
-                .transpose()?
-                .flatten(),
-            user: FileConfig::read(&dirs.config_file())?,
-        })
+        Self::survey(dirs).into_result()
+    }
+
+    /// Considers the machine-wide file (when one applies), then the user's, and reports each.
+    pub fn survey(dirs: &Dirs) -> ConfigSurvey {
+        let mut survey = ConfigSurvey {
+            config: Config::default(),
+            files: Vec::new(),
+            error: None,
+        };
+        let candidates = system_config_file()
+            .map(|p| (ConfigRole::Machine, p))
+            .into_iter()
+            .chain([(ConfigRole::User, dirs.config_file())]);
+        for (role, path) in candidates {
+            let (considered, file, error) = consider(role, path);
+            match role {
+                ConfigRole::Machine => survey.config.system = file,
+                ConfigRole::User => survey.config.user = file,
+            }
+            survey.error = survey.error.or(error);
+            survey.files.push(considered);
+        }
+        survey
     }
 
     fn files(&self) -> impl Iterator<Item = &FileConfig> {
@@ -317,6 +488,104 @@ user = "labuser"
             FileConfig::read(&t.path().join("none.toml"))
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    /// Finding 2 (issue 13): the machine-wide file is read only when root alone can write it
+    /// and its folder. Files made here are owned by whoever runs the tests: root in CI (the
+    /// positive case), another user elsewhere (then "not root" is what is checked).
+    #[cfg(unix)]
+    #[test]
+    fn the_machine_file_is_trusted_only_when_root_alone_can_write_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        let t = tempfile::tempdir().unwrap();
+        let etc = t.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        mode(&etc, 0o755);
+        let file = etc.join("config.toml");
+        std::fs::write(&file, "user = \"u\"\n").unwrap();
+        mode(&file, 0o644);
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        match machine_file_trusted(&file) {
+            Ok(()) => assert_eq!(me, 0, "trusted a file uid {me} owns"),
+            Err(why) => {
+                assert_ne!(me, 0, "{why}");
+                assert!(
+                    why.contains(&format!("owned by uid {me}, not root")),
+                    "{why}"
+                );
+            }
+        }
+        mode(&file, 0o664);
+        let why = machine_file_trusted(&file).unwrap_err();
+        assert!(
+            why.contains("the file") && why.contains("writable by its group"),
+            "{why}"
+        );
+        mode(&file, 0o646);
+        let why = machine_file_trusted(&file).unwrap_err();
+        assert!(why.contains("writable by every user (mode 646)"), "{why}");
+        mode(&file, 0o644);
+        mode(&etc, 0o777);
+        let why = machine_file_trusted(&file).unwrap_err();
+        assert!(
+            why.starts_with("its folder") && why.contains("every user"),
+            "{why}"
+        );
+        mode(&etc, 0o755);
+        // A link in the trusted folder into a folder others can write is not trusted either.
+        let loose = t.path().join("loose");
+        std::fs::create_dir(&loose).unwrap();
+        mode(&loose, 0o777);
+        std::fs::write(loose.join("real.toml"), "").unwrap();
+        mode(&loose.join("real.toml"), 0o644);
+        let link = etc.join("linked.toml");
+        std::os::unix::fs::symlink(loose.join("real.toml"), &link).unwrap();
+        let why = machine_file_trusted(&link).unwrap_err();
+        if me == 0 {
+            assert!(why.starts_with("the folder it links into"), "{why}");
+        }
+        assert!(machine_file_trusted(&etc.join("none.toml")).is_err());
+    }
+
+    /// The loader's report: missing, read, invalid (the error `load` stops on), ignored.
+    #[cfg(unix)]
+    #[test]
+    fn every_considered_file_is_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("c.toml");
+        let (f, parsed, err) = consider(ConfigRole::User, p.clone());
+        assert_eq!(f.status, ConfigFileStatus::Missing);
+        assert!(parsed.is_none() && err.is_none());
+        std::fs::write(&p, "server = \"s\"\n").unwrap();
+        let (f, parsed, err) = consider(ConfigRole::User, p.clone());
+        assert_eq!(f.status, ConfigFileStatus::Read);
+        assert_eq!(parsed.unwrap().top.server.as_deref(), Some("s"));
+        assert!(err.is_none());
+        std::fs::write(&p, "server = [").unwrap();
+        let (f, parsed, err) = consider(ConfigRole::User, p.clone());
+        assert!(matches!(f.status, ConfigFileStatus::Invalid(ref m) if m.contains("line 1")));
+        assert!(parsed.is_none());
+        assert_eq!(err.unwrap().exit_code(), crate::error::exit::USAGE);
+        // The same file as the machine-wide one, writable by all: ignored, not an error.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let (f, parsed, err) = consider(ConfigRole::Machine, p.clone());
+        assert!(
+            matches!(f.status, ConfigFileStatus::Ignored(ref m) if m.contains("every user")),
+            "{:?}",
+            f.status
+        );
+        assert!(parsed.is_none() && err.is_none());
+        // The user's own file is the user's business.
+        std::fs::write(&p, "user = \"u\"").unwrap();
+        assert_eq!(
+            consider(ConfigRole::User, p).0.status,
+            ConfigFileStatus::Read
         );
     }
 }

@@ -36,17 +36,7 @@ impl Dirs {
 
     /// The per-profile state directory (webview data, saved web session), created private.
     pub fn profile(&self, profile: &str) -> Result<PathBuf> {
-        if profile.is_empty()
-            || profile.len() > 64
-            || !profile
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            || profile.starts_with('.')
-        {
-            return Err(Error::Usage(format!(
-                "profile name {profile:?}: use 1-64 letters, digits, '-', '_' or '.' (not leading)"
-            )));
-        }
+        check_profile_name(profile)?;
         // Every level we own is private, not just the leaf (a 0755 parent lists profile names).
         let profiles = self.state.join("profiles");
         ensure_private_dir(&self.state)?;
@@ -56,9 +46,31 @@ impl Dirs {
         Ok(dir)
     }
 
+    /// Where `profile`'s state directory is, creating nothing (`doctor` looks without touching).
+    pub fn profile_path(&self, profile: &str) -> Result<PathBuf> {
+        check_profile_name(profile)?;
+        Ok(self.state.join("profiles").join(profile))
+    }
+
     pub fn config_file(&self) -> PathBuf {
         self.config.join("config.toml")
     }
+}
+
+/// A profile name is one safe path component.
+fn check_profile_name(profile: &str) -> Result<()> {
+    if profile.is_empty()
+        || profile.len() > 64
+        || !profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || profile.starts_with('.')
+    {
+        return Err(Error::Usage(format!(
+            "profile name {profile:?}: use 1-64 letters, digits, '-', '_' or '.' (not leading)"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(all(unix, not(target_os = "macos")))]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dirs;
+pub mod doctor;
 pub mod error;
 pub mod finesse;
 pub mod flow;

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod desktop;
 mod desktop_credentials;
 mod desktop_demo;
+pub mod doctor;
 pub mod emulate;
 pub mod login;
 pub mod logout;
@@ -29,6 +30,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Token(args) => runtime()?.block_on(token::run(&args, cli.verbose, cli.log_format)),
         Command::Agent(args) => runtime()?.block_on(agent::run(&args, cli.verbose, cli.log_format)),
         Command::Logout(args) => runtime()?.block_on(logout::run(&args)),
+        Command::Doctor(args) => {
+            runtime()?.block_on(doctor::run(&args, &mut std::io::stdout().lock()))
+        }
         Command::Desktop(args) => {
             runtime()?.block_on(desktop::run(&args, cli.verbose, cli.log_format))
         }

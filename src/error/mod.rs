@@ -85,6 +85,9 @@ pub enum Error {
     },
     #[error("{0}")]
     PasswordRequired(String),
+    /// `doctor` printed its table; these checks failed.
+    #[error("doctor: {0}")]
+    DoctorFailed(String),
 }
 
 impl Error {
@@ -124,6 +127,7 @@ impl Error {
             Error::DesktopRefused { .. } => ErrorKind::DesktopRefused,
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
+            Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
         }
     }
 
@@ -214,6 +218,7 @@ mod tests {
                 detail: "d".into(),
             },
             Error::PasswordRequired("x".into()),
+            Error::DoctorFailed("x".into()),
         ];
         for e in errors {
             let kind = e.kind();

@@ -22,6 +22,12 @@ impl Endpoint {
     /// The endpoint of `profile` (the name was checked by `Dirs::profile`).
     pub fn of(dirs: &Dirs, profile: &str) -> Result<Self> {
         dirs.profile(profile)?;
+        Self::locate(dirs, profile)
+    }
+
+    /// The same address, creating nothing (`doctor` looks without touching the state).
+    pub fn locate(dirs: &Dirs, profile: &str) -> Result<Self> {
+        dirs.profile_path(profile)?;
         let lock = dirs.runtime.join(format!("{profile}.lock"));
         #[cfg(unix)]
         let path = dirs.runtime.join(format!("{profile}.sock"));

@@ -9,6 +9,7 @@ mod agent_window;
 mod cli;
 mod desktop;
 mod desktop_pipe;
+mod doctor;
 mod emulator;
 mod hostile;
 mod login;

@@ -1,0 +1,218 @@
+//! The doctor's network checks, with the trust and proxy every other verb would use: the CA
+//! file, the proxy, whether Finesse answers, whether its certificate verifies, and the auth mode
+//! it reports (through the same Finesse client as `login`).
+
+use std::time::Duration;
+
+use super::report::Check;
+use crate::cli::ServerArgs;
+use crate::error::Error;
+use crate::finesse::client::{Finesse, UserMode};
+use crate::finesse::xml::AuthMode;
+use crate::http::{self, HttpOptions};
+use crate::redact;
+
+/// How long the whole SystemInfo (and UserAuthMode) exchange may take.
+const ASK_WITHIN: Duration = Duration::from_secs(30);
+
+fn mode_name(m: &AuthMode) -> &'static str {
+    match m {
+        AuthMode::Sso => "SSO",
+        AuthMode::NonSso => "NON_SSO",
+        AuthMode::Hybrid => "HYBRID",
+    }
+}
+
+/// Every network row, in order: `ca_file`, `proxy`, `finesse`, `tls`, `auth_mode`.
+pub async fn checks(server: &ServerArgs) -> Vec<Check> {
+    let mut rows = Vec::new();
+    let ca_pem = match &server.ca_file {
+        None => {
+            rows.push(Check::skip(
+                "ca_file",
+                "none: the system store alone is trusted",
+            ));
+            None
+        }
+        Some(path) => match http::read_ca_file(path) {
+            Ok(pem) => {
+                let n = http::parse_pem_certs(&pem).map(|c| c.len()).unwrap_or(0);
+                rows.push(Check::ok(
+                    "ca_file",
+                    format!(
+                        "{}: {n} certificate(s), trusted with the system store",
+                        path.display()
+                    ),
+                ));
+                Some(pem)
+            }
+            Err(e) => {
+                rows.push(Check::fail("ca_file", e.to_string()));
+                None
+            }
+        },
+    };
+    let proxy = match server.proxy.as_deref().map(crate::signin::parse_proxy) {
+        None => {
+            rows.push(environment_proxy());
+            None
+        }
+        Some(Ok(url)) => {
+            rows.push(Check::ok("proxy", redact::url(&url)));
+            Some(url)
+        }
+        Some(Err(e)) => {
+            rows.push(Check::fail("proxy", e.to_string()));
+            return with_skips(rows, "the proxy setting is unusable");
+        }
+    };
+    let Some(given) = server.server.as_deref() else {
+        return with_skips(
+            rows,
+            "no server given (--server, FINESSE_SSO_SERVER or `server` in config.toml)",
+        );
+    };
+    let base = match crate::finesse::address::parse(given) {
+        Ok(u) => u,
+        Err(e) => {
+            rows.push(Check::fail("finesse", e.to_string()));
+            rows.push(Check::skip("tls", "no usable server address"));
+            rows.push(Check::skip("auth_mode", "no usable server address"));
+            return rows;
+        }
+    };
+    let shown = redact::url(&base);
+    let opts = HttpOptions {
+        ca_pem: ca_pem.clone(),
+        proxy: proxy.clone(),
+        follow_redirects: false,
+        timeout: Some(ASK_WITHIN),
+    };
+    let client = match http::client(&opts, None) {
+        Ok(c) => c,
+        Err(e) => {
+            rows.push(Check::fail("finesse", e.to_string()));
+            return with_skips(rows, "no HTTP client");
+        }
+    };
+    let finesse = Finesse::new(base.clone(), client);
+    let trust = match (&server.ca_file, &ca_pem) {
+        (Some(ca), Some(_)) => format!("the system store and {}", ca.display()),
+        _ => "the system store".to_string(),
+    };
+    let via = proxy
+        .as_ref()
+        .map(|p| format!(" via {}", redact::url(p)))
+        .unwrap_or_default();
+    let plain = base.scheme() == "http";
+    let asked = tokio::time::timeout(ASK_WITHIN, finesse.system_auth_mode()).await;
+    let mode = match asked {
+        Ok(Ok(mode)) => {
+            rows.push(Check::ok(
+                "finesse",
+                format!("{shown} answers SystemInfo{via}"),
+            ));
+            rows.push(tls_ok(plain, &trust));
+            mode
+        }
+        Ok(Err(Error::Tls { cause, .. })) => {
+            rows.push(Check::ok(
+                "finesse",
+                format!("{shown} answers{via} (TLS handshake reached)"),
+            ));
+            rows.push(Check::fail(
+                "tls",
+                format!(
+                    "the certificate does not verify with {trust}: {cause} (add its CA with --ca-file or to the system store)"
+                ),
+            ));
+            rows.push(Check::skip("auth_mode", "no trusted answer from Finesse"));
+            return rows;
+        }
+        Ok(Err(e @ Error::Network { .. })) => {
+            rows.push(Check::fail("finesse", e.to_string()));
+            return with_skips(rows, "Finesse cannot be reached");
+        }
+        Ok(Err(e)) => {
+            // An answer, but not a usable SystemInfo (an HTTP error, not Finesse).
+            rows.push(Check::fail("finesse", e.to_string()));
+            rows.push(tls_ok(plain, &trust));
+            rows.push(Check::skip("auth_mode", "Finesse gave no SystemInfo"));
+            return rows;
+        }
+        Err(_) => {
+            rows.push(Check::fail(
+                "finesse",
+                format!("{shown}: no answer within {} s", ASK_WITHIN.as_secs()),
+            ));
+            return with_skips(rows, "Finesse did not answer");
+        }
+    };
+    rows.push(auth_mode(&finesse, &mode, server.user.as_deref()).await);
+    rows
+}
+
+fn tls_ok(plain: bool, trust: &str) -> Check {
+    if plain {
+        Check::skip("tls", "plain http (allowed on loopback only)")
+    } else {
+        Check::ok("tls", format!("the certificate verifies with {trust}"))
+    }
+}
+
+/// The `finesse`, `tls` and `auth_mode` rows that were not reached, as skips.
+fn with_skips(mut rows: Vec<Check>, why: &str) -> Vec<Check> {
+    for name in ["finesse", "tls", "auth_mode"] {
+        if !rows.iter().any(|c| c.name == name) {
+            rows.push(Check::skip(name, why));
+        }
+    }
+    rows
+}
+
+/// No proxy setting: the environment's (`https_proxy`, `all_proxy`), which the HTTP client
+/// honours, shown without credentials.
+fn environment_proxy() -> Check {
+    let found = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .find_map(|k| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| (k, v))
+        });
+    match found {
+        Some((k, v)) => Check::ok("proxy", format!("from {k}: {}", redact::url_str(&v))),
+        None => Check::skip("proxy", "none: direct connections"),
+    }
+}
+
+/// SSO is what `login` needs; HYBRID is asked per user when one is known; NON_SSO is worth a
+/// warning (no SSO token; `desktop` asks for a password instead).
+async fn auth_mode(finesse: &Finesse, mode: &AuthMode, user: Option<&str>) -> Check {
+    const NAME: &str = "auth_mode";
+    let non_sso = "login and token cannot work; desktop commands ask for the password";
+    match (mode, user) {
+        (AuthMode::Sso, _) => Check::ok(NAME, "SSO"),
+        (AuthMode::NonSso, _) => Check::warn(NAME, format!("NON_SSO: {non_sso}")),
+        (AuthMode::Hybrid, None) => {
+            Check::ok(NAME, "HYBRID (per user; give --user to ask about one)")
+        }
+        (AuthMode::Hybrid, Some(u)) => {
+            match tokio::time::timeout(ASK_WITHIN, finesse.user_auth_mode(u)).await {
+                Ok(Ok(UserMode::Known(AuthMode::NonSso))) => {
+                    Check::warn(NAME, format!("HYBRID; user {u} is NON_SSO: {non_sso}"))
+                }
+                Ok(Ok(UserMode::Known(m))) => {
+                    Check::ok(NAME, format!("HYBRID; user {u} is {}", mode_name(&m)))
+                }
+                Ok(Ok(UserMode::Unavailable(why))) => Check::ok(
+                    NAME,
+                    format!("HYBRID; UserAuthMode unavailable ({why}): sign-ins go on with SSO"),
+                ),
+                Ok(Err(e)) => Check::fail(NAME, format!("HYBRID; UserAuthMode: {e}")),
+                Err(_) => Check::fail(NAME, "HYBRID; UserAuthMode did not answer in time"),
+            }
+        }
+    }
+}

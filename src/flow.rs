@@ -5,6 +5,8 @@
 
 use url::Url;
 
+pub mod document;
+
 pub use crate::finesse::TOKEN_PATH;
 pub use crate::finesse::address::is_loopback;
 use crate::finesse::token_response::{TokenResponse, TokenResponseError};

@@ -75,7 +75,7 @@ fn reachable(socket: &Socket) -> Result<(), String> {
 }
 
 /// Linux and other X11/Wayland systems: `WAYLAND_DISPLAY` or `DISPLAY` must name a display that
-/// answers. Without either, `xvfb-run` can still host a sign-in that needs no typing.
+/// answers. Without either, a private Xvfb can still host a sign-in that needs no typing.
 #[cfg(all(unix, not(target_os = "macos")))]
 pub fn display() -> Check {
     const NAME: &str = "display";
@@ -99,16 +99,16 @@ pub fn display() -> Check {
     if !tried.is_empty() {
         return Check::fail(NAME, tried.join("; "));
     }
-    if crate::window::process::have_xvfb() {
+    if crate::window::xvfb::available() {
         Check::warn(
             NAME,
-            "none (DISPLAY and WAYLAND_DISPLAY unset); xvfb-run is installed, so a sign-in that \
+            "none (DISPLAY and WAYLAND_DISPLAY unset); Xvfb is installed, so a sign-in that \
              needs no typing (login --demo, --non-interactive) still works",
         )
     } else {
         Check::fail(
             NAME,
-            "none: DISPLAY and WAYLAND_DISPLAY are unset and xvfb-run is not installed, so the \
+            "none: DISPLAY and WAYLAND_DISPLAY are unset and Xvfb is not installed, so the \
              sign-in window cannot open",
         )
     }

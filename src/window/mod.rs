@@ -13,6 +13,7 @@ pub mod channel;
 pub mod cookies;
 pub mod process;
 pub mod program;
+pub mod tree;
 pub mod wire;
 pub mod xvfb;
 

@@ -10,6 +10,7 @@ use tokio::process::Command;
 
 use super::channel::{self, Ends, Pipes, ReadError};
 use super::program::webview_exe;
+use super::tree::Tree;
 use super::wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
 use super::xvfb::Xvfb;
 use crate::error::{Error, ErrorKind, Result};
@@ -44,15 +45,14 @@ pub fn have_display() -> bool {
 
 /// A started window process. It builds its (hidden) window at once but loads nothing until
 /// [`Window::go`], so callers overlap their own checks with WebKit's start-up. Dropping it
-/// ends the process group.
+/// ends its whole process tree.
 pub struct Window {
     req: WindowRequest,
     child: tokio::process::Child,
     stdin: Option<tokio::process::ChildStdin>,
     ends: Option<Ends>,
-    /// The group's id, until the child is reaped: from then on the id is free for reuse by
-    /// another process group (another sign-in's window), and must not be signalled.
-    pid: Option<u32>,
+    /// Every process the window started (a process group, a job object).
+    tree: Tree,
     /// The window's own display, when it has one; ended after the window.
     _xvfb: Option<Xvfb>,
 }
@@ -87,8 +87,8 @@ impl Window {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
-        #[cfg(unix)]
-        cmd.process_group(0); // so a timeout can end the window and WebKit's processes together
+        // So a timeout can end the window and WebKit's (or WebView2's) processes together.
+        Tree::prepare(&mut cmd);
         let mut child = cmd.spawn().map_err(|e| {
             Error::Webview(format!(
                 "cannot start the window process {}: {e}",
@@ -96,15 +96,17 @@ impl Window {
             ))
         })?;
         let ends = pipes.into_ends();
+        // Before the request goes out: the child starts nothing until it has read it.
+        let tree = Tree::adopt(&child);
         let mut w = Window {
             req: req.clone(),
-            pid: child.id(),
+            tree,
             stdin: child.stdin.take(),
             ends: None,
             child,
             _xvfb: xvfb,
         };
-        // Dropping `w` on this error ends the process group.
+        // Dropping `w` on this error ends the process tree.
         w.ends = Some(ends.map_err(|e| Error::Webview(format!("the answer pipe: {e}")))?);
         let mut line = serde_json::to_string(req).map_err(|e| Error::Internal(e.to_string()))?;
         line.push('\n');
@@ -152,13 +154,14 @@ impl Window {
         if !matches!(outcome, Err(ReadError::Closed)) {
             // The answer is in (or the window misbehaves): end the window and all it started
             // now. WebKit's helpers would wind down for ≈ 35 ms more, holding the profile's
-            // files. They all hold the life pipe, so its EOF says they are gone.
-            kill_group(self.pid);
-            await_helpers(ends).await;
+            // files. They all hold the life pipe, so its EOF says they are gone (Windows: the
+            // job's process count).
+            self.tree.end();
+            await_helpers(ends, &self.tree).await;
         }
         let status = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
         if matches!(status, Ok(Ok(_))) {
-            self.pid = None;
+            self.tree.reaped();
         }
         match outcome {
             Ok(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
@@ -190,21 +193,24 @@ impl Window {
 /// Waits (bounded) until every process holding the life pipe is gone; what it carries, if
 /// anything, is discarded.
 #[cfg(unix)]
-async fn await_helpers(mut ends: Ends) {
+async fn await_helpers(mut ends: Ends, _tree: &Tree) {
     let mut sink = tokio::io::sink();
     let drain = tokio::io::copy(&mut ends.life, &mut sink);
     let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
 }
 
-/// No process group to end on Windows; the window exits by itself after answering.
-#[cfg(not(unix))]
-async fn await_helpers(_ends: Ends) {}
+/// Windows: no life pipe (helpers inherit no handle of ours); the job counts its processes.
+#[cfg(windows)]
+async fn await_helpers(_ends: Ends, tree: &Tree) {
+    tree.gone(Duration::from_secs(5)).await;
+}
 
 impl Drop for Window {
     fn drop(&mut self) {
         // Cancelled, timed out or never told to go: nothing of the window outlives it
-        // (WebKit's helpers, then its Xvfb). An answered window's group is ended in `wait`.
-        kill_group(self.pid);
+        // (WebKit's or WebView2's helpers, then its Xvfb). An answered window's tree is ended
+        // in `wait`.
+        self.tree.end();
     }
 }
 
@@ -238,16 +244,4 @@ fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
 fn message_host(message: &str) -> Option<String> {
     let (h, _) = message.split_once(": ")?;
     (!h.contains(' ')).then(|| h.to_string())
-}
-
-fn kill_group(pid: Option<u32>) {
-    #[cfg(unix)]
-    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
-        // SAFETY: signalling our own child's process group.
-        unsafe {
-            libc::kill(-pid, libc::SIGTERM);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = pid;
 }

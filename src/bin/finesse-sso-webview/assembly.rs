@@ -57,14 +57,16 @@ pub fn assemble(
     let mut context = WebContext::new(Some(req.data_dir.clone()));
     let last_denied: Rc<RefCell<Option<DenyReason>>> = Rc::new(RefCell::new(None));
 
-    let nav = {
+    // One decision for every navigation, top level and frames: wry calls it (WebKit, WKWebView),
+    // or the platform hooks do (WebView2).
+    let nav: Rc<dyn Fn(String) -> bool> = {
         let (flow, proxy, seq, last_denied) = (
             flow.clone(),
             proxy.clone(),
             seq.clone(),
             last_denied.clone(),
         );
-        move |url: String| -> bool {
+        Rc::new(move |url: String| -> bool {
             seq.set(seq.get() + 1);
             match flow.borrow_mut().navigation(&url) {
                 Navigation::Allow => {
@@ -86,7 +88,7 @@ pub fn assemble(
                     false
                 }
             }
-        }
+        })
     };
     let page = {
         let proxy = proxy.clone();
@@ -97,8 +99,15 @@ pub fn assemble(
             });
         }
     };
-    let mut builder = WebViewBuilder::new_with_web_context(&mut context)
-        .with_navigation_handler(nav)
+    let builder = WebViewBuilder::new_with_web_context(&mut context);
+    // WebView2: the platform hooks call `nav` themselves, top level and frames alike, so they
+    // know its decision for each navigation id (wry's handler would run in an unknown order).
+    #[cfg(not(windows))]
+    let builder = builder.with_navigation_handler({
+        let nav = nav.clone();
+        move |url| nav(url)
+    });
+    let mut builder = builder
         .with_on_page_load_handler(page)
         .with_new_window_req_handler(|url, _| {
             // Pop-ups would escape the capture rules and the navigation allow-list.
@@ -128,7 +137,10 @@ pub fn assemble(
         ))
     })?;
     platform::trust_ca(&webview, req.ca_pem.clone(), proxy.clone());
+    #[cfg(not(windows))]
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied);
+    #[cfg(windows)]
+    platform::attach_hooks(&webview, req, proxy.clone(), last_denied, nav);
     restore_cookies(&webview, req);
     Ok(Parts {
         window,

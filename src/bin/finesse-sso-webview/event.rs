@@ -8,7 +8,8 @@ use finesse_sso::error::ErrorKind;
 pub enum Ev {
     PageStarted(String),
     PageFinished(String),
-    /// The engine's own record of a finished document (Linux native read / script read elsewhere).
+    /// The engine's own record of a finished document (WebKitGTK's main resource, WebView2's
+    /// recorded response; a script read on macOS).
     Document {
         url: String,
         status: u16,
@@ -23,7 +24,7 @@ pub enum Ev {
     Go,
     /// The main load of this URL was cancelled (WebKitGTK reports it), by a newer navigation
     /// or by the engine itself.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(target_os = "macos", allow(dead_code))]
     MainLoadCancelled(String),
     /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
     MaybeStranded {

@@ -2,7 +2,10 @@
 //! functions: `prepare_process` (before the toolkit starts), `display_problem`, `build_webview`
 //! (the webview inside the window), `trust_ca` (`--ca-file`), `attach_hooks` (engine hooks the
 //! portable wry API lacks) and `read_document` (the engine's record of the finished main
-//! document, for the capture rule). Imports run one way: platform modules see only `event`.
+//! document, for the capture rule; where the hooks hand it over themselves, as on Windows, it
+//! does nothing). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
+//! for top-level and frame navigations alike (wry asks only about top-level ones there).
+//! Imports run one way: platform modules see only `event`.
 
 #[cfg(target_os = "linux")]
 mod linux;
@@ -19,7 +22,7 @@ mod macos;
 #[cfg(target_os = "macos")]
 pub use macos::*;
 
-#[cfg(any(windows, target_os = "macos"))]
+#[cfg(target_os = "macos")]
 mod script_read;
 
 #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]

@@ -101,6 +101,7 @@ pub fn need_node() {
 }
 
 /// Whether `program arg` starts and exits 0.
+#[cfg(unix)]
 fn runs(program: &str, arg: &str) -> bool {
     Command::new(program)
         .arg(arg)

@@ -8,7 +8,8 @@ use finesse_sso::error::ErrorKind;
 pub enum Ev {
     PageStarted(String),
     PageFinished(String),
-    /// The engine's own record of a finished document (Linux native read / script read elsewhere).
+    /// The engine's own record of a finished document (Linux main resource, macOS
+    /// isolated-world read of the judged response, script read on Windows).
     Document {
         url: String,
         status: u16,
@@ -21,9 +22,15 @@ pub enum Ev {
     ParentGone,
     /// The parent's checks passed: load the token URL (the window was built meanwhile).
     Go,
-    /// The main load of this URL was cancelled (WebKitGTK reports it), by a newer navigation
+    /// The main load of this URL was cancelled (WebKitGTK and WKWebView report it), by a newer navigation
     /// or by the engine itself.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(
+        windows,
+        allow(
+            dead_code,
+            reason = "the Windows window does not report cancellations yet"
+        )
+    )]
     MainLoadCancelled(String),
     /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
     MaybeStranded {

@@ -15,11 +15,13 @@ mod windows;
 pub use windows::*;
 
 #[cfg(target_os = "macos")]
+mod capture_delegate;
+#[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
 pub use macos::*;
 
-#[cfg(any(windows, target_os = "macos"))]
+#[cfg(windows)]
 mod script_read;
 
 #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]

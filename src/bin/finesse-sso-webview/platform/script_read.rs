@@ -1,5 +1,5 @@
 //! The finished document read by script after load, where native capture is not built yet
-//! (Windows, macOS). The engine reports the status where it can (Navigation Timing
+//! (Windows). The engine reports the status where it can (Navigation Timing
 //! `responseStatus`); the URL and content type come from the document. Only a top-level JSON
 //! document has no script of its own to interfere.
 

@@ -11,6 +11,9 @@ pub use crate::finesse::TOKEN_PATH;
 pub use crate::finesse::address::is_loopback;
 use crate::finesse::token_response::{TokenResponse, TokenResponseError};
 
+mod response;
+pub use response::{DocumentBinding, ResponseFacts, ResponseVerdict};
+
 /// More top-level navigations than this in one sign-in is a loop, not an IdP.
 pub const MAX_NAVIGATIONS: u32 = 200;
 
@@ -154,20 +157,31 @@ impl Flow {
         if !self.is_token_endpoint(url) {
             return Err(CaptureRefusal::NotTokenEndpoint);
         }
-        if status != 200 {
-            return Err(CaptureRefusal::Status(status));
-        }
-        let essence = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if essence != "application/json" {
-            return Err(CaptureRefusal::Mime(essence.chars().take(64).collect()));
+        if let Some(refusal) = status_mime_refusal(status, mime) {
+            return Err(refusal);
         }
         Ok(TokenResponse::parse(body)?)
     }
+}
+
+/// The token answer's status and MIME rule, shared by [`Flow::capture`] and
+/// [`Flow::judge_response`].
+fn status_mime_refusal(status: u16, mime: &str) -> Option<CaptureRefusal> {
+    if status != 200 {
+        return Some(CaptureRefusal::Status(status));
+    }
+    let essence = mime_essence(mime);
+    (essence != "application/json")
+        .then(|| CaptureRefusal::Mime(essence.chars().take(64).collect()))
+}
+
+/// `type/subtype`, lower case, without parameters.
+fn mime_essence(mime: &str) -> String {
+    mime.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ pub enum Ev {
     PageStarted(String),
     PageFinished(String),
     /// The engine's own record of a finished document (WebKitGTK's main resource, WebView2's
-    /// recorded response; a script read on macOS).
+    /// recorded response, the macOS isolated-world read of the judged response).
     Document {
         url: String,
         status: u16,
@@ -22,9 +22,8 @@ pub enum Ev {
     ParentGone,
     /// The parent's checks passed: load the token URL (the window was built meanwhile).
     Go,
-    /// The main load of this URL was cancelled (WebKitGTK reports it), by a newer navigation
+    /// The main load of this URL was cancelled (WebKitGTK and WKWebView report it), by a newer navigation
     /// or by the engine itself.
-    #[cfg_attr(target_os = "macos", allow(dead_code))]
     MainLoadCancelled(String),
     /// No navigation followed that cancellation (the `seq` then is unchanged): it was final.
     MaybeStranded {
@@ -32,7 +31,10 @@ pub enum Ev {
         url: String,
     },
     /// The engine's renderer ended (how, in words) while the sign-in was open.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(dead_code, reason = "only WebKitGTK reports its renderer's end so far")
+    )]
     RendererGone(&'static str),
     Fail {
         kind: ErrorKind,

@@ -1,21 +1,20 @@
-//! macOS (WKWebView): process set-up, the webview in the window, `--ca-file` (the OS store
-//! only), engine hooks, and reading the finished document. Native capture (the navigation
-//! response + an isolated content world) goes here; today the document is read by
-//! script after load (`script_read`).
+//! macOS (WKWebView): process set-up, the webview in the window, `--ca-file` (the keychain
+//! only), and native capture: the navigation delegate that judges WebKit's main-frame response
+//! before it renders and reads the token body in an isolated content world for that navigation
+//! only (`capture_delegate`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use tao::event_loop::EventLoopProxy;
 use tao::window::Window;
-use wry::{WebView, WebViewBuilder};
+use wry::{WebView, WebViewBuilder, WebViewExtMacOS};
 
-use finesse_sso::flow::DenyReason;
+use finesse_sso::flow::{DenyReason, Flow};
 use finesse_sso::window::WindowRequest;
 
+use super::capture_delegate::CaptureDelegate;
 use crate::event::Ev;
-
-pub use super::script_read::read_document;
 
 /// Private files from WebKit, before it starts.
 pub fn prepare_process() {
@@ -34,18 +33,33 @@ pub fn build_webview(builder: WebViewBuilder<'_>, window: &Window) -> Result<Web
     builder.build(window).map_err(|e| e.to_string())
 }
 
-/// WebView2 verifies TLS against the macOS keychain only; a customer CA is added there.
+/// WKWebView verifies TLS against the macOS keychain only; a customer CA is added there.
 pub fn trust_ca(_webview: &WebView, ca_pem: Option<String>, _proxy: EventLoopProxy<Ev>) {
     if ca_pem.is_some() {
         tracing::debug!("--ca-file is not used by the window here: it trusts the keychain");
     }
 }
 
-/// No hooks beyond wry's yet (refused navigations are not fatal by themselves here).
+/// Puts the capture delegate in front of wry's navigation delegate: responses judged before
+/// they render, the token body read for its own navigation, load failures and cancellations
+/// reported as on Linux.
 pub fn attach_hooks(
-    _webview: &WebView,
-    _req: &WindowRequest,
-    _proxy: EventLoopProxy<Ev>,
-    _last_denied: Rc<RefCell<Option<DenyReason>>>,
+    webview: &WebView,
+    req: &WindowRequest,
+    proxy: EventLoopProxy<Ev>,
+    last_denied: Rc<RefCell<Option<DenyReason>>>,
 ) {
+    let wk = webview.webview();
+    if !CaptureDelegate::install(&wk, Flow::new(&req.finesse), proxy.clone(), last_denied) {
+        // Without it nothing could be captured: say so now rather than time out.
+        let _ = proxy.send_event(Ev::Fail {
+            kind: finesse_sso::error::ErrorKind::Webview,
+            message: "the webview has no navigation delegate to capture through".into(),
+        });
+    }
 }
+
+/// Nothing to do when the token page finishes: the capture delegate reads it from
+/// `webView:didFinishNavigation:`, where it can tell that the finished navigation is the one
+/// whose response it judged (this page-load event carries only a URL).
+pub fn read_document(_webview: &WebView, _proxy: EventLoopProxy<Ev>) {}

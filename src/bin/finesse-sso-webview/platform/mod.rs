@@ -18,12 +18,11 @@ mod windows;
 pub use windows::*;
 
 #[cfg(target_os = "macos")]
+mod capture_delegate;
+#[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
 pub use macos::*;
-
-#[cfg(target_os = "macos")]
-mod script_read;
 
 #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
 compile_error!("the sign-in window supports Linux, Windows and macOS");

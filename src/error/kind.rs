@@ -29,6 +29,9 @@ pub mod exit {
     pub const DESKTOP_REFUSED: i32 = 18;
     pub const ACCOUNT_LOCKED: i32 = 19;
     pub const PASSWORD_REQUIRED: i32 = 20;
+    /// What a shell reports for a process killed by SIGPIPE (128 + 13): scripts already read it
+    /// as "the reader went away", and it stays clear of the numbered kinds above.
+    pub const STDOUT_CLOSED: i32 = 141;
 }
 
 /// What went wrong, for programs: the exit code and the `kind` on the wire.
@@ -70,6 +73,8 @@ pub enum ErrorKind {
     DesktopRefused,
     AccountLocked,
     PasswordRequired,
+    /// Stdout's reader went away before the output was written (never sent on the pipe).
+    StdoutClosed,
     /// A kind this build does not know (from a newer peer), kept as sent for display.
     #[serde(untagged)]
     Unknown(String),
@@ -107,6 +112,7 @@ impl ErrorKind {
         ErrorKind::DesktopRefused,
         ErrorKind::AccountLocked,
         ErrorKind::PasswordRequired,
+        ErrorKind::StdoutClosed,
     ];
 
     /// The exit code and a one-line meaning. The first kind of each code (in [`Self::ALL`])
@@ -203,6 +209,10 @@ impl ErrorKind {
                 exit::PASSWORD_REQUIRED,
                 "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
             ),
+            K::StdoutClosed => (
+                exit::STDOUT_CLOSED,
+                "stdout was closed before the output was written (the reader went away); nothing more is printed",
+            ),
             // Clients treat an unknown kind as a failure of that request (docs/protocol.md).
             K::Unknown(_) => (
                 exit::AGENT,
@@ -254,6 +264,7 @@ impl ErrorKind {
             K::DesktopRefused => "desktop_refused",
             K::AccountLocked => "account_locked",
             K::PasswordRequired => "password_required",
+            K::StdoutClosed => "stdout_closed",
             K::Unknown(s) => s,
         }
     }
@@ -323,6 +334,7 @@ mod tests {
         "desktop_refused",
         "account_locked",
         "password_required",
+        "stdout_closed",
     ];
 
     #[test]
@@ -354,7 +366,8 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, (0..=20).collect::<Vec<_>>());
+        let numbered: Vec<i32> = (0..=20).chain([exit::STDOUT_CLOSED]).collect();
+        assert_eq!(codes, numbered);
         assert_eq!(
             rows[1],
             (1, "internal error (a bug, or the webview process crashed)")

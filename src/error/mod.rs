@@ -85,6 +85,9 @@ pub enum Error {
     },
     #[error("{0}")]
     PasswordRequired(String),
+    /// Stdout's reader went away (`EPIPE`, a closed Windows pipe): `main` exits without a word.
+    #[error("stdout was closed by its reader")]
+    StdoutClosed,
 }
 
 impl Error {
@@ -92,7 +95,11 @@ impl Error {
         match self {
             // Kinds only this side produces: an agent that sends one has failed (exit 11).
             Error::FromAgent {
-                kind: ErrorKind::TokenInvalid | ErrorKind::AgentRunning | ErrorKind::AgentNotRunning,
+                kind:
+                    ErrorKind::TokenInvalid
+                    | ErrorKind::AgentRunning
+                    | ErrorKind::AgentNotRunning
+                    | ErrorKind::StdoutClosed,
                 ..
             } => exit::AGENT,
             Error::FromAgent { kind, .. } => kind.exit_code(),
@@ -124,6 +131,7 @@ impl Error {
             Error::DesktopRefused { .. } => ErrorKind::DesktopRefused,
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
+            Error::StdoutClosed => ErrorKind::StdoutClosed,
         }
     }
 
@@ -214,6 +222,7 @@ mod tests {
                 detail: "d".into(),
             },
             Error::PasswordRequired("x".into()),
+            Error::StdoutClosed,
         ];
         for e in errors {
             let kind = e.kind();
@@ -269,6 +278,7 @@ mod tests {
             ("token_invalid", exit::AGENT),
             ("agent_running", exit::AGENT),
             ("agent_not_running", exit::AGENT),
+            ("stdout_closed", exit::AGENT),
             ("from_the_future", exit::AGENT),
         ] {
             assert_eq!(from(kind).exit_code(), code, "{kind}");

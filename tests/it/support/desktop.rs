@@ -1,10 +1,9 @@
-//! Helpers of `tests/desktop.rs`: an agent served in this process (the HTTP test driver as its
-//! browser) on a temp home, tokens from the driver, and `finesse-sso desktop` commands.
+//! Helpers of `tests/desktop_pipe.rs`: an agent served in this process (the HTTP test driver as
+//! its browser) on a temp home, and `finesse-sso desktop` commands. Tokens: `driver.rs`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use finesse_sso::agent::clock::SystemClock;
 use finesse_sso::agent::connection::Limits;
@@ -21,21 +20,7 @@ use finesse_sso::testing::HttpDriver;
 use finesse_sso_emulator::Emulator;
 use tokio::sync::watch;
 
-pub fn http_options(emu: &Emulator) -> HttpOptions {
-    HttpOptions {
-        ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-        timeout: Some(Duration::from_secs(10)),
-        ..Default::default()
-    }
-}
-
-/// A token pair for `user` through the emulator's whole SSO chain (HTTP driver).
-pub async fn token(emu: &Emulator, user: &str, password: &str) -> TokenResponse {
-    let d = HttpDriver::new(&http_options(emu), Some((user.into(), password.into()))).unwrap();
-    d.sign_in(&mut Flow::new(emu.finesse_url()), user)
-        .await
-        .unwrap()
-}
+use super::driver::http_options;
 
 /// The agent's browser: the HTTP driver typing `user`'s password; counts its sign-ins.
 pub struct DriverAuth {

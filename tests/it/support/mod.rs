@@ -3,8 +3,9 @@
 //! opt out), running commands beside the emulator's runtime, a tmpfs to turn read-only or fill,
 //! stdin and log plumbing, and waiting for a newer token.
 
-#[cfg(unix)] // its users (desktop, desktop_pipe) are Unix-only
+#[cfg(unix)] // its user (desktop_pipe) is Unix-only
 pub mod desktop;
+pub mod driver;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -2,6 +2,10 @@
 //!
 //! See `docs/architecture.md` for how the modules fit together.
 
+// Stdout is the API and often outlives its reader: lines go through `stdio`, because the print
+// macros panic when the reader has gone.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod agent;
 pub mod cli;
 pub mod commands;
@@ -17,6 +21,7 @@ pub mod jwt;
 pub mod logging;
 pub mod redact;
 pub mod signin;
+pub mod stdio;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod wallclock;

@@ -1,4 +1,5 @@
-//! Logging to stderr: `-v` levels, text or JSON lines. Only this crate logs above warn, because
+//! Logging to stderr (through `stdio::Stderr`: a closed stderr loses the lines, never the
+//! process): `-v` levels, text or JSON lines. Only this crate logs above warn, because
 //! HTTP libraries log URLs (with codes and `cc_username`) at debug.
 
 use std::io::IsTerminal;
@@ -33,7 +34,7 @@ pub fn init(verbosity: u8, format: LogFormat) {
         LogFormat::Text => registry
             .with(
                 fmt::layer()
-                    .with_writer(std::io::stderr)
+                    .with_writer(|| crate::stdio::Stderr)
                     .with_ansi(std::io::stderr().is_terminal())
                     .with_target(false)
                     .without_time(),
@@ -43,7 +44,7 @@ pub fn init(verbosity: u8, format: LogFormat) {
             .with(
                 fmt::layer()
                     .json()
-                    .with_writer(std::io::stderr)
+                    .with_writer(|| crate::stdio::Stderr)
                     .with_current_span(false),
             )
             .try_init(),

@@ -1,5 +1,7 @@
 //! The `finesse-sso` binary: parse, set up logging, run, map the error to an exit code.
 
+#![deny(clippy::print_stdout, clippy::print_stderr)] // through finesse_sso::stdio
+
 use clap::Parser;
 
 fn main() {
@@ -8,7 +10,10 @@ fn main() {
     let code = match finesse_sso::commands::run(cli) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("finesse-sso: {e}");
+            // A reader that went away is told nothing more (it cannot hear it).
+            if !matches!(e, finesse_sso::error::Error::StdoutClosed) {
+                finesse_sso::stdio::note(format_args!("finesse-sso: {e}"));
+            }
             e.exit_code()
         }
     };

@@ -52,13 +52,13 @@ pub async fn run_foreground(cfg: RunConfig) -> Result<()> {
     );
     let (stop, _) = watch::channel(false);
     spawn_signal_watch(stop.clone());
-    eprintln!(
+    crate::stdio::note(format_args!(
         "finesse-sso agent: ready on {} (profile {profile}, {} as {}, pid {})",
         server.endpoint().display(),
         keeper.server(),
         cfg.target.user,
         std::process::id()
-    );
+    ));
     notify_systemd();
     server
         .serve(

@@ -39,12 +39,12 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
             }
             let launch = launch(&server, a, verbosity, log_format)?;
             let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;
-            eprintln!(
+            crate::stdio::note(format_args!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
                 c.hello.pid,
                 ep.display(),
                 runner::log_file(&dirs, server.profile()).display()
-            );
+            ));
             Ok(())
         }
         AgentCommand::Status(p) => {
@@ -56,8 +56,7 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 serde_json::to_string(&status)
             }
             .map_err(|e| Error::Internal(e.to_string()))?;
-            println!("{text}");
-            Ok(())
+            crate::stdio::print_line(&text)
         }
         AgentCommand::Stop(p) => {
             let mut c = connect(&dirs, &config, p, "finesse-sso agent stop").await?;
@@ -71,7 +70,9 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 }
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            eprintln!("finesse-sso: agent for profile {profile} stopped");
+            crate::stdio::note(format_args!(
+                "finesse-sso: agent for profile {profile} stopped"
+            ));
             Ok(())
         }
     }

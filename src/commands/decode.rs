@@ -56,7 +56,7 @@ pub fn run(args: &DecodeArgs, out: &mut dyn Write) -> Result<()> {
 }
 
 fn print(d: &jwt::Decoded, json: bool, out: &mut dyn Write) -> Result<()> {
-    let io = |e: std::io::Error| Error::Internal(format!("writing to stdout: {e}"));
+    let io = crate::stdio::stdout_error;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     if json || !std::io::stdout().is_terminal() {
         let mut v = serde_json::to_value(d).map_err(|e| Error::Internal(e.to_string()))?;

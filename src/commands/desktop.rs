@@ -201,10 +201,10 @@ async fn locally(dirs: &Dirs, target: &Target, opts: &SignInOptions, mut op: Op)
         match finesse.require_sso(&target.user).await {
             Ok(()) => {
                 if op.has_password() {
-                    eprintln!(
+                    crate::stdio::note(format_args!(
                         "finesse-sso: desktop: {} uses SSO: the password is not used",
                         target.user
-                    );
+                    ));
                     op.set_password(None);
                 }
                 let auth = WindowBrowser { dirs: dirs.clone() };
@@ -292,7 +292,7 @@ fn say(u: &UserResult, whose: &str) {
     } else {
         format!("{whose} SSO token")
     };
-    eprintln!(
+    crate::stdio::note(format_args!(
         "finesse-sso: desktop: {} ({}) is {}{} ({how}){}",
         u.user.login_name,
         u.user.login_id,
@@ -307,11 +307,11 @@ fn say(u: &UserResult, whose: &str) {
         } else {
             ""
         }
-    );
+    ));
 }
 
 fn print(format: DesktopFormat, done: &Done) -> Result<()> {
-    let io = |e: std::io::Error| Error::Internal(format!("writing to stdout: {e}"));
+    let io = crate::stdio::stdout_error;
     let ser = |e: serde_json::Error| Error::Internal(e.to_string());
     let mut out = std::io::stdout().lock();
     match (format, done) {

@@ -38,11 +38,11 @@ pub async fn run(
     let emu = finesse_sso_emulator::start(config)
         .await
         .map_err(|e| Error::Internal(format!("starting the demo emulator: {e}")))?;
-    eprintln!(
+    crate::stdio::note(format_args!(
         "finesse-sso: desktop: demo: signing {DEMO_USER} in at the built-in emulator {} (extension {})",
         emu.finesse_url(),
         req.extension
-    );
+    ));
     let target = Target {
         server: emu.finesse_url().clone(),
         user: DEMO_USER.to_string(),
@@ -60,10 +60,10 @@ pub async fn run(
         };
         let api = UserApi::new(target.server.clone(), target.http()?, Arc::new(creds));
         let user = api.sign_in(&user_id, &sign_in_of(req)?).await?;
-        eprintln!(
+        crate::stdio::note(format_args!(
             "finesse-sso: desktop: demo: {} ({}) is {} at extension {}",
             user.login_name, user.login_id, user.state, user.extension
-        );
+        ));
         Ok(UserResult {
             user,
             auth: AUTH_SSO_TOKEN.into(),

@@ -46,7 +46,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let emu = finesse_sso_emulator::start(config)
         .await
         .map_err(|e| Error::Internal(format!("starting the demo emulator: {e}")))?;
-    eprintln!(
+    crate::stdio::note(format_args!(
         "finesse-sso: demo: signing in to the built-in emulator at {} as {DEMO_USER}{}",
         emu.finesse_url(),
         if headless {
@@ -54,7 +54,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         } else {
             " (the password is shown on the sign-in page)"
         }
-    );
+    ));
     let target = Target {
         server: emu.finesse_url().clone(),
         user: DEMO_USER.to_string(),
@@ -67,10 +67,12 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         // Show the demo's token is real: the emulator's Finesse accepts it.
         let id = t.user_id.clone().unwrap_or_else(|| target.user.clone());
         match target.finesse()?.user(&id, &t.token).await {
-            Ok(_) => eprintln!(
+            Ok(_) => crate::stdio::note(format_args!(
                 "finesse-sso: demo: the emulator's Finesse accepts the token (GET /finesse/api/User/{id})"
-            ),
-            Err(e) => eprintln!("finesse-sso: demo: the token was not accepted: {e}"),
+            )),
+            Err(e) => crate::stdio::note(format_args!(
+                "finesse-sso: demo: the token was not accepted: {e}"
+            )),
         }
     }
     emu.shutdown().await;

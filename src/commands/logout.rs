@@ -21,8 +21,8 @@ pub async fn run(args: &ProfileArgs) -> Result<()> {
         }
         Err(e) => return Err(e),
     }
-    eprintln!(
+    crate::stdio::note(format_args!(
         "finesse-sso: logged out of profile {profile}: tokens and the saved web session are gone"
-    );
+    ));
     Ok(())
 }

@@ -15,16 +15,18 @@ pub mod token;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Result, exit_codes};
+use finesse_sso_emulator::EmulatorError;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Decode(args) => decode::run(&args, &mut std::io::stdout().lock()),
         Command::ExitCodes => {
-            for (code, meaning) in exit_codes() {
-                println!("{code:>3}  {meaning}");
-            }
-            Ok(())
+            let rows: Vec<String> = exit_codes()
+                .into_iter()
+                .map(|(code, meaning)| format!("{code:>3}  {meaning}"))
+                .collect();
+            crate::stdio::print_line(&rows.join("\n"))
         }
         Command::Login(args) => runtime()?.block_on(login::run(&args, cli.verbose, cli.log_format)),
         Command::Token(args) => runtime()?.block_on(token::run(&args, cli.verbose, cli.log_format)),
@@ -36,9 +38,14 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Desktop(args) => {
             runtime()?.block_on(desktop::run(&args, cli.verbose, cli.log_format))
         }
-        Command::Emulate(config) => runtime()?
-            .block_on(emulate::run(config))
-            .map_err(|e| Error::Internal(e.to_string())),
+        Command::Emulate(config) => {
+            runtime()?
+                .block_on(emulate::run(config))
+                .map_err(|e| match e {
+                    EmulatorError::Output(io) => crate::stdio::stdout_error(io),
+                    e => Error::Internal(e.to_string()),
+                })
+        }
     }
 }
 

@@ -41,7 +41,7 @@ pub fn write(
     server: &Url,
     expires_at: i64,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::Internal(format!("writing to stdout: {e}"));
+    let io = crate::stdio::stdout_error;
     match format {
         OutputFormat::Json => {
             let decoded = crate::jwt::decode(t.token.expose());

@@ -29,10 +29,11 @@ pub fn prompt(user: &str) -> Result<Secret<String>> {
             "{user} is a NON_SSO user: Finesse needs the password (pipe it with --password-stdin)"
         )));
     }
-    eprint!("Finesse password for {user}: ");
-    let _ = std::io::stderr().flush();
+    // The prompt is for the person; a closed stderr must not stop the sign-in (crate::stdio).
+    let mut err = crate::stdio::Stderr;
+    let _ = write!(err, "Finesse password for {user}: ").and_then(|()| err.flush());
     let pw = read_hidden().map_err(|e| Error::Usage(format!("reading the password: {e}")))?;
-    eprintln!();
+    let _ = writeln!(err);
     if pw.is_empty() {
         return Err(Error::Usage("no password given".into()));
     }

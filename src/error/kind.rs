@@ -30,6 +30,9 @@ pub mod exit {
     pub const ACCOUNT_LOCKED: i32 = 19;
     pub const PASSWORD_REQUIRED: i32 = 20;
     pub const DOCTOR_FAILED: i32 = 22;
+    /// What a shell reports for a process killed by SIGPIPE (128 + 13): scripts already read it
+    /// as "the reader went away", and it stays clear of the numbered kinds above.
+    pub const STDOUT_CLOSED: i32 = 141;
 }
 
 /// What went wrong, for programs: the exit code and the `kind` on the wire.
@@ -73,6 +76,8 @@ pub enum ErrorKind {
     PasswordRequired,
     /// `doctor`: at least one check failed (its table says which).
     DoctorFailed,
+    /// Stdout's reader went away before the output was written (never sent on the pipe).
+    StdoutClosed,
     /// A kind this build does not know (from a newer peer), kept as sent for display.
     #[serde(untagged)]
     Unknown(String),
@@ -111,6 +116,7 @@ impl ErrorKind {
         ErrorKind::AccountLocked,
         ErrorKind::PasswordRequired,
         ErrorKind::DoctorFailed,
+        ErrorKind::StdoutClosed,
     ];
 
     /// The exit code and a one-line meaning. The first kind of each code (in [`Self::ALL`])
@@ -211,6 +217,10 @@ impl ErrorKind {
                 exit::DOCTOR_FAILED,
                 "doctor: a check failed (the table on stdout says which and why)",
             ),
+            K::StdoutClosed => (
+                exit::STDOUT_CLOSED,
+                "stdout was closed before the output was written (the reader went away); nothing more is printed",
+            ),
             // Clients treat an unknown kind as a failure of that request (docs/protocol.md).
             K::Unknown(_) => (
                 exit::AGENT,
@@ -263,6 +273,7 @@ impl ErrorKind {
             K::AccountLocked => "account_locked",
             K::PasswordRequired => "password_required",
             K::DoctorFailed => "doctor_failed",
+            K::StdoutClosed => "stdout_closed",
             K::Unknown(s) => s,
         }
     }
@@ -333,6 +344,7 @@ mod tests {
         "account_locked",
         "password_required",
         "doctor_failed",
+        "stdout_closed",
     ];
 
     #[test]
@@ -364,8 +376,8 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        // 21 is taken by another change in flight; doctor's is 22.
-        assert_eq!(codes, (0..=20).chain([22]).collect::<Vec<_>>());
+        let numbered: Vec<i32> = (0..=20).chain([22, exit::STDOUT_CLOSED]).collect();
+        assert_eq!(codes, numbered);
         assert_eq!(
             rows[1],
             (1, "internal error (a bug, or the webview process crashed)")

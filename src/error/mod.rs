@@ -88,6 +88,9 @@ pub enum Error {
     /// `doctor` printed its table; these checks failed.
     #[error("doctor: {0}")]
     DoctorFailed(String),
+    /// Stdout's reader went away (`EPIPE`, a closed Windows pipe): `main` exits without a word.
+    #[error("stdout was closed by its reader")]
+    StdoutClosed,
 }
 
 impl Error {
@@ -95,7 +98,11 @@ impl Error {
         match self {
             // Kinds only this side produces: an agent that sends one has failed (exit 11).
             Error::FromAgent {
-                kind: ErrorKind::TokenInvalid | ErrorKind::AgentRunning | ErrorKind::AgentNotRunning,
+                kind:
+                    ErrorKind::TokenInvalid
+                    | ErrorKind::AgentRunning
+                    | ErrorKind::AgentNotRunning
+                    | ErrorKind::StdoutClosed,
                 ..
             } => exit::AGENT,
             Error::FromAgent { kind, .. } => kind.exit_code(),
@@ -128,6 +135,7 @@ impl Error {
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
             Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
+            Error::StdoutClosed => ErrorKind::StdoutClosed,
         }
     }
 
@@ -219,6 +227,7 @@ mod tests {
             },
             Error::PasswordRequired("x".into()),
             Error::DoctorFailed("x".into()),
+            Error::StdoutClosed,
         ];
         for e in errors {
             let kind = e.kind();
@@ -274,6 +283,7 @@ mod tests {
             ("token_invalid", exit::AGENT),
             ("agent_running", exit::AGENT),
             ("agent_not_running", exit::AGENT),
+            ("stdout_closed", exit::AGENT),
             ("from_the_future", exit::AGENT),
         ] {
             assert_eq!(from(kind).exit_code(), code, "{kind}");

@@ -1,13 +1,12 @@
 //! Issue 11 against the emulator: its User API (state machine, auth, lockout, faults) and the
 //! User API client (sign-in, state, sign-out, reasons, retries, renewal, passwords tried once).
 //! The pipe, Acqueon-style messages, the CLI and the examples: `desktop_pipe.rs`.
-#![cfg(unix)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::support::agent_rig::{http_options, token};
+use crate::support::driver::{http_options, token};
 use crate::support::emulator;
 use finesse_sso::error::{Error, Result};
 use finesse_sso::finesse::user_api::{

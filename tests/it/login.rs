@@ -351,6 +351,10 @@ async fn untrusted_certificate_is_a_tls_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "DISPLAY/WAYLAND_DISPLAY exist on Linux only (WebView2 and WKWebView need no display server)"
+)]
 async fn no_display_is_a_clear_error() {
     let emu = emulator(&[]).await;
     let mut c = Home::new().login(&emu, "agent1", &[]);
@@ -501,6 +505,10 @@ fn forger_module(dir: &std::path::Path) -> std::path::PathBuf {
 /// A process that inherits what WebKit's helpers inherit from the window prints a forged answer
 /// (a token and a cookie to plant) at once: the parent takes the window's real answer only.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "the forger is a GTK module in WebKitGTK's helpers: Linux only"
+)]
 async fn a_helper_process_of_the_window_cannot_answer_for_it() {
     assert!(
         std::env::var_os("DISPLAY").is_some(),

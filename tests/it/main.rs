@@ -7,6 +7,7 @@ mod agent_bench;
 mod agent_process;
 mod agent_window;
 mod cli;
+mod closed_stdio;
 mod desktop;
 mod desktop_pipe;
 mod doctor;

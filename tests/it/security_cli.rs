@@ -220,7 +220,12 @@ fn every_command_a_help_text_names_exists_and_the_table_prints() {
             .arg("--help")
             .output()
             .unwrap();
-        let usage = format!("Usage: finesse-sso {}", words.join(" "));
+        // clap names the program as started: `finesse-sso.exe` on Windows.
+        let usage = format!(
+            "Usage: finesse-sso{} {}",
+            std::env::consts::EXE_SUFFIX,
+            words.join(" ")
+        );
         assert!(
             o.status.success() && text(&o.stdout).contains(&usage),
             "a help text names `finesse-sso {cmd}`, which is no command: {}",

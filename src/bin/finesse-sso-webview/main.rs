@@ -37,10 +37,10 @@ fn main() {
     let args = Args::parse();
     finesse_sso::logging::init(args.verbose, args.log_format);
     let Some(channel) = channel else {
-        eprintln!(
+        finesse_sso::stdio::note(format_args!(
             "finesse-sso-webview: no answer channel ({} names none): it is started by finesse-sso only",
             channel::ANSWER_ENV
-        );
+        ));
         std::process::exit(finesse_sso::error::exit::INTERNAL);
     };
     answer::install(channel);

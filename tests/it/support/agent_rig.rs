@@ -20,22 +20,7 @@ use finesse_sso::testing::{DriverError, HttpDriver};
 use finesse_sso_emulator::Emulator;
 use tokio::sync::watch;
 
-/// Trust the emulator's CA, 10 s per request.
-pub fn http_options(emu: &Emulator) -> HttpOptions {
-    HttpOptions {
-        ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-        timeout: Some(Duration::from_secs(10)),
-        ..Default::default()
-    }
-}
-
-/// A token pair for `user` through the emulator's whole SSO chain (HTTP driver).
-pub async fn token(emu: &Emulator, user: &str, password: &str) -> TokenResponse {
-    let d = HttpDriver::new(&http_options(emu), Some((user.into(), password.into()))).unwrap();
-    d.sign_in(&mut Flow::new(emu.finesse_url()), user)
-        .await
-        .unwrap()
-}
+use super::driver::http_options;
 
 /// The HTTP driver as the agent's browser. Silent sign-ins carry no credentials (a login page
 /// means `InteractionRequired`); interactive ones type the password. Cookies persist between

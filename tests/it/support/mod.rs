@@ -7,6 +7,7 @@
 pub mod agent_rig;
 #[cfg(unix)]
 pub mod desktop;
+pub mod driver;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

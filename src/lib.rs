@@ -14,6 +14,7 @@ pub mod http;
 pub mod ipc;
 pub mod jwt;
 pub mod logging;
+pub mod machine_file;
 pub mod redact;
 pub mod signin;
 #[cfg(feature = "testing")]
@@ -21,3 +22,4 @@ pub mod testing;
 pub mod wallclock;
 pub mod websession;
 pub mod window;
+pub mod winsec;

@@ -29,6 +29,7 @@ pub mod exit {
     pub const DESKTOP_REFUSED: i32 = 18;
     pub const ACCOUNT_LOCKED: i32 = 19;
     pub const PASSWORD_REQUIRED: i32 = 20;
+    pub const FOREIGN_PIPE: i32 = 21;
 }
 
 /// What went wrong, for programs: the exit code and the `kind` on the wire.
@@ -70,6 +71,8 @@ pub enum ErrorKind {
     DesktopRefused,
     AccountLocked,
     PasswordRequired,
+    /// The pipe's name is held by another user's process (a squatter), not by our agent.
+    ForeignPipe,
     /// A kind this build does not know (from a newer peer), kept as sent for display.
     #[serde(untagged)]
     Unknown(String),
@@ -107,6 +110,7 @@ impl ErrorKind {
         ErrorKind::DesktopRefused,
         ErrorKind::AccountLocked,
         ErrorKind::PasswordRequired,
+        ErrorKind::ForeignPipe,
     ];
 
     /// The exit code and a one-line meaning. The first kind of each code (in [`Self::ALL`])
@@ -203,6 +207,10 @@ impl ErrorKind {
                 exit::PASSWORD_REQUIRED,
                 "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
             ),
+            K::ForeignPipe => (
+                exit::FOREIGN_PIPE,
+                "the agent's pipe is held by another user's process, not by our agent (someone may be posing as it): refused, nothing sent",
+            ),
             // Clients treat an unknown kind as a failure of that request (docs/protocol.md).
             K::Unknown(_) => (
                 exit::AGENT,
@@ -254,6 +262,7 @@ impl ErrorKind {
             K::DesktopRefused => "desktop_refused",
             K::AccountLocked => "account_locked",
             K::PasswordRequired => "password_required",
+            K::ForeignPipe => "foreign_pipe",
             K::Unknown(s) => s,
         }
     }
@@ -323,6 +332,7 @@ mod tests {
         "desktop_refused",
         "account_locked",
         "password_required",
+        "foreign_pipe",
     ];
 
     #[test]
@@ -354,7 +364,7 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        assert_eq!(codes, (0..=20).collect::<Vec<_>>());
+        assert_eq!(codes, (0..=21).collect::<Vec<_>>());
         assert_eq!(
             rows[1],
             (1, "internal error (a bug, or the webview process crashed)")

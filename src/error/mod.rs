@@ -85,6 +85,13 @@ pub enum Error {
     },
     #[error("{0}")]
     PasswordRequired(String),
+    /// Another user's process holds the agent's pipe name. The text says which pipe and who.
+    #[error(
+        "{0}. Another local user's program holds our agent's pipe and may be posing as the agent \
+         to collect tokens: it was refused and nothing was sent to it. Tell your administrator \
+         (docs/security.md, \"The agent's pipe\")"
+    )]
+    ForeignPipe(String),
 }
 
 impl Error {
@@ -92,7 +99,11 @@ impl Error {
         match self {
             // Kinds only this side produces: an agent that sends one has failed (exit 11).
             Error::FromAgent {
-                kind: ErrorKind::TokenInvalid | ErrorKind::AgentRunning | ErrorKind::AgentNotRunning,
+                kind:
+                    ErrorKind::TokenInvalid
+                    | ErrorKind::AgentRunning
+                    | ErrorKind::AgentNotRunning
+                    | ErrorKind::ForeignPipe,
                 ..
             } => exit::AGENT,
             Error::FromAgent { kind, .. } => kind.exit_code(),
@@ -124,6 +135,7 @@ impl Error {
             Error::DesktopRefused { .. } => ErrorKind::DesktopRefused,
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
+            Error::ForeignPipe(_) => ErrorKind::ForeignPipe,
         }
     }
 
@@ -214,6 +226,7 @@ mod tests {
                 detail: "d".into(),
             },
             Error::PasswordRequired("x".into()),
+            Error::ForeignPipe("x".into()),
         ];
         for e in errors {
             let kind = e.kind();
@@ -251,6 +264,22 @@ mod tests {
         }
     }
 
+    /// A squatter on the pipe is exit 21, apart from "our own agent runs" (15), and the message
+    /// says what it means.
+    #[test]
+    fn a_foreign_pipe_is_its_own_loud_error() {
+        let e =
+            Error::ForeignPipe(r"\\.\pipe\x is served by process 7 running as S-1-5-21-9".into());
+        assert_eq!(e.exit_code(), 21);
+        assert_ne!(e.exit_code(), Error::AgentRunning("x".into()).exit_code());
+        let text = e.to_string();
+        assert!(
+            text.starts_with(r"\\.\pipe\x is served by process 7"),
+            "{text}"
+        );
+        assert!(text.contains("posing as the agent") && text.contains("nothing was sent"));
+    }
+
     /// What the agent answers keeps its exit code; what it should never send, or a kind from a
     /// newer agent, is an agent failure (exit 11), as before kinds were typed.
     #[test]
@@ -269,6 +298,7 @@ mod tests {
             ("token_invalid", exit::AGENT),
             ("agent_running", exit::AGENT),
             ("agent_not_running", exit::AGENT),
+            ("foreign_pipe", exit::AGENT),
             ("from_the_future", exit::AGENT),
         ] {
             assert_eq!(from(kind).exit_code(), code, "{kind}");

@@ -132,6 +132,8 @@ fn platform() -> Result<Dirs> {
 
 /// Creates `dir` (and parents) so that `dir` itself is 0700 and owned by us; an existing
 /// directory that others can enter or that someone else owns is refused, not silently used.
+/// Windows: the same with a protected DACL granting the user and SYSTEM only (set on a new
+/// folder at creation; an existing one with any other DACL gets it, and passes it on inside).
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
@@ -166,9 +168,53 @@ pub fn ensure_private_dir(dir: &Path) -> Result<()> {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use crate::winsec::{dacl, sys};
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::state(parent, e))?;
+        }
+        let me = sys::current_user().map_err(|e| Error::state(dir, e))?;
+        // Born with the private DACL when new, so it is never open to others.
+        let created = sys::create_private_dir(dir, &me).map_err(|e| Error::state(dir, e))?;
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| Error::state(dir, e))?;
+        if !meta.is_dir() {
+            return Err(Error::state(dir, "exists and is not a directory"));
+        }
+        if !created {
+            let sd = sys::path_descriptor(dir).map_err(|e| Error::state(dir, e))?;
+            dacl::owner_is_acceptable(&sd, &me).map_err(|why| Error::state(dir, why))?;
+            // Set only when it differs: setting it passes it on to everything inside.
+            if !dacl::is_private(&sd, &me, true) {
+                sys::set_private(dir, &me, true)
+                    .map_err(|e| Error::state(dir, format!("making it private: {e}")))?;
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     std::fs::create_dir_all(dir).map_err(|e| Error::state(dir, e))?;
     Ok(())
+}
+
+/// Creates `tmp` (never an existing file) for writing, private from its first moment: 0600 on
+/// Unix, the user-and-SYSTEM DACL on Windows (set at creation, before any byte or rename).
+fn create_private_new(tmp: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(windows)]
+    {
+        let me = crate::winsec::sys::current_user()?;
+        crate::winsec::sys::create_private_file(tmp, &me)
+    }
+    #[cfg(not(windows))]
+    {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        opts.open(tmp)
+    }
 }
 
 /// Moves `path` aside (to `<name>.foreign-uid<owner>` in the same directory) when it is not
@@ -234,7 +280,8 @@ pub fn open_lock_file(path: &Path) -> Result<std::fs::File> {
         .map_err(|e| Error::state(path, e))
 }
 
-/// Writes `bytes` to `path` atomically (temp file in the same dir, fsync, rename), mode 0600.
+/// Writes `bytes` to `path` atomically (temp file in the same dir, fsync, rename), mode 0600
+/// (Windows: the private DACL, which the rename keeps).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path
@@ -246,16 +293,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
         std::process::id()
     ));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
     let _ = std::fs::remove_file(&tmp);
     let result = (|| {
-        let mut f = opts.open(&tmp)?;
+        let mut f = create_private_new(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
@@ -355,5 +395,67 @@ mod tests {
         );
         let leftovers: Vec<_> = std::fs::read_dir(f.parent().unwrap()).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "temp file left behind");
+    }
+}
+
+/// The real calls. Wine runs them but keeps no DACL of its own (it maps one to Unix mode bits
+/// and back, dropping the protected flag) and enforces none, so the first test checks what Wine
+/// can show (the entries a new folder and file are born with) and the second, the exact
+/// protected DACL and the replacement of a loose one, needs Windows itself.
+#[cfg(all(test, windows))]
+mod windows_tests {
+    use super::*;
+    use crate::winsec::sddl::{Ace, Descriptor, private_sddl};
+    use crate::winsec::{dacl, sys};
+
+    fn entries(sd: &Descriptor) -> Vec<Ace> {
+        let mut v = sd.dacl.clone().and_then(|d| d.aces).unwrap_or_default();
+        v.sort_by_key(|a| a.sid.to_string());
+        v
+    }
+
+    fn wanted(folder: bool) -> Vec<Ace> {
+        let me = sys::current_user().unwrap();
+        entries(&Descriptor::parse(&private_sddl(&me, folder)).unwrap())
+    }
+
+    #[test]
+    fn new_folders_and_files_are_born_with_the_user_and_system_only() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("state");
+        ensure_private_dir(&d).unwrap();
+        assert_eq!(entries(&sys::path_descriptor(&d).unwrap()), wanted(true));
+        ensure_private_dir(&d).unwrap();
+        let f = d.join("web-session.json");
+        write_private(&f, b"one").unwrap();
+        write_private(&f, b"two").unwrap();
+        assert_eq!(std::fs::read(&f).unwrap(), b"two");
+        assert_eq!(entries(&sys::path_descriptor(&f).unwrap()), wanted(false));
+        let left: Vec<_> = std::fs::read_dir(&d).unwrap().collect();
+        assert_eq!(left.len(), 1, "temp file left behind");
+    }
+
+    #[test]
+    #[cfg_attr(
+        skip_windows_security_tests,
+        ignore = "Windows only: Wine keeps no DACL (it maps them to Unix mode bits)"
+    )]
+    fn state_carries_exactly_the_protected_private_dacl() {
+        let me = sys::current_user().unwrap();
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("state");
+        ensure_private_dir(&d).unwrap();
+        let sd = sys::path_descriptor(&d).unwrap();
+        assert!(dacl::is_private(&sd, &me, true), "{sd:?}");
+        // A folder that exists with another DACL (inherited from the temp folder) gets ours.
+        let loose = t.path().join("loose");
+        std::fs::create_dir(&loose).unwrap();
+        ensure_private_dir(&loose).unwrap();
+        let sd = sys::path_descriptor(&loose).unwrap();
+        assert!(dacl::is_private(&sd, &me, true), "{sd:?}");
+        let f = d.join("web-session.json");
+        write_private(&f, b"x").unwrap();
+        let sd = sys::path_descriptor(&f).unwrap();
+        assert!(dacl::is_private(&sd, &me, false), "{sd:?}");
     }
 }

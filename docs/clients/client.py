@@ -8,7 +8,9 @@ Prints the token on stdout (with --subscribe N: the next N pushed tokens, one pe
 With --sign-in: signs the Finesse agent in at EXTENSION with the agent's token and prints the
 User as JSON (--acqueon: the same through Acqueon-style messages, printing the Login event).
 SOCKET defaults to the agent of profile "default" (see docs/protocol.md, "Where the pipe is").
-On Windows pass the pipe name (\\\\.\\pipe\\finesse-sso-...): open() works on named pipes.
+On Windows pass the pipe name (\\\\.\\pipe\\finesse-sso-...). It is opened with identification-
+level impersonation only, and refused unless a process of our own user serves it: another user
+could create the name first and pose as the agent (docs/security.md, "The agent's pipe").
 """
 import json
 import os
@@ -33,10 +35,90 @@ def default_socket(profile="default"):
     return os.path.join(state, "finesse-sso", "run", f"{profile}.sock")
 
 
+def open_windows_pipe(path):
+    """Opens the agent's named pipe (Windows only, standard library only).
+
+    Python's open() lets the server impersonate us (CreateFileW's default is
+    SecurityImpersonation); SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION lets a server only
+    identify us. Then, before a byte is sent, the process serving the pipe must run as our own
+    user: a pipe another user created first (a squatter) is refused.
+    """
+    import ctypes
+    import msvcrt
+    from ctypes import wintypes as w
+
+    k32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    adv = ctypes.WinDLL("advapi32", use_last_error=True)
+    k32.CreateFileW.restype = w.HANDLE
+    k32.CreateFileW.argtypes = [w.LPCWSTR, w.DWORD, w.DWORD, w.LPVOID, w.DWORD, w.DWORD, w.HANDLE]
+    k32.GetCurrentProcess.restype = w.HANDLE
+    k32.OpenProcess.restype = w.HANDLE
+    k32.OpenProcess.argtypes = [w.DWORD, w.BOOL, w.DWORD]
+    k32.GetNamedPipeServerProcessId.argtypes = [w.HANDLE, ctypes.POINTER(w.ULONG)]
+    k32.CloseHandle.argtypes = [w.HANDLE]
+    k32.LocalFree.argtypes = [w.HLOCAL]
+    adv.OpenProcessToken.argtypes = [w.HANDLE, w.DWORD, ctypes.POINTER(w.HANDLE)]
+    adv.GetTokenInformation.argtypes = [w.HANDLE, ctypes.c_int, w.LPVOID, w.DWORD, ctypes.POINTER(w.DWORD)]
+    adv.ConvertSidToStringSidW.argtypes = [w.LPVOID, ctypes.POINTER(w.LPWSTR)]
+
+    def fail(what):
+        err = ctypes.get_last_error()
+        raise OSError(err, f"{what}: {ctypes.FormatError(err)}")
+
+    def user_of(process):
+        """The user SID (S-1-5-21-...) a process runs as."""
+        token = w.HANDLE()
+        if not adv.OpenProcessToken(process, 0x0008, ctypes.byref(token)):  # TOKEN_QUERY
+            fail("OpenProcessToken")
+        try:
+            size = w.DWORD()
+            adv.GetTokenInformation(token, 1, None, 0, ctypes.byref(size))  # TokenUser
+            buf = ctypes.create_string_buffer(size.value)
+            if not adv.GetTokenInformation(token, 1, buf, size, ctypes.byref(size)):
+                fail("GetTokenInformation")
+            sid = ctypes.cast(buf, ctypes.POINTER(ctypes.c_void_p))[0]  # TOKEN_USER.User.Sid
+            text = w.LPWSTR()
+            if not adv.ConvertSidToStringSidW(sid, ctypes.byref(text)):
+                fail("ConvertSidToStringSidW")
+            try:
+                return text.value
+            finally:
+                k32.LocalFree(text)
+        finally:
+            k32.CloseHandle(token)
+
+    access = 0x80000000 | 0x40000000  # GENERIC_READ | GENERIC_WRITE
+    flags = 0x00100000 | 0x00010000  # SECURITY_SQOS_PRESENT | SECURITY_IDENTIFICATION
+    pipe = k32.CreateFileW(path, access, 0, None, 3, flags, None)  # OPEN_EXISTING
+    if pipe is None or pipe == w.HANDLE(-1).value:
+        fail(path)
+    try:
+        pid = w.ULONG()
+        if not k32.GetNamedPipeServerProcessId(pipe, ctypes.byref(pid)):
+            fail("GetNamedPipeServerProcessId")
+        server = k32.OpenProcess(0x1000, False, pid.value)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not server:
+            fail(f"cannot check the process {pid.value} serving {path}; refusing it")
+        try:
+            theirs = user_of(server)
+        finally:
+            k32.CloseHandle(server)
+        ours = user_of(k32.GetCurrentProcess())
+        if theirs != ours:
+            raise PermissionError(
+                f"{path} is served by process {pid.value} running as {theirs}, not by us "
+                f"({ours}): another user may be posing as the agent; nothing was sent")
+        fd = msvcrt.open_osfhandle(pipe, os.O_RDWR | os.O_BINARY)
+    except BaseException:
+        k32.CloseHandle(pipe)
+        raise
+    return os.fdopen(fd, "r+b", buffering=0)
+
+
 class Agent:
     def __init__(self, path, name="client.py"):
         if path.startswith("\\\\.\\pipe\\"):
-            self.f = open(path, "r+b", buffering=0)
+            self.f = open_windows_pipe(path)
         else:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(path)

@@ -207,6 +207,14 @@ pub async fn start_background(
         if exited.is_none()
             && let Ok(Some(status)) = child.try_wait()
         {
+            // Exit 21: another user's process holds the pipe; waiting would never end well.
+            if status.code() == Some(crate::error::exit::FOREIGN_PIPE) {
+                return Err(Error::ForeignPipe(format!(
+                    "the background agent could not take {} (see {})",
+                    ep.display(),
+                    log.display()
+                )));
+            }
             // Exit 15: another agent won the race; keep waiting for it to answer.
             if status.code() != Some(crate::error::exit::AGENT_RUNNING) {
                 return Err(Error::Agent(format!(

@@ -29,13 +29,18 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
             let server = resolve(&config, &a.server);
             Target::from_args(&server)?; // fail here, not in the background
             let ep = Endpoint::of(&dirs, server.profile())?;
-            if let Ok(c) = Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
-                return Err(Error::AgentRunning(format!(
-                    "profile {} (pid {}) on {}",
-                    server.profile(),
-                    c.hello.pid,
-                    ep.display()
-                )));
+            match Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
+                Ok(c) => {
+                    return Err(Error::AgentRunning(format!(
+                        "profile {} (pid {}) on {}",
+                        server.profile(),
+                        c.hello.pid,
+                        ep.display()
+                    )));
+                }
+                // Another user's process holds the name: starting ours cannot succeed.
+                Err(e @ Error::ForeignPipe(_)) => return Err(e),
+                Err(_) => {}
             }
             let launch = launch(&server, a, verbosity, log_format)?;
             let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;

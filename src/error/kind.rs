@@ -29,6 +29,7 @@ pub mod exit {
     pub const DESKTOP_REFUSED: i32 = 18;
     pub const ACCOUNT_LOCKED: i32 = 19;
     pub const PASSWORD_REQUIRED: i32 = 20;
+    pub const FOREIGN_PIPE: i32 = 21;
     pub const DOCTOR_FAILED: i32 = 22;
     /// What a shell reports for a process killed by SIGPIPE (128 + 13): scripts already read it
     /// as "the reader went away", and it stays clear of the numbered kinds above.
@@ -74,6 +75,8 @@ pub enum ErrorKind {
     DesktopRefused,
     AccountLocked,
     PasswordRequired,
+    /// The pipe's name is held by another user's process (a squatter), not by our agent.
+    ForeignPipe,
     /// `doctor`: at least one check failed (its table says which).
     DoctorFailed,
     /// Stdout's reader went away before the output was written (never sent on the pipe).
@@ -115,6 +118,7 @@ impl ErrorKind {
         ErrorKind::DesktopRefused,
         ErrorKind::AccountLocked,
         ErrorKind::PasswordRequired,
+        ErrorKind::ForeignPipe,
         ErrorKind::DoctorFailed,
         ErrorKind::StdoutClosed,
     ];
@@ -213,6 +217,10 @@ impl ErrorKind {
                 exit::PASSWORD_REQUIRED,
                 "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
             ),
+            K::ForeignPipe => (
+                exit::FOREIGN_PIPE,
+                "the agent's pipe is held by another user's process, not by our agent (someone may be posing as it): refused, nothing sent",
+            ),
             K::DoctorFailed => (
                 exit::DOCTOR_FAILED,
                 "doctor: a check failed (the table on stdout says which and why)",
@@ -272,6 +280,7 @@ impl ErrorKind {
             K::DesktopRefused => "desktop_refused",
             K::AccountLocked => "account_locked",
             K::PasswordRequired => "password_required",
+            K::ForeignPipe => "foreign_pipe",
             K::DoctorFailed => "doctor_failed",
             K::StdoutClosed => "stdout_closed",
             K::Unknown(s) => s,
@@ -343,6 +352,7 @@ mod tests {
         "desktop_refused",
         "account_locked",
         "password_required",
+        "foreign_pipe",
         "doctor_failed",
         "stdout_closed",
     ];
@@ -376,7 +386,7 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        let numbered: Vec<i32> = (0..=20).chain([22, exit::STDOUT_CLOSED]).collect();
+        let numbered: Vec<i32> = (0..=22).chain([exit::STDOUT_CLOSED]).collect();
         assert_eq!(codes, numbered);
         assert_eq!(
             rows[1],

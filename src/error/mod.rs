@@ -85,6 +85,13 @@ pub enum Error {
     },
     #[error("{0}")]
     PasswordRequired(String),
+    /// Another user's process holds the agent's pipe name. The text says which pipe and who.
+    #[error(
+        "{0}. Another local user's program holds our agent's pipe and may be posing as the agent \
+         to collect tokens: it was refused and nothing was sent to it. Tell your administrator \
+         (docs/security.md, \"The agent's pipe\")"
+    )]
+    ForeignPipe(String),
     /// `doctor` printed its table; these checks failed.
     #[error("doctor: {0}")]
     DoctorFailed(String),
@@ -102,6 +109,7 @@ impl Error {
                     ErrorKind::TokenInvalid
                     | ErrorKind::AgentRunning
                     | ErrorKind::AgentNotRunning
+                    | ErrorKind::ForeignPipe
                     | ErrorKind::StdoutClosed,
                 ..
             } => exit::AGENT,
@@ -134,6 +142,7 @@ impl Error {
             Error::DesktopRefused { .. } => ErrorKind::DesktopRefused,
             Error::AccountLocked { .. } => ErrorKind::AccountLocked,
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
+            Error::ForeignPipe(_) => ErrorKind::ForeignPipe,
             Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
             Error::StdoutClosed => ErrorKind::StdoutClosed,
         }
@@ -226,6 +235,7 @@ mod tests {
                 detail: "d".into(),
             },
             Error::PasswordRequired("x".into()),
+            Error::ForeignPipe("x".into()),
             Error::DoctorFailed("x".into()),
             Error::StdoutClosed,
         ];
@@ -265,6 +275,22 @@ mod tests {
         }
     }
 
+    /// A squatter on the pipe is exit 21, apart from "our own agent runs" (15), and the message
+    /// says what it means.
+    #[test]
+    fn a_foreign_pipe_is_its_own_loud_error() {
+        let e =
+            Error::ForeignPipe(r"\\.\pipe\x is served by process 7 running as S-1-5-21-9".into());
+        assert_eq!(e.exit_code(), 21);
+        assert_ne!(e.exit_code(), Error::AgentRunning("x".into()).exit_code());
+        let text = e.to_string();
+        assert!(
+            text.starts_with(r"\\.\pipe\x is served by process 7"),
+            "{text}"
+        );
+        assert!(text.contains("posing as the agent") && text.contains("nothing was sent"));
+    }
+
     /// What the agent answers keeps its exit code; what it should never send, or a kind from a
     /// newer agent, is an agent failure (exit 11), as before kinds were typed.
     #[test]
@@ -283,6 +309,7 @@ mod tests {
             ("token_invalid", exit::AGENT),
             ("agent_running", exit::AGENT),
             ("agent_not_running", exit::AGENT),
+            ("foreign_pipe", exit::AGENT),
             ("stdout_closed", exit::AGENT),
             ("from_the_future", exit::AGENT),
         ] {

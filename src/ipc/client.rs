@@ -9,7 +9,7 @@ use super::protocol::{
     self, Ack, Envelope, Event, HelloInfo, MAX_LINE, Outcome, Reply, Request, StatusInfo,
     TokenInfo, VERSION,
 };
-use super::transport::{self, Conn, Endpoint};
+use super::transport::{self, Conn, ConnectError, Endpoint};
 use crate::error::{Error, Result};
 
 pub struct Client {
@@ -20,27 +20,18 @@ pub struct Client {
     pub hello: HelloInfo,
 }
 
-/// Whether a connect error means "nobody is listening" (start an agent) rather than a fault.
-pub fn is_absent(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-    )
-}
-
 fn io(what: &str, e: std::io::Error) -> Error {
     Error::Agent(format!("{what}: {e}"))
 }
 
 impl Client {
-    /// Connects to the agent of `ep` and says hello. `Err(AgentNotRunning)` when nobody listens.
+    /// Connects to the agent of `ep` and says hello. `Err(AgentNotRunning)` when nobody listens,
+    /// `Err(ForeignPipe)` when another user's process does.
     pub async fn connect(ep: &Endpoint, profile: &str, name: &str) -> Result<Client> {
-        let conn = transport::connect(ep).await.map_err(|e| {
-            if is_absent(&e) {
-                Error::AgentNotRunning(profile.to_string())
-            } else {
-                io(&format!("connecting to {}", ep.display()), e)
-            }
+        let conn = transport::connect(ep).await.map_err(|e| match e {
+            ConnectError::Absent(_) => Error::AgentNotRunning(profile.to_string()),
+            ConnectError::Foreign(why) => Error::ForeignPipe(format!("{} {why}", ep.display())),
+            ConnectError::Failed(e) => io(&format!("connecting to {}", ep.display()), e),
         })?;
         Client::over(conn, name).await
     }

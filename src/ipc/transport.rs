@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::dirs::Dirs;
 use crate::error::Result;
 
-pub use super::stream::{Conn, Peer, Stream};
+pub use super::stream::{Conn, ConnectError, Peer, Stream};
 
 /// The address of one profile's agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Listener {
         #[cfg(unix)]
         let inner = super::unix::UnixServer::bind(&ep.path).await?;
         #[cfg(windows)]
-        let inner = super::windows::PipeServer::bind(&ep.path)?;
+        let inner = super::windows::PipeServer::bind(&ep.path).await?;
         Ok(Listener { inner })
     }
 
@@ -72,8 +72,9 @@ impl Listener {
     }
 }
 
-/// Opens a connection to the agent at `ep`.
-pub async fn connect(ep: &Endpoint) -> std::io::Result<Conn> {
+/// Opens a connection to the agent at `ep`, after checking that our own user serves it
+/// (nothing is sent or read before).
+pub async fn connect(ep: &Endpoint) -> Result<Conn, ConnectError> {
     #[cfg(unix)]
     {
         super::unix::connect(&ep.path).await

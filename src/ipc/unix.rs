@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::{UnixListener, UnixStream};
 
-use super::stream::{Conn, Peer};
+use super::stream::{Conn, ConnectError, Peer};
 use crate::dirs::ensure_private_dir;
 use crate::error::{Error, Result};
 
@@ -42,11 +42,17 @@ impl UnixServer {
         crate::dirs::set_aside_foreign(path)?;
         match std::fs::symlink_metadata(path) {
             Ok(_) => {
-                if UnixStream::connect(path).await.is_ok() {
-                    return Err(Error::AgentRunning(format!(
-                        "something already answers on {}",
-                        path.display()
-                    )));
+                match connect(path).await {
+                    Ok(_) => {
+                        return Err(Error::AgentRunning(format!(
+                            "our own agent already answers on {}",
+                            path.display()
+                        )));
+                    }
+                    Err(ConnectError::Foreign(why)) => {
+                        return Err(Error::ForeignPipe(format!("{} {why}", path.display())));
+                    }
+                    Err(_) => {}
                 }
                 tracing::info!("removing the stale socket {}", path.display());
                 std::fs::remove_file(path).map_err(|e| Error::state(path, e))?;
@@ -105,21 +111,25 @@ impl UnixServer {
     }
 }
 
-pub async fn connect(path: &Path) -> std::io::Result<Conn> {
-    let s = UnixStream::connect(path).await?;
-    // The agent must be ours too: a socket planted by someone else is not talked to.
-    let cred = s.peer_cred()?;
-    if cred.uid() != euid() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            format!(
-                "{} is served by uid {}, not by us",
-                path.display(),
-                cred.uid()
-            ),
-        ));
-    }
+pub async fn connect(path: &Path) -> Result<Conn, ConnectError> {
+    let s = UnixStream::connect(path)
+        .await
+        .map_err(ConnectError::from_io)?;
+    // The agent must be ours too: a socket served by someone else is not talked to.
+    let cred = s.peer_cred().map_err(ConnectError::Failed)?;
+    server_verdict(cred.uid(), cred.pid(), euid())?;
     Ok(Box::pin(s))
+}
+
+/// Whether the process serving a socket is ours, from its uid (`SO_PEERCRED`). Pure.
+fn server_verdict(server: u32, pid: Option<i32>, me: u32) -> Result<(), ConnectError> {
+    if server == me {
+        return Ok(());
+    }
+    let pid = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+    Err(ConnectError::Foreign(format!(
+        "is served by uid {server}{pid}, not by us (uid {me})"
+    )))
 }
 
 #[cfg(test)]
@@ -157,6 +167,21 @@ mod tests {
         client.await.unwrap().unwrap();
         server.remove();
         assert!(!ep.path.exists());
+    }
+
+    /// The decision behind refusing a socket someone else serves (the real refusal, with a
+    /// server running as another uid, is `tests/it/security_pipe.rs`, as root).
+    #[test]
+    fn only_a_server_of_our_own_uid_is_talked_to() {
+        assert!(server_verdict(1000, Some(7), 1000).is_ok());
+        let Err(ConnectError::Foreign(why)) = server_verdict(65534, Some(7), 1000) else {
+            panic!("another uid was accepted");
+        };
+        assert_eq!(why, "is served by uid 65534 (pid 7), not by us (uid 1000)");
+        assert!(matches!(
+            server_verdict(0, None, 1000),
+            Err(ConnectError::Foreign(w)) if w == "is served by uid 0, not by us (uid 1000)"
+        ));
     }
 
     #[tokio::test]

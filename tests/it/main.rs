@@ -20,6 +20,7 @@ mod secrets;
 mod security_cli;
 mod security_jwt;
 mod security_lifetimes;
+mod security_pipe;
 mod security_settings;
 mod security_state;
 mod state_faults;

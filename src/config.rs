@@ -134,67 +134,8 @@ impl ConfigSurvey {
     }
 }
 
-/// Whether the machine-wide file at `path` may be read: only when nobody but the administrator
-/// could have written it or swapped it (issue 13, finding 2). `Err` says why not.
-/// Unix: the file and its folder (and, for a symbolic link, where it leads) are owned by root
-/// and writable by neither group nor others.
-#[cfg(unix)]
-pub fn machine_file_trusted(path: &Path) -> std::result::Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let check = |p: &Path, what: &str| -> std::result::Result<(), String> {
-        let m = std::fs::metadata(p).map_err(|e| format!("{what} {}: {e}", p.display()))?;
-        if m.mode() & 0o022 != 0 {
-            return Err(format!(
-                "{what} {} is writable by {} (mode {:o})",
-                p.display(),
-                if m.mode() & 0o002 != 0 {
-                    "every user"
-                } else {
-                    "its group"
-                },
-                m.mode() & 0o7777
-            ));
-        }
-        if m.uid() != 0 {
-            return Err(format!(
-                "{what} {} is owned by uid {}, not root",
-                p.display(),
-                m.uid()
-            ));
-        }
-        Ok(())
-    };
-    check(path, "the file")?;
-    check(folder(path), "its folder")?;
-    // A link in a trusted folder was put there by root, but what it leads to must be root's too.
-    let real = std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if real != path {
-        check(&real, "the file it links to")?;
-        check(folder(&real), "the folder it links into")?;
-    }
-    Ok(())
-}
-
-/// Windows: the Administrators/SYSTEM ownership and ACL rule is decided by the Windows security
-/// module; until it is wired in here, the file is read as before.
-#[cfg(not(unix))]
-pub fn machine_file_trusted(path: &Path) -> std::result::Result<(), String> {
-    tracing::debug!(
-        "machine-wide config {}: ownership and ACL not checked in this build",
-        path.display()
-    );
-    Ok(())
-}
-
-/// The folder a file is in (`.` for a bare name).
-#[cfg(unix)]
-fn folder(p: &Path) -> &Path {
-    p.parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
-/// Reads one considered file. A machine-wide file is judged by [`machine_file_trusted`] first.
+/// Reads one considered file. A machine-wide file is judged by
+/// [`crate::machine_file::trusted_machine_file`] first (issue 13, finding 2).
 fn consider(
     role: ConfigRole,
     path: PathBuf,
@@ -216,7 +157,7 @@ fn consider(
     );
     if present
         && role == ConfigRole::Machine
-        && let Err(why) = machine_file_trusted(&path)
+        && let Err(why) = crate::machine_file::trusted_machine_file(&path)
     {
         tracing::warn!(
             "machine-wide config {} ignored: {why} (only the administrator may be able to change it)",
@@ -489,67 +430,6 @@ user = "labuser"
                 .unwrap()
                 .is_none()
         );
-    }
-
-    /// Finding 2 (issue 13): the machine-wide file is read only when root alone can write it
-    /// and its folder. Files made here are owned by whoever runs the tests: root in CI (the
-    /// positive case), another user elsewhere (then "not root" is what is checked).
-    #[cfg(unix)]
-    #[test]
-    fn the_machine_file_is_trusted_only_when_root_alone_can_write_it() {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &Path, m: u32| {
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
-        };
-        let t = tempfile::tempdir().unwrap();
-        let etc = t.path().join("etc");
-        std::fs::create_dir(&etc).unwrap();
-        mode(&etc, 0o755);
-        let file = etc.join("config.toml");
-        std::fs::write(&file, "user = \"u\"\n").unwrap();
-        mode(&file, 0o644);
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        match machine_file_trusted(&file) {
-            Ok(()) => assert_eq!(me, 0, "trusted a file uid {me} owns"),
-            Err(why) => {
-                assert_ne!(me, 0, "{why}");
-                assert!(
-                    why.contains(&format!("owned by uid {me}, not root")),
-                    "{why}"
-                );
-            }
-        }
-        mode(&file, 0o664);
-        let why = machine_file_trusted(&file).unwrap_err();
-        assert!(
-            why.contains("the file") && why.contains("writable by its group"),
-            "{why}"
-        );
-        mode(&file, 0o646);
-        let why = machine_file_trusted(&file).unwrap_err();
-        assert!(why.contains("writable by every user (mode 646)"), "{why}");
-        mode(&file, 0o644);
-        mode(&etc, 0o777);
-        let why = machine_file_trusted(&file).unwrap_err();
-        assert!(
-            why.starts_with("its folder") && why.contains("every user"),
-            "{why}"
-        );
-        mode(&etc, 0o755);
-        // A link in the trusted folder into a folder others can write is not trusted either.
-        let loose = t.path().join("loose");
-        std::fs::create_dir(&loose).unwrap();
-        mode(&loose, 0o777);
-        std::fs::write(loose.join("real.toml"), "").unwrap();
-        mode(&loose.join("real.toml"), 0o644);
-        let link = etc.join("linked.toml");
-        std::os::unix::fs::symlink(loose.join("real.toml"), &link).unwrap();
-        let why = machine_file_trusted(&link).unwrap_err();
-        if me == 0 {
-            assert!(why.starts_with("the folder it links into"), "{why}");
-        }
-        assert!(machine_file_trusted(&etc.join("none.toml")).is_err());
     }
 
     /// The loader's report: missing, read, invalid (the error `load` stops on), ignored.

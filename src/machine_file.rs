@@ -34,10 +34,12 @@ pub fn unix_owner_and_mode(uid: u32, mode: u32) -> Result<(), String> {
         return Err(format!("owned by uid {uid}, not by root"));
     }
     if mode & 0o022 != 0 {
-        return Err(format!(
-            "writable by its group or by everyone (mode {:o})",
-            mode & 0o7777
-        ));
+        let who = if mode & 0o002 != 0 {
+            "every user"
+        } else {
+            "its group"
+        };
+        return Err(format!("writable by {who} (mode {:o})", mode & 0o7777));
     }
     Ok(())
 }
@@ -94,10 +96,12 @@ mod tests {
         assert_eq!(e, "owned by uid 1000, not by root");
         for loose in [0o100664, 0o100646, 0o40775, 0o41777] {
             let e = unix_owner_and_mode(0, loose).unwrap_err();
-            assert!(
-                e.contains("writable by its group or by everyone"),
-                "{loose:o}: {e}"
-            );
+            let who = if loose & 0o002 != 0 {
+                "every user"
+            } else {
+                "its group"
+            };
+            assert!(e.contains(&format!("writable by {who}")), "{loose:o}: {e}");
         }
     }
 
@@ -120,7 +124,7 @@ mod tests {
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
         let e = trusted_machine_file(&f).unwrap_err();
         assert!(
-            e.contains("not by root") || e.contains("writable by its group or by everyone"),
+            e.contains("not by root") || e.contains("writable by every user"),
             "{e}"
         );
         // A loose folder around a tight file.

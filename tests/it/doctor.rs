@@ -486,7 +486,7 @@ async fn a_root_owned_machine_file_is_read() {
     let r = rows(&output(run(&file)).await);
     let (s, d) = row(&r, "config_machine");
     assert_eq!(s, "warn");
-    assert!(d.contains("owned by uid 65534, not root"), "{d}");
+    assert!(d.contains("owned by uid 65534, not by root"), "{d}");
     // Root's file in a folder another user owns (who could swap it): ignored.
     std::os::unix::fs::chown(&file, Some(0), None).unwrap();
     std::os::unix::fs::chown(etc.path(), Some(65534), None).unwrap();

@@ -30,6 +30,17 @@ pub enum Ev {
         seq: u64,
         url: String,
     },
+    /// Load this URL again: its certificate was just allowed (Linux `--ca-file`).
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(
+            dead_code,
+            reason = "only WebKitGTK needs certificates allowed one by one"
+        )
+    )]
+    Reload(String),
+    /// Whether the reload asked for as attempt `n` has started a load by now.
+    ReloadCheck(u32),
     /// The engine's renderer ended (how, in words) while the sign-in was open.
     #[cfg_attr(
         not(target_os = "linux"),

@@ -27,6 +27,13 @@ use finesse_sso::window::cookies;
 /// show the window: a live IdP session signs in without a flash.
 const REVEAL_DEBOUNCE: Duration = Duration::from_millis(600);
 
+/// How long a reload after allowing a certificate may take to start a load before it counts as
+/// undone by the engine and is asked again (it starts within milliseconds when it is not).
+const RELOAD_CHECK: Duration = Duration::from_millis(1500);
+
+/// How often that reload is asked for before the sign-in gives up.
+const RELOAD_ATTEMPTS: u32 = 4;
+
 /// How long after the engine cancels the main load on its own, with no navigation following,
 /// the sign-in is stranded (script navigations cancel the old load first and start within ms).
 const STRANDED_DEBOUNCE: Duration = Duration::from_millis(500);
@@ -119,6 +126,8 @@ struct Session {
     last_page: Option<(String, bool)>,
     /// The main load the engine cancelled last, and the `seq` then (for the stranded check).
     cancelled: Option<(u64, String)>,
+    /// A reload asked for and not yet started: its URL and attempts so far.
+    reload: Option<(String, u32)>,
 }
 
 impl Session {
@@ -145,6 +154,7 @@ impl Session {
             visible: false,
             last_page: None,
             cancelled: None,
+            reload: None,
         })
     }
 
@@ -205,6 +215,7 @@ impl Session {
             Ev::Go => self.go(),
             Ev::PageStarted(url) => {
                 self.seq.set(self.seq.get() + 1);
+                self.reload = None;
                 self.set_title(&url);
                 self.last_page = Some((url, false));
                 None
@@ -230,6 +241,14 @@ impl Session {
                 mime,
                 body,
             } => self.on_document(&url, status, &mime, &body),
+            Ev::Reload(url) => {
+                self.reload = Some((url, 0));
+                self.reload_now()
+            }
+            Ev::ReloadCheck(n) => match &self.reload {
+                Some((_, attempts)) if *attempts == n => self.reload_now(),
+                _ => None,
+            },
             Ev::MaybeReveal(seq) if seq == self.seq.get() => self.reveal("a page needs you"),
             Ev::MaybeReveal(_) => None,
             Ev::MainLoadCancelled(url) => {
@@ -270,6 +289,31 @@ impl Session {
             )),
             Ev::Fail { kind, message } => Some(WindowOutcome::error(kind, message)),
         }
+    }
+
+    /// Loads the pending reload's URL and checks later that a load started; gives up after
+    /// [`RELOAD_ATTEMPTS`].
+    fn reload_now(&mut self) -> Option<WindowOutcome> {
+        let (url, attempts) = self.reload.as_mut()?;
+        if *attempts == RELOAD_ATTEMPTS {
+            return Some(WindowOutcome::error(
+                ErrorKind::Webview,
+                format!(
+                    "WebKit did not load {} again after its certificate was allowed",
+                    redact::url_str(url)
+                ),
+            ));
+        }
+        *attempts += 1;
+        if *attempts > 1 {
+            tracing::debug!("the reload of {} was undone; again", redact::url_str(url));
+        }
+        if let Some(wv) = &self.webview {
+            let _ = wv.load_url(url);
+        }
+        let n = *attempts;
+        after(RELOAD_CHECK, &self.proxy, move || Ev::ReloadCheck(n));
+        None
     }
 
     fn reveal(&mut self, why: &str) -> Option<WindowOutcome> {

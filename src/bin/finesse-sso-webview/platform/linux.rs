@@ -127,10 +127,10 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
                 if let Some(ctx) = wv.context() {
                     ctx.allow_tls_certificate_for_host(cert, &host);
                 }
-                // Reload once WebKit is done with this failure: a load started inside the
-                // handler can be undone by its clean-up (seen with a page already shown).
-                let (wv, uri) = (wv.clone(), uri.to_string());
-                webkit2gtk::glib::idle_add_local_once(move || wv.load_uri(&uri));
+                // The session reloads once WebKit is done with this failure, and again if
+                // the failure's clean-up undid that load (a load started inside the handler is
+                // undone; on a loaded machine one started just after it can be too).
+                let _ = proxy.send_event(Ev::Reload(uri.to_string()));
             }
             Ok(()) => {
                 let _ = proxy.send_event(Ev::Fail {

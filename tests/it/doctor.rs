@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -28,28 +28,8 @@ const NAMES: &[&str] = &[
     "auth_mode",
 ];
 
-/// The binary with everything under `home` and nothing from the caller's settings.
 fn bin(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
-    c.env("FINESSE_SSO_HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .stdin(Stdio::null());
-    for v in [
-        "FINESSE_SSO_SERVER",
-        "FINESSE_SSO_USER",
-        "FINESSE_SSO_PROXY",
-        "FINESSE_SSO_CA_FILE",
-        "FINESSE_SSO_PROFILE",
-        "FINESSE_SSO_SYSTEM_CONFIG",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "all_proxy",
-        "ALL_PROXY",
-    ] {
-        c.env_remove(v);
-    }
-    c
+    support::cli(home)
 }
 
 fn doctor(home: &Path, args: &[&str]) -> Command {

@@ -8,24 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support;
 
-/// The binary with private state under `home` and no server from the environment.
 fn bin(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
-    c.env("FINESSE_SSO_HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .stdin(Stdio::null());
-    for v in [
-        "FINESSE_SSO_SERVER",
-        "FINESSE_SSO_USER",
-        "FINESSE_SSO_PROXY",
-        "FINESSE_SSO_CA_FILE",
-        "FINESSE_SSO_PROFILE",
-        "FINESSE_SSO_SYSTEM_CONFIG",
-    ] {
-        c.env_remove(v);
-    }
-    c
+    support::cli(home)
 }
 
 fn text(b: &[u8]) -> String {

@@ -7,7 +7,9 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,24 +18,10 @@ use base64::Engine as _;
 const SECRET: &str = "S3cretProxyPw";
 
 fn bin(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
-    c.env("FINESSE_SSO_HOME", home)
-        .env("XDG_CACHE_HOME", home.join("cache"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        // No display: the agent's first sign-in stops after the auth-mode request, which is
-        // what reaches the proxy; no window is started.
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .stdin(Stdio::null());
-    for v in [
-        "FINESSE_SSO_SERVER",
-        "FINESSE_SSO_USER",
-        "FINESSE_SSO_PROXY",
-        "FINESSE_SSO_CA_FILE",
-        "FINESSE_SSO_PROFILE",
-    ] {
-        c.env_remove(v);
-    }
+    let mut c = support::cli(home);
+    // No display: the agent's first sign-in stops after the auth-mode request, which is what
+    // reaches the proxy; no window is started.
+    c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
     c
 }
 

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::support;
 
@@ -29,13 +29,8 @@ fn names(dir: &Path) -> Vec<String> {
 }
 
 fn bin(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
-    c.env("FINESSE_SSO_HOME", home)
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("FINESSE_SSO_PROXY")
-        .env_remove("FINESSE_SSO_PROFILE")
-        .stdin(Stdio::null());
+    let mut c = support::cli(home);
+    c.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY");
     c
 }
 

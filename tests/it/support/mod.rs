@@ -35,6 +35,31 @@ pub async fn emulator(flags: &[&str]) -> Emulator {
         .expect("emulator starts")
 }
 
+/// The binary with its state under `home` and none of the caller's settings (no server, user,
+/// proxy, CA, profile or machine-wide config from the environment), stdin closed.
+pub fn cli(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));
+    c.env("FINESSE_SSO_HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .stdin(Stdio::null());
+    for v in [
+        "FINESSE_SSO_SERVER",
+        "FINESSE_SSO_USER",
+        "FINESSE_SSO_PROXY",
+        "FINESSE_SSO_CA_FILE",
+        "FINESSE_SSO_PROFILE",
+        "FINESSE_SSO_SYSTEM_CONFIG",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
 /// `finesse-sso login` against `emu`, trusting its CA, with private state under `home`.
 pub fn login_command(home: &Path, emu: &Emulator, user: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_finesse-sso"));

@@ -33,5 +33,5 @@ ours="h=\$(mktemp -d); FINESSE_SSO_HOME=\$h $bin login --server $finesse --user 
 chromium="node bench/chromium_login.mjs '$token_url'"
 bare="$target/release/examples/bare_window '$token_url' $ca"
 echo "finesse-sso $("$bin" --version | cut -d' ' -f2), $(chromium --version 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp" \
+xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset" \
     python3 bench/measure.py --runs "$runs" "finesse-sso login=$ours" "bare wry window=$bare" "chromium (playwright-core)=$chromium"

@@ -43,7 +43,16 @@ impl Xvfb {
         let mut child = Command::new("Xvfb")
             .args(["-displayfd", "1", "-auth"])
             .arg(&auth)
-            .args(["-nolisten", "tcp", "-screen", "0", "1280x1024x24"])
+            // -noreset: the server would reset whenever its last client leaves, refusing
+            // connections meanwhile (a WebKit helper connecting then would fail).
+            .args([
+                "-nolisten",
+                "tcp",
+                "-noreset",
+                "-screen",
+                "0",
+                "1280x1024x24",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -1,5 +1,5 @@
 //! `finesse-sso login` in a real window (WebKitGTK under Xvfb) against the emulator over TLS.
-//! Run with a display: `xvfb-run -a cargo test` (the README's test command does).
+//! Run with a display: `xvfb-run -a -s -noreset cargo test` (the README's test command does).
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -512,7 +512,7 @@ fn forger_module(dir: &std::path::Path) -> std::path::PathBuf {
 async fn a_helper_process_of_the_window_cannot_answer_for_it() {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
-        "needs a display: run `xvfb-run -a cargo test`"
+        "needs a display: run `xvfb-run -a -s -noreset cargo test`"
     );
     let work = tempfile::tempdir().unwrap();
     let module = forger_module(work.path());

@@ -88,8 +88,8 @@ pub fn login_command(home: &Path, emu: &Emulator, user: &str, extra: &[&str]) ->
 pub fn need_display() {
     assert!(
         std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
-        "no DISPLAY for this real-window test: run the suite under xvfb-run -a \
-         (xvfb-run -a cargo test --workspace), as .ci/test does, or set \
+        "no DISPLAY for this real-window test: run the suite under Xvfb \
+         (xvfb-run -a -s -noreset cargo test --workspace), as .ci/test does, or set \
          FINESSE_SSO_SKIP_WINDOW_TESTS=1 to report these tests as ignored"
     );
 }

@@ -128,6 +128,8 @@ struct Session {
     cancelled: Option<(u64, String)>,
     /// A reload asked for and not yet started: its URL and attempts so far.
     reload: Option<(String, u32)>,
+    /// How often the token URL was loaded again after WebKit gave it up.
+    restarts: u32,
 }
 
 impl Session {
@@ -155,6 +157,7 @@ impl Session {
             last_page: None,
             cancelled: None,
             reload: None,
+            restarts: 0,
         })
     }
 
@@ -222,7 +225,12 @@ impl Session {
             }
             Ev::PageFinished(url) => {
                 // A page that finished is progress too: a cancellation before it is not final.
-                self.seq.set(self.seq.get() + 1);
+                // Unless it is the cancelled load's own end (same URL, nothing started since):
+                // WebKit reports one after every failed load.
+                let own_end = self.cancelled.as_ref() == Some(&(self.seq.get(), url.clone()));
+                if !own_end {
+                    self.seq.set(self.seq.get() + 1);
+                }
                 self.last_page = Some((url.clone(), true));
                 let flow = self.flow.borrow().clone();
                 if flow.is_token_endpoint(&url) {
@@ -260,12 +268,28 @@ impl Session {
                 });
                 None
             }
-            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => Some(stranded(&url)),
+            // WebKit also gives up a first load by itself, rarely (seen under load): the token
+            // URL is loaded again, twice at most, before the cancellation counts as final.
+            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => {
+                if self.flow.borrow().is_token_endpoint(&url) && self.restarts < 2 {
+                    self.restarts += 1;
+                    tracing::debug!("WebKit gave up the token URL's load; loading it again");
+                    if let Some(wv) = &self.webview {
+                        let _ = wv.load_url(&url);
+                    }
+                    None
+                } else {
+                    Some(stranded(&url))
+                }
+            }
             // WebKit ends the renderer after cancelling some loads (a redirect to `file:`): with
             // it gone nothing can follow, so that cancellation was final. Otherwise the renderer
             // died under the page (a crash, the OOM killer): say so now, not at the timeout.
             Ev::RendererGone(why) => match self.cancelled.take() {
-                Some((seq, url)) if seq == self.seq.get() => Some(stranded(&url)),
+                // After a restart of a given-up load, the renderer's end belongs to that story.
+                Some((seq, url)) if seq == self.seq.get() || self.restarts > 0 => {
+                    Some(stranded(&url))
+                }
                 _ => Some(WindowOutcome::error(
                     ErrorKind::Webview,
                     format!("WebKit's web process {why}"),

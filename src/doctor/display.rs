@@ -4,7 +4,7 @@
 use super::report::Check;
 
 /// Where a display name leads.
-#[cfg(any(all(unix, not(target_os = "macos")), test))]
+#[cfg(all(unix, not(target_os = "macos")))]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Socket {
     Unix(std::path::PathBuf),
@@ -12,7 +12,7 @@ pub enum Socket {
 }
 
 /// X11's `DISPLAY` (`[host]:N[.S]`): a local socket `/tmp/.X11-unix/XN`, or TCP port 6000+N.
-#[cfg(any(all(unix, not(target_os = "macos")), test))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub fn x11_socket(display: &str) -> Option<Socket> {
     let (host, rest) = display.rsplit_once(':')?;
     let number: u16 = rest.split('.').next()?.parse().ok()?;
@@ -27,7 +27,7 @@ pub fn x11_socket(display: &str) -> Option<Socket> {
 }
 
 /// Wayland's `WAYLAND_DISPLAY`: an absolute path, or a name inside `XDG_RUNTIME_DIR`.
-#[cfg(any(all(unix, not(target_os = "macos")), test))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub fn wayland_socket(name: &str, runtime_dir: Option<&std::path::Path>) -> Option<Socket> {
     let p = std::path::Path::new(name);
     if p.is_absolute() {
@@ -122,13 +122,12 @@ pub fn display() -> Check {
     )
 }
 
-#[cfg(test)]
+// X11 and Wayland sockets are Unix paths (`/tmp/w` is not absolute on Windows).
+#[cfg(all(test, unix, not(target_os = "macos")))]
 mod tests {
     use super::*;
     use std::path::Path;
 
-    // X11 and Wayland sockets are Unix paths (`/tmp/w` is not absolute on Windows).
-    #[cfg(unix)]
     #[test]
     fn display_names_lead_to_sockets() {
         assert_eq!(

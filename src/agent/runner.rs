@@ -187,6 +187,22 @@ pub async fn start_background(
         const CREATE_NEW_PROCESS_GROUP: u32 = 0x0000_0200;
         const CREATE_NO_WINDOW: u32 = 0x0800_0000;
         cmd.creation_flags(DETACHED_PROCESS | CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW);
+        // Windows hands a child every inheritable handle, whatever its stdio is set to: our own
+        // stdin/stdout/stderr would stay open in the agent for its whole life, and a caller
+        // reading `agent start`'s output (an installer, a script) would wait for ever.
+        use std::os::windows::io::AsRawHandle;
+        use windows_sys::Win32::Foundation::{HANDLE_FLAG_INHERIT, SetHandleInformation};
+        for h in [
+            std::io::stdin().as_raw_handle(),
+            std::io::stdout().as_raw_handle(),
+            std::io::stderr().as_raw_handle(),
+        ] {
+            if !h.is_null() {
+                // SAFETY: clears a flag on this process's own standard handles; a handle that
+                // is not valid (no console) only makes the call fail, which changes nothing.
+                unsafe { SetHandleInformation(h, HANDLE_FLAG_INHERIT, 0) };
+            }
+        }
     }
     let mut child = cmd
         .spawn()

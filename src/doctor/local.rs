@@ -66,6 +66,16 @@ pub async fn window_program() -> Check {
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // STATUS_DLL_NOT_FOUND: Windows could not load the program at all.
+    if cfg!(windows) && out.status.code().map(|c| c as u32) == Some(0xC000_0135) {
+        return Check::fail(
+            NAME,
+            format!(
+                "{} cannot start: a DLL it needs is missing (WebView2Loader.dll belongs beside it)",
+                exe.display()
+            ),
+        );
+    }
     if !out.status.success() {
         let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         return Check::fail(

@@ -259,15 +259,7 @@ impl Session {
             },
             Ev::MaybeReveal(seq) if seq == self.seq.get() => self.reveal("a page needs you"),
             Ev::MaybeReveal(_) => None,
-            Ev::MainLoadCancelled(url) => {
-                // A newer navigation cancels the old load too; it shows up within the debounce.
-                self.cancelled = Some((self.seq.get(), url.clone()));
-                after(STRANDED_DEBOUNCE, &self.proxy, {
-                    let seq = self.seq.get();
-                    move || Ev::MaybeStranded { seq, url }
-                });
-                None
-            }
+            Ev::MainLoadCancelled(url) => self.load_cancelled(url),
             // WebKit also gives up a first load by itself, rarely (seen under load): the token
             // URL is loaded again, twice at most, before the cancellation counts as final.
             Ev::MaybeStranded { seq, url } if seq == self.seq.get() => {
@@ -313,6 +305,18 @@ impl Session {
             )),
             Ev::Fail { kind, message } => Some(WindowOutcome::error(kind, message)),
         }
+    }
+
+    /// A main load given up (or a finished token page the engine kept no record of): final
+    /// unless a navigation follows within the debounce (a newer navigation cancels the old
+    /// load too).
+    fn load_cancelled(&mut self, url: String) -> Option<WindowOutcome> {
+        self.cancelled = Some((self.seq.get(), url.clone()));
+        after(STRANDED_DEBOUNCE, &self.proxy, {
+            let seq = self.seq.get();
+            move || Ev::MaybeStranded { seq, url }
+        });
+        None
     }
 
     /// Loads the pending reload's URL and checks later that a load started; gives up after
@@ -416,7 +420,12 @@ impl Session {
                     cookies: self.cookies(),
                 })
             }
-            Err(CaptureRefusal::NotTokenEndpoint) => None,
+            // Read because a token page finished, yet the engine's record is of another page:
+            // that load was dropped.
+            Err(CaptureRefusal::NotTokenEndpoint) => {
+                let finished = self.last_page.as_ref().map(|(u, _)| u.clone());
+                self.load_cancelled(finished.unwrap_or_else(|| url.to_string()))
+            }
             Err(refusal) => Some(WindowOutcome::error(
                 ErrorKind::Server,
                 format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),

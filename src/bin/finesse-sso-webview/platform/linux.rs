@@ -59,10 +59,19 @@ pub fn build_webview(builder: WebViewBuilder<'_>, window: &Window) -> Result<Web
 /// bytes from the engine's resource cache.
 pub fn read_document(webview: &WebView, proxy: EventLoopProxy<Ev>) {
     let wk = webview.webview();
-    let Some(res) = wk.main_resource() else {
-        return;
+    // No record of the page that just finished: WebKit dropped that load. The session treats it
+    // as a cancelled load (loaded again, or a clear error), never as a silent wait.
+    let dropped = || {
+        let url = wk.uri().map(|s| s.to_string()).unwrap_or_default();
+        tracing::debug!("no main resource for the finished token page");
+        let _ = proxy.send_event(Ev::MainLoadCancelled(url));
     };
-    let Some(resp) = res.response() else { return };
+    let Some(res) = wk.main_resource() else {
+        return dropped();
+    };
+    let Some(resp) = res.response() else {
+        return dropped();
+    };
     let url = res.uri().map(|s| s.to_string()).unwrap_or_default();
     let status = resp.status_code() as u16;
     let mime = resp.mime_type().map(|s| s.to_string()).unwrap_or_default();

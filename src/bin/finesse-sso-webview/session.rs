@@ -262,14 +262,14 @@ impl Session {
             Ev::MainLoadCancelled(url) => self.load_cancelled(url),
             // WebKit also gives up a first load by itself, rarely (seen under load): the token
             // URL is loaded again, twice at most, before the cancellation counts as final.
-            Ev::MaybeStranded { seq, url } if seq == self.seq.get() => {
+            // A load the session asked for and that has not started yet is the reload
+            // watchdog's to judge (a slow start is not a stranded load).
+            Ev::MaybeStranded { seq, url } if seq == self.seq.get() && self.reload.is_none() => {
                 if self.flow.borrow().is_token_endpoint(&url) && self.restarts < 2 {
                     self.restarts += 1;
                     tracing::debug!("WebKit gave up the token URL's load; loading it again");
-                    if let Some(wv) = &self.webview {
-                        let _ = wv.load_url(&url);
-                    }
-                    None
+                    self.reload = Some((url, 0));
+                    self.reload_now()
                 } else {
                     Some(stranded(&url))
                 }
@@ -327,7 +327,7 @@ impl Session {
             return Some(WindowOutcome::error(
                 ErrorKind::Webview,
                 format!(
-                    "WebKit did not load {} again after its certificate was allowed",
+                    "WebKit did not load {} again (asked {RELOAD_ATTEMPTS} times)",
                     redact::url_str(url)
                 ),
             ));

@@ -5,7 +5,6 @@
 use url::Url;
 
 use super::{CaptureRefusal, Flow};
-use crate::finesse::token_response::{MAX_TOKEN_RESPONSE_BYTES, TokenResponseError};
 
 /// What the engine itself says about a response, never what the page says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,12 +36,9 @@ impl Flow {
             return ResponseVerdict::Pass;
         }
         if let Some(len) = facts.declared_len
-            && len > MAX_TOKEN_RESPONSE_BYTES as u64
+            && let Err(too_large) = super::document::size_gate(len)
         {
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            return ResponseVerdict::Refuse(CaptureRefusal::Body(TokenResponseError::TooLarge(
-                len,
-            )));
+            return ResponseVerdict::Refuse(CaptureRefusal::Body(too_large));
         }
         match super::status_mime_refusal(facts.status, &facts.mime) {
             Some(refusal) => ResponseVerdict::Refuse(refusal),
@@ -141,6 +137,7 @@ impl<N: PartialEq> DocumentBinding<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finesse::token_response::{MAX_TOKEN_RESPONSE_BYTES, TokenResponseError};
 
     const TOKEN: &str = "https://finesse.example:8445/desktop/sso/token?code=1";
 

@@ -19,7 +19,7 @@ use webkit2gtk::{
 use wry::{WebView, WebViewBuilder, WebViewExtUnix};
 
 use finesse_sso::error::host_of;
-use finesse_sso::finesse::token_response::{MAX_TOKEN_RESPONSE_BYTES, TokenResponseError};
+use finesse_sso::flow::document::size_gate;
 use finesse_sso::flow::{DenyReason, Flow};
 use finesse_sso::redact;
 use finesse_sso::window::WindowRequest;
@@ -206,16 +206,14 @@ pub fn attach_hooks(
             let Some(url) = resp.uri().filter(|u| flow.is_token_endpoint(u)) else {
                 return false;
             };
-            let size = resp.content_length();
-            if size <= MAX_TOKEN_RESPONSE_BYTES as u64 {
+            let Err(too_large) = size_gate(resp.content_length()) else {
                 return false;
-            }
+            };
             decision.ignore();
             tracing::warn!("refused the token answer of {}", redact::url_str(&url));
-            let size = usize::try_from(size).unwrap_or(usize::MAX);
             let _ = proxy.send_event(Ev::Fail {
                 kind: ErrorKind::Server,
-                message: TokenResponseError::TooLarge(size).to_string(),
+                message: too_large.to_string(),
             });
             true
         });

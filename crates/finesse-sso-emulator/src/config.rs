@@ -39,6 +39,10 @@ pub struct EmulatorConfig {
     /// A file of users, one `name:password[:mode]` per line, `#` comments.
     #[arg(long, value_name = "PATH")]
     pub users_file: Option<PathBuf>,
+    /// How the IdP signs a user in when it has no session for them: a password form, or one of
+    /// the enterprise methods (see docs/emulator.md, "IdP login methods").
+    #[arg(long, value_enum, default_value_t = IdpLogin::Password, value_name = "METHOD")]
+    pub idp_login: IdpLogin,
     /// The IdP login page fills in and submits this user's credentials by JavaScript.
     #[arg(long, value_name = "USER")]
     pub auto_login: Option<String>,
@@ -109,6 +113,13 @@ impl Default for EmulatorConfig {
             Err(e) => unreachable!("emulator defaults do not parse: {e}"),
         }
     }
+}
+
+/// The IdP's login method (one per run, as a customer's IdP policy picks one).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdpLogin {
+    /// The user name and password form.
+    Password,
 }
 
 /// Finesse `systemAuthMode`.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 
 use crate::app::{App, PENDING_TTL, SESSION_TTL};
-use crate::config::ForgeMode;
+use crate::config::{ForgeMode, IdpLogin};
 use crate::forge::{forged_json, forged_value};
 use crate::pages::{self, LoginPage};
 use crate::request::{Req, required_query};
@@ -114,7 +114,10 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
             login_cookie: None,
         },
     );
-    Ok(Resp::redirect(&format!("/idp/login?txn={txn}")))
+    drop(st);
+    Ok(match s.config.idp_login {
+        IdpLogin::Password => Resp::redirect(&format!("/idp/login?txn={txn}")),
+    })
 }
 
 fn login_page(app: &App, req: &Req) -> Result<Resp, Resp> {

@@ -40,7 +40,7 @@ use url::Url;
 pub use agent_state::PutRecord;
 pub use config::{
     AuthMode, CcUsernameMode, DEMO_PASSWORD, DEMO_USER, Deployment, EmulatorConfig, ForgeMode,
-    UserAuthModeApi, UserMode, UserSpec,
+    IdpLogin, UserAuthModeApi, UserMode, UserSpec,
 };
 pub use endpoints::{ENDPOINTS, normalize_endpoint};
 pub use faults::{Faults, TokenBody};

@@ -73,6 +73,9 @@ pub struct ServerArgs {
     /// machine). Default: `profile` in the config file, else `default`.
     #[arg(long, env = "FINESSE_SSO_PROFILE")]
     pub profile: Option<String>,
+    /// `kerberos_hosts` from the config files (no flag: an administrator's setting).
+    #[arg(skip)]
+    pub kerberos_hosts: Option<Vec<String>>,
 }
 
 /// The profile used when neither flag, environment nor config file names one.

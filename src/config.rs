@@ -23,6 +23,8 @@ pub struct Section {
     pub user: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub proxy: Option<String>,
+    /// Hosts (`host` or `host:port`) the sign-in window may use Kerberos with (Negotiate).
+    pub kerberos_hosts: Option<Vec<String>>,
 }
 
 /// Agent tuning.
@@ -300,6 +302,8 @@ impl Config {
                 .ca_file
                 .clone()
                 .or_else(|| layers.iter().find_map(|s| s.ca_file.clone())),
+            // Files only: the first layer that names a list wins whole (an empty list included).
+            kerberos_hosts: layers.iter().find_map(|s| s.kerberos_hosts.clone()),
             profile: Some(profile),
         }
     }
@@ -386,6 +390,26 @@ user = "labuser"
         assert_eq!(ag.sign_in_timeout, None);
         assert_eq!(Config::default().resolve(&args()).server, None);
         assert_eq!(Config::default().resolve(&args()).profile(), "default");
+    }
+
+    #[test]
+    fn kerberos_hosts_come_from_the_first_layer_that_names_them() {
+        let system = "kerberos_hosts = [\"adfs.corp\"]\n[profiles.lab]\nkerberos_hosts = []\n";
+        let c = Config {
+            system: Some(FileConfig::parse(Path::new("/etc/c.toml"), system).unwrap()),
+            user: Some(FileConfig::parse(Path::new("/u/c.toml"), "user = \"a\"").unwrap()),
+        };
+        let hosts = |p: &str| {
+            c.resolve(&ServerArgs {
+                profile: Some(p.into()),
+                ..Default::default()
+            })
+            .kerberos_hosts
+        };
+        assert_eq!(hosts("default"), Some(vec!["adfs.corp".to_string()]));
+        // A profile's empty list means none, not "inherit".
+        assert_eq!(hosts("lab"), Some(vec![]));
+        assert_eq!(Config::default().resolve(&args()).kerberos_hosts, None);
     }
 
     #[test]

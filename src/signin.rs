@@ -32,6 +32,8 @@ pub struct Target {
     pub proxy: Option<Url>,
     /// Profile name: its own saved web session and WebKit data.
     pub profile: String,
+    /// Hosts the window may use Kerberos with (`kerberos_hosts`, normalised).
+    pub kerberos_hosts: Vec<String>,
 }
 
 impl Target {
@@ -55,12 +57,15 @@ impl Target {
             .transpose()
             .map_err(|e| Error::Usage(e.to_string()))?;
         let proxy = a.proxy.as_deref().map(parse_proxy).transpose()?;
+        let kerberos_hosts =
+            crate::window::negotiate::parse_hosts(a.kerberos_hosts.as_deref().unwrap_or(&[]))?;
         Ok(Target {
             server,
             user,
             ca_pem,
             proxy,
             profile: a.profile().to_string(),
+            kerberos_hosts,
         })
     }
 
@@ -201,6 +206,7 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         interactive: opts.interactive,
         cookies,
         proxy: target.proxy.clone(),
+        kerberos_hosts: target.kerberos_hosts.clone(),
     };
     let spawn = Spawn {
         xvfb: opts.xvfb,

@@ -100,6 +100,7 @@ fn model(
             ca_pem: None,
             proxy: None,
             profile: "p".into(),
+            kerberos_hosts: Vec::new(),
         },
         dir.to_path_buf(),
         Arc::new(Refresh(server.clone())),

@@ -208,6 +208,7 @@ mod tests {
             ca_file: Some("ca.pem".into()),
             proxy: Some("http://proxyuser:S3cretProxyPw@proxy.example:3128".into()),
             profile: Some("lab".into()),
+            ..Default::default()
         };
         let run = AgentRunArgs {
             server: server.clone(),

@@ -61,6 +61,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
         proxy: None,
         profile: "demo".into(),
+        kerberos_hosts: Vec::new(),
     };
     let result = browser.authenticate(&target, &opts).await;
     if let Ok(t) = &result {

@@ -11,6 +11,7 @@
 
 pub mod channel;
 pub mod cookies;
+pub mod negotiate;
 pub mod process;
 pub mod program;
 pub mod tree;

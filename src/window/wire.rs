@@ -28,6 +28,10 @@ pub struct WindowRequest {
     /// Optional proxy for the webview (`http://host:port` or `socks5://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Url>,
+    /// Hosts the engine may sign in to with Kerberos (Negotiate), from `kerberos_hosts`,
+    /// checked by `negotiate::parse_hosts`. Empty: none on Linux, WebView2's default on Windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kerberos_hosts: Vec<String>,
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and

@@ -13,6 +13,8 @@ mod desktop_pipe;
 mod doctor;
 mod emulator;
 mod hostile;
+#[cfg(target_os = "linux")]
+mod kerberos;
 mod login;
 mod properties;
 mod refresh;

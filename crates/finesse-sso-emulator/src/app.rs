@@ -80,6 +80,8 @@ pub(crate) struct App {
     /// The IdP's per-run assertion-signing key (HMAC-SHA256).
     pub idp_key: Vec<u8>,
     pub log: RequestLog,
+    /// The Kerberos acceptor of `--idp-login negotiate` (set by `start`).
+    pub negotiate: Option<crate::gss::Acceptor>,
     state: Mutex<Inner>,
 }
 
@@ -102,6 +104,7 @@ impl App {
             tokens,
             idp_key,
             log,
+            negotiate: None,
             state: Mutex::new(Inner::default()),
         }
     }

@@ -43,6 +43,9 @@ pub struct EmulatorConfig {
     /// the enterprise methods (see docs/emulator.md, "IdP login methods").
     #[arg(long, value_enum, default_value_t = IdpLogin::Password, value_name = "METHOD")]
     pub idp_login: IdpLogin,
+    /// The IdP's Kerberos keytab (`HTTP/<host>` keys), for `--idp-login negotiate`.
+    #[arg(long, value_name = "PATH")]
+    pub idp_keytab: Option<PathBuf>,
     /// The IdP login page fills in and submits this user's credentials by JavaScript.
     #[arg(long, value_name = "USER")]
     pub auto_login: Option<String>,
@@ -120,6 +123,9 @@ impl Default for EmulatorConfig {
 pub enum IdpLogin {
     /// The user name and password form.
     Password,
+    /// Kerberos (SPNEGO, Windows Integrated Authentication): `401 WWW-Authenticate: Negotiate`,
+    /// verified against `--idp-keytab`; no form (see idp_negotiate.rs).
+    Negotiate,
 }
 
 /// Finesse `systemAuthMode`.

@@ -18,6 +18,9 @@ pub(crate) const SESSION_COOKIE: &str = "IDPSESSION";
 /// Set when the login page is shown; the login POST without it is refused (403).
 pub(crate) const LOGIN_COOKIE: &str = "idp_login";
 
+/// The Kerberos login of `--idp-login negotiate` (idp_negotiate.rs; the router sends it there).
+pub(crate) const NEGOTIATE_PATH: &str = "/idp/negotiate";
+
 /// Failed passwords in a row before the account locks, and for how long.
 pub(crate) const MAX_FAILURES: u32 = 5;
 pub(crate) const LOCKOUT: Duration = Duration::from_secs(300);
@@ -117,6 +120,7 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     drop(st);
     Ok(match s.config.idp_login {
         IdpLogin::Password => Resp::redirect(&format!("/idp/login?txn={txn}")),
+        IdpLogin::Negotiate => Resp::redirect(&format!("{NEGOTIATE_PATH}?txn={txn}")),
     })
 }
 
@@ -241,7 +245,7 @@ fn locked(name: &str) -> Resp {
 }
 
 /// The signed assertion, auto-posted to the IdS ACS (or a forged detour with `--forge`).
-fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
+pub(crate) fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
     let s = &app.settings;
     match app.faults.forge() {
         Some(ForgeMode::IdpJson) => return Resp::redirect(&s.at(&s.idp, "/desktop/sso/token")),

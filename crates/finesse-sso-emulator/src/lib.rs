@@ -12,7 +12,13 @@ mod endpoints;
 pub mod faults;
 mod finesse;
 mod forge;
+#[cfg(unix)]
+mod gss;
+#[cfg(not(unix))]
+#[path = "gss_unsupported.rs"]
+mod gss;
 mod idp;
+mod idp_negotiate;
 mod ids;
 mod listener;
 mod log;
@@ -162,7 +168,10 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         config,
         users,
     };
-    let app = Arc::new(App::new(settings, issuer, log));
+    let mut app = App::new(settings, issuer, log);
+    app.negotiate =
+        idp_negotiate::from_config(&app.settings.config).map_err(EmulatorError::Config)?;
+    let app = Arc::new(app);
 
     let acceptor = tls
         .as_ref()

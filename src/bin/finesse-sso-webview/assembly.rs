@@ -130,12 +130,24 @@ pub fn assemble(
             wry::ProxyConfig::Http(endpoint)
         });
     }
+    // WebView2: wry drops its own arguments (the proxy among them) once any are given, so the
+    // whole string is built in one place, with the Kerberos allow-list.
+    #[cfg(windows)]
+    let builder = wry::WebViewBuilderExtWindows::with_additional_browser_args(
+        builder,
+        finesse_sso::window::negotiate::webview2_browser_args(
+            req.proxy.as_ref(),
+            &req.kerberos_hosts,
+        ),
+    );
     let webview = platform::build_webview(builder, &window).map_err(|e| {
         Box::new(WindowOutcome::error(
             ErrorKind::Webview,
             format!("cannot create the webview: {e}"),
         ))
     })?;
+    #[cfg(target_os = "linux")]
+    platform::linux_negotiate::check_persistent(&webview, &req.kerberos_hosts);
     platform::trust_ca(&webview, req.ca_pem.clone(), proxy.clone());
     #[cfg(not(windows))]
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied);

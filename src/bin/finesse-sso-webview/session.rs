@@ -56,6 +56,8 @@ pub fn run() -> ! {
         )),
     };
     platform::prepare_process();
+    #[cfg(target_os = "linux")]
+    platform::linux_negotiate::trust_hosts(&req.kerberos_hosts);
     if let Some(problem) = platform::display_problem() {
         finish(WindowOutcome::error(ErrorKind::NoDisplay, problem));
     }

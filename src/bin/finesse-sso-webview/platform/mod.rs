@@ -11,6 +11,8 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+pub mod linux_negotiate;
 
 #[cfg(windows)]
 mod windows;

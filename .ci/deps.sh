@@ -3,7 +3,7 @@
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
 # Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
-FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib openbox wmctrl x11-utils)
 
 # Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
 # `node` is already on PATH.

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::placement::Placement;
 use crate::error::ErrorKind;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
@@ -28,6 +29,9 @@ pub struct WindowRequest {
     /// Optional proxy for the webview (`http://host:port` or `socks5://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Url>,
+    /// Where the window opens: in front of the caller's window, with its activation token.
+    #[serde(default, skip_serializing_if = "Placement::is_empty")]
+    pub placement: Placement,
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and
@@ -66,6 +70,11 @@ pub enum WindowOutcome {
         kind: ErrorKind,
         message: String,
     },
+    /// The engine could not render (its web process died, or it painted nothing): the parent
+    /// may start the window once more with safer rendering settings.
+    RenderingFailed {
+        message: String,
+    },
 }
 
 impl WindowOutcome {
@@ -90,7 +99,7 @@ impl WindowOutcome {
                 let token = TokenResponse::parse(&bytes).ok()?;
                 Some(WindowOutcome::Ok { token, cookies })
             }
-            e @ WindowOutcome::Error { .. } => Some(e),
+            other => Some(other),
         }
     }
 
@@ -127,5 +136,17 @@ mod tests {
             WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line(),
             e
         );
+        let r = WindowOutcome::RenderingFailed {
+            message: "WebKit's web process crashed".into(),
+        }
+        .to_line();
+        assert_eq!(
+            r,
+            r#"{"status":"rendering_failed","message":"WebKit's web process crashed"}"#
+        );
+        assert!(matches!(
+            WindowOutcome::from_line(&r),
+            Some(WindowOutcome::RenderingFailed { .. })
+        ));
     }
 }

@@ -14,8 +14,12 @@ mod doctor;
 mod emulator;
 mod hostile;
 mod login;
+#[cfg(target_os = "linux")]
+mod placement;
 mod properties;
 mod refresh;
+#[cfg(target_os = "linux")]
+mod rendering;
 mod secrets;
 mod security_cli;
 mod security_jwt;

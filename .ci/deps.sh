@@ -3,9 +3,11 @@
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
 # Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
-# MIT Kerberos (a KDC, kadmin.local, kinit) for tests/it/kerberos.rs.
+# MIT Kerberos (a KDC, kadmin.local, kinit) for tests/it/kerberos.rs; a window manager and X
+# tools (openbox, wmctrl, xprop) for tests/it/placement.rs.
 FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib
-    krb5-kdc krb5-admin-server krb5-user)
+    krb5-kdc krb5-admin-server krb5-user
+    openbox wmctrl x11-utils)
 
 # Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
 # `node` is already on PATH.

@@ -123,6 +123,10 @@ pub struct LoginArgs {
     /// Neither restore nor save the web session (cookies) of this profile.
     #[arg(long)]
     pub no_session: bool,
+    /// The calling application's window (X11 window id, decimal or 0x hex; Windows: an HWND):
+    /// the sign-in window opens in front of it. Wayland: XDG_ACTIVATION_TOKEN is used instead.
+    #[arg(long, value_name = "HANDLE")]
+    pub parent_window: Option<crate::window::WindowHandle>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -197,6 +201,10 @@ pub struct TokenArgs {
     /// Fail (exit 16) instead of starting an agent when none is running.
     #[arg(long)]
     pub no_start: bool,
+    /// The calling application's window (X11 window id, decimal or 0x hex; Windows: an HWND):
+    /// a sign-in window the agent opens for this request opens in front of it.
+    #[arg(long, value_name = "HANDLE")]
+    pub parent_window: Option<crate::window::WindowHandle>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

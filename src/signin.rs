@@ -4,7 +4,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -15,8 +16,8 @@ use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
 use crate::websession;
-use crate::window::WindowRequest;
-use crate::window::process::{self, Spawn};
+use crate::window::process::{self, Ended, Spawn, WindowToken};
+use crate::window::{Placement, WindowRequest, rendering};
 
 /// The usage error when no server is configured anywhere. Never a silent demo: a script whose
 /// config or environment went missing must not believe it holds a real token.
@@ -121,6 +122,8 @@ pub struct SignInOptions {
     pub xvfb: bool,
     pub verbosity: u8,
     pub json_logs: bool,
+    /// Where the window opens (the caller's window, its activation token).
+    pub placement: Placement,
 }
 
 impl Default for SignInOptions {
@@ -133,6 +136,7 @@ impl Default for SignInOptions {
             xvfb: false,
             verbosity: 0,
             json_logs: false,
+            placement: Placement::default(),
         }
     }
 }
@@ -207,11 +211,14 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         cookies,
         proxy: target.proxy.clone(),
         kerberos_hosts: target.kerberos_hosts.clone(),
+        placement: opts.placement.clone(),
     };
     let spawn = Spawn {
         xvfb: opts.xvfb,
         verbosity: opts.verbosity,
         json_logs: opts.json_logs,
+        // Once a window of this process needed them, later sign-ins (our agent's) start with them.
+        safer_rendering: SAFER_RENDERING.load(Ordering::Relaxed),
     };
     // WebKit starts (hidden, loading nothing) while Finesse is asked for the auth mode; a
     // NON_SSO answer drops the window unseen.
@@ -224,14 +231,73 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         crate::error::host_of(&target.server),
         target.user
     );
+    let started = Instant::now();
     window.go().await?;
-    let got = window.wait().await?;
+    let got = match window.finish().await? {
+        Ended::Token(t) => t,
+        Ended::RenderingFailed(why) if !spawn.safer_rendering => {
+            restart(
+                &req,
+                &spawn,
+                opts.timeout.saturating_sub(started.elapsed()),
+                why,
+            )
+            .await?
+        }
+        Ended::RenderingFailed(why) => {
+            return Err(Error::Webview(format!(
+                "{why} (the window already ran with safer rendering settings)"
+            )));
+        }
+    };
     if opts.use_session
         && let Err(e) = websession::save(&profile_dir, &got.cookies)
     {
         tracing::warn!("the web session was not saved: {e}");
     }
     Ok(got.token)
+}
+
+/// Set once a window of this process could not render and its restart used safer settings.
+static SAFER_RENDERING: AtomicBool = AtomicBool::new(false);
+
+/// The one restart after a rendering failure: the same request within what is left of its
+/// timeout, with every safer rendering variable the user left unset. A second failure ends
+/// the sign-in.
+async fn restart(
+    req: &WindowRequest,
+    spawn: &Spawn,
+    left: Duration,
+    why: String,
+) -> Result<WindowToken> {
+    if left < Duration::from_secs(1) {
+        return Err(Error::TimedOut(
+            req.timeout_secs,
+            format!("; {why}, with no time left to restart the window"),
+        ));
+    }
+    let req = WindowRequest {
+        timeout_secs: left.as_secs(),
+        ..req.clone()
+    };
+    let spawn = Spawn {
+        safer_rendering: true,
+        ..spawn.clone()
+    };
+    let mut window = process::Window::spawn(&req, &spawn).await?;
+    let changed = rendering::describe(window.rendering());
+    tracing::warn!(
+        "{why}; restarting the sign-in window once with safer rendering settings: {changed}"
+    );
+    SAFER_RENDERING.store(true, Ordering::Relaxed);
+    window.go().await?;
+    match window.finish().await? {
+        Ended::Token(t) => Ok(t),
+        Ended::RenderingFailed(again) => Err(Error::Webview(format!(
+            "{again}, again after a restart with safer rendering settings ({changed}); \
+             see \"Rendering fallbacks\" in docs/administrators.md"
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::ipc::protocol::{
     self, Ack, CAPABILITIES, EVENT_LOGGED_OUT, EVENT_TOKEN, Envelope, Event, HelloInfo, Id,
     MAX_LINE, Request, ResultBody, VERSION, WireError,
 };
+use crate::window::placement::{self, Placement};
 
 /// Limits on one connection.
 #[derive(Debug, Clone)]
@@ -267,7 +268,18 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
     let id = env.id;
     match env.request {
         Request::Hello { .. } => protocol::ok_line(id, ResultBody::Hello(hello_info(ctx))),
-        Request::Token { min_valid } => {
+        Request::Token {
+            min_valid,
+            parent_window,
+            activation_token,
+        } => {
+            let placement = Placement {
+                parent_window,
+                activation_token: placement::activation_token(activation_token),
+            };
+            if !placement.is_empty() {
+                ctx.keeper.place_next_window(placement);
+            }
             match ctx.keeper.token(Duration::from_secs(min_valid)).await {
                 Ok(t) => protocol::ok_line(id, ResultBody::Token(t)),
                 Err(e) => protocol::error_line(id, e),

@@ -18,6 +18,7 @@ use crate::finesse::token_response::TokenResponse;
 use crate::ipc::protocol::{LastError, StatusInfo, TokenInfo, WireError};
 use crate::redact::Secret;
 use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
+use crate::window::Placement;
 
 /// The refresh call, as a seam (real: [`Finesse::refresh`]).
 pub trait Refresher: Send + Sync {
@@ -110,6 +111,8 @@ pub struct Keeper {
     sign_in: SignInOptions,
     state: Mutex<State>,
     flight: Mutex<Option<Flight>>,
+    /// Where the next interactive window opens: the last asking client's window, used once.
+    placement: Mutex<Placement>,
     changes: broadcast::Sender<Change>,
     wake: Notify,
     /// Open connections (for `status`).
@@ -164,6 +167,7 @@ impl Keeper {
                 budget: PromptBudget::new(opts.prompts_per_hour),
             }),
             flight: Mutex::new(None),
+            placement: Mutex::new(Placement::default()),
             changes,
             wake: Notify::new(),
             clients: AtomicU64::new(0),
@@ -185,6 +189,11 @@ impl Keeper {
     /// Tells subscribers about a change that did not come from the keeper (`desktop_*`).
     pub fn publish(&self, change: Change) {
         let _ = self.changes.send(change);
+    }
+
+    /// The window a client asked from: the next interactive sign-in opens in front of it.
+    pub fn place_next_window(&self, placement: Placement) {
+        *lock(&self.placement) = placement;
     }
 
     /// The held token if it is valid for more than `min` now.
@@ -324,8 +333,11 @@ impl Keeper {
                 tracing::info!(
                     "the identity provider needs the user ({why}); showing the sign-in window"
                 );
+                // A stale handle (the caller's window closed since) is only ignored by the window.
+                let placement = std::mem::take(&mut *lock(&self.placement));
                 let interactive = SignInOptions {
                     interactive: true,
+                    placement,
                     ..self.sign_in.clone()
                 };
                 self.browser.authenticate(&self.target, &interactive).await

@@ -17,6 +17,7 @@ use crate::finesse::client::Refreshed;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
 use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
+use crate::window::{Placement, WindowHandle};
 
 fn tr(token: &str, refresh: Option<&str>, expires_in: u64) -> TokenResponse {
     TokenResponse {
@@ -35,6 +36,8 @@ fn tr(token: &str, refresh: Option<&str>, expires_in: u64) -> TokenResponse {
 struct FakeAuth {
     script: Mutex<VecDeque<Result<TokenResponse>>>,
     calls: Mutex<Vec<bool>>,
+    /// Where each call's window was to open.
+    placements: Mutex<Vec<Placement>>,
     gate: Option<Arc<Semaphore>>,
 }
 
@@ -59,6 +62,7 @@ impl SignInBrowser for FakeAuth {
         Box::pin(async move {
             assert_eq!(target.user, "agent1");
             self.calls.lock().unwrap().push(opts.interactive);
+            self.placements.lock().unwrap().push(opts.placement.clone());
             if let Some(g) = &self.gate {
                 let _ = g.acquire().await.unwrap();
             }
@@ -227,6 +231,36 @@ async fn refresh_needing_the_browser_signs_in_silently_then_interactively() {
     assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t3");
     // The hidden window could not finish; the interactive one did (within the budget).
     assert_eq!(r.auth.calls(), [false, false, false, true]);
+}
+
+#[tokio::test]
+async fn the_asking_clients_window_places_the_interactive_sign_in_once() {
+    let r = rig(
+        FakeAuth::answers(vec![
+            Err(Error::InteractionRequired("IdP login page".into())),
+            Ok(tr("t1", Some("r1"), 100)),
+            Err(Error::InteractionRequired("IdP login page".into())),
+            Ok(tr("t2", Some("r2"), 100)),
+        ]),
+        FakeRefresh::answers(vec![Ok(Refreshed::NeedsBrowser("HTML page".into()))]),
+        3,
+    );
+    let placed = Placement {
+        parent_window: Some(WindowHandle(0x1a0_0004)),
+        activation_token: Some("token-1".into()),
+    };
+    r.keeper.place_next_window(placed.clone());
+    r.keeper.token(S(0)).await.unwrap();
+    // The silent attempt shows nothing to place; the interactive one opens over the client.
+    assert_eq!(r.auth.calls(), [false, true]);
+    assert_eq!(
+        *r.auth.placements.lock().unwrap(),
+        [Placement::default(), placed]
+    );
+    // Used once: a later sign-in no client placed opens wherever the desktop puts it.
+    r.clock.advance(S(101));
+    r.keeper.token(S(0)).await.unwrap();
+    assert_eq!(r.auth.placements.lock().unwrap()[3], Placement::default());
 }
 
 #[tokio::test]

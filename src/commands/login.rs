@@ -7,7 +7,7 @@ use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::logging::LogFormat;
 use crate::signin::{SignInBrowser, SignInOptions, Target, WindowBrowser};
-use crate::window::process;
+use crate::window::{Placement, process};
 
 /// The demo user the emulator always has.
 pub const DEMO_USER: &str = "agent1";
@@ -31,6 +31,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         xvfb: headless && (demo || args.non_interactive),
         verbosity,
         json_logs: log_format == LogFormat::Json,
+        placement: Placement::from_caller(args.parent_window),
     };
     let browser = WindowBrowser { dirs };
     if !demo {

@@ -10,6 +10,7 @@ use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
 use crate::logging::LogFormat;
 use crate::signin::Target;
+use crate::window::Placement;
 
 pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
     let dirs = Dirs::from_env()?;
@@ -45,7 +46,8 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
         Err(e) => return Err(e),
     };
     check_same_target(&client, &server)?;
-    let t = client.token(args.min_valid).await?;
+    let placement = Placement::from_caller(args.parent_window);
+    let t = client.token_placed(args.min_valid, placement).await?;
     let server_url = url::Url::parse(&t.server)
         .map_err(|e| Error::Agent(format!("the agent named a bad server URL: {e}")))?;
     let expires_at = super::output::expires_at(

@@ -11,6 +11,7 @@ use super::protocol::{
 };
 use super::transport::{self, Conn, ConnectError, Endpoint};
 use crate::error::{Error, Result};
+use crate::window::placement::Placement;
 
 pub struct Client {
     reader: BufReader<ReadHalf<Conn>>,
@@ -121,7 +122,21 @@ impl Client {
     }
 
     pub async fn token(&mut self, min_valid: u64) -> Result<TokenInfo> {
-        self.call(Request::Token { min_valid }).await
+        self.token_placed(min_valid, Placement::default()).await
+    }
+
+    /// A token; a sign-in window it needs opens as `placement` says (in front of the caller).
+    pub async fn token_placed(
+        &mut self,
+        min_valid: u64,
+        placement: Placement,
+    ) -> Result<TokenInfo> {
+        self.call(Request::Token {
+            min_valid,
+            parent_window: placement.parent_window,
+            activation_token: placement.activation_token,
+        })
+        .await
     }
 
     pub async fn status(&mut self) -> Result<StatusInfo> {

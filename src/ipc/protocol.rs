@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::ErrorKind;
 use crate::redact::Secret;
+use crate::window::placement::WindowHandle;
 
 /// The protocol's major version. A client with another major is refused (`version_mismatch`);
 /// additions that old clients can ignore keep the major and show up in `capabilities`.
@@ -53,6 +54,12 @@ pub enum Request {
     Token {
         #[serde(default)]
         min_valid: u64,
+        /// The caller's window: a sign-in window this request opens goes in front of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_window: Option<WindowHandle>,
+        /// The caller's Wayland activation token, for the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation_token: Option<String>,
     },
     Status {},
     /// Refresh now, even if the token is still valid.
@@ -364,7 +371,16 @@ mod tests {
                 v: 1,
                 client: Some("crm/2".into()),
             },
-            Request::Token { min_valid: 60 },
+            Request::Token {
+                min_valid: 60,
+                parent_window: None,
+                activation_token: None,
+            },
+            Request::Token {
+                min_valid: 0,
+                parent_window: Some(WindowHandle(0x1a0_0004)),
+                activation_token: Some("kwin-42".into()),
+            },
             Request::Status {},
             Request::Refresh {},
             Request::Logout {},
@@ -394,16 +410,52 @@ mod tests {
         }
     }
 
+    fn token(min_valid: u64) -> Request {
+        Request::Token {
+            min_valid,
+            parent_window: None,
+            activation_token: None,
+        }
+    }
+
     #[test]
     fn documented_lines_parse_and_unknown_fields_are_ignored() {
         let e = parse_request(br#"{"op":"token","id":"a","min_valid":30,"future":[1]}"#).unwrap();
-        assert_eq!(e.request, Request::Token { min_valid: 30 });
+        assert_eq!(e.request, token(30));
         assert_eq!(e.id, Some(Value::from("a")));
         let e = parse_request(b"{\"op\":\"status\",\"x\":1}\r\n").unwrap();
         assert_eq!(e.request, Request::Status {});
         assert_eq!(e.id, None);
         let e = parse_request(br#"{"op":"token"}"#).unwrap();
-        assert_eq!(e.request, Request::Token { min_valid: 0 });
+        assert_eq!(e.request, token(0));
+        let e = parse_request(br#"{"op":"token","parent_window":"0x1a00004"}"#).unwrap();
+        assert_eq!(
+            e.request,
+            Request::Token {
+                min_valid: 0,
+                parent_window: Some(WindowHandle(0x1a0_0004)),
+                activation_token: None,
+            }
+        );
+        let e = parse_request(br#"{"op":"token","parent_window":27262980}"#).unwrap();
+        assert!(matches!(
+            e.request,
+            Request::Token {
+                parent_window: Some(WindowHandle(27_262_980)),
+                ..
+            }
+        ));
+        for bad in [
+            &br#"{"op":"token","parent_window":"window"}"#[..],
+            br#"{"op":"token","parent_window":0}"#,
+            br#"{"op":"token","parent_window":-1}"#,
+        ] {
+            assert!(
+                parse_request(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         let e = parse_request(br#"{"op":"hello","v":1}"#).unwrap();
         assert_eq!(e.request, Request::Hello { v: 1, client: None });
     }

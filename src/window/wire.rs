@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::placement::Placement;
 use crate::error::ErrorKind;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
@@ -32,6 +33,9 @@ pub struct WindowRequest {
     /// checked by `negotiate::parse_hosts`. Empty: none on Linux, WebView2's default on Windows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub kerberos_hosts: Vec<String>,
+    /// Where the window opens: in front of the caller's window, with its activation token.
+    #[serde(default, skip_serializing_if = "Placement::is_empty")]
+    pub placement: Placement,
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and
@@ -70,6 +74,11 @@ pub enum WindowOutcome {
         kind: ErrorKind,
         message: String,
     },
+    /// The engine could not render (its web process died, or it painted nothing): the parent
+    /// may start the window once more with safer rendering settings.
+    RenderingFailed {
+        message: String,
+    },
 }
 
 impl WindowOutcome {
@@ -94,7 +103,7 @@ impl WindowOutcome {
                 let token = TokenResponse::parse(&bytes).ok()?;
                 Some(WindowOutcome::Ok { token, cookies })
             }
-            e @ WindowOutcome::Error { .. } => Some(e),
+            other => Some(other),
         }
     }
 
@@ -131,5 +140,17 @@ mod tests {
             WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line(),
             e
         );
+        let r = WindowOutcome::RenderingFailed {
+            message: "WebKit's web process crashed".into(),
+        }
+        .to_line();
+        assert_eq!(
+            r,
+            r#"{"status":"rendering_failed","message":"WebKit's web process crashed"}"#
+        );
+        assert!(matches!(
+            WindowOutcome::from_line(&r),
+            Some(WindowOutcome::RenderingFailed { .. })
+        ));
     }
 }

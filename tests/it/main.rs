@@ -16,8 +16,12 @@ mod hostile;
 #[cfg(target_os = "linux")]
 mod kerberos;
 mod login;
+#[cfg(target_os = "linux")]
+mod placement;
 mod properties;
 mod refresh;
+#[cfg(target_os = "linux")]
+mod rendering;
 mod secrets;
 mod security_cli;
 mod security_jwt;

@@ -34,13 +34,14 @@ pub fn assemble(
     flow: &Rc<RefCell<Flow>>,
     seq: &Rc<Cell<u64>>,
 ) -> Result<Parts, Box<WindowOutcome>> {
-    let window = WindowBuilder::new()
+    let builder = WindowBuilder::new()
         .with_title(format!(
             "Sign in to Finesse — {}",
             req.finesse.host_str().unwrap_or("")
         ))
         .with_inner_size(tao::dpi::LogicalSize::new(900.0, 720.0))
-        .with_visible(false)
+        .with_visible(false);
+    let window = platform::place_builder(builder, &req.placement)
         .build(event_loop)
         .map_err(|e| {
             Box::new(WindowOutcome::error(
@@ -48,6 +49,7 @@ pub fn assemble(
                 format!("cannot create the window: {e}"),
             ))
         })?;
+    platform::place(&window, &req.placement);
     if let Err(e) = finesse_sso::dirs::ensure_private_dir(&req.data_dir) {
         return Err(Box::new(WindowOutcome::error(
             ErrorKind::Internal,

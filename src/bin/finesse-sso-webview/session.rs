@@ -284,10 +284,10 @@ impl Session {
                 Some((seq, url)) if seq == self.seq.get() || self.restarts > 0 => {
                     Some(stranded(&url))
                 }
-                _ => Some(WindowOutcome::error(
-                    ErrorKind::Webview,
-                    format!("WebKit's web process {why}"),
-                )),
+                // The parent may start the window once more with safer rendering settings.
+                _ => Some(WindowOutcome::RenderingFailed {
+                    message: format!("WebKit's web process {why}"),
+                }),
             },
             Ev::MaybeStranded { .. } => None,
             Ev::Reveal => {
@@ -356,7 +356,9 @@ impl Session {
         tracing::info!("showing the sign-in window: {why}");
         if let Some(w) = &self.window {
             w.set_visible(true);
-            w.set_focus();
+            // In front of the caller; tao's `set_focus` does nothing until the show request
+            // it queued has run.
+            platform::bring_to_front(w, &self.req.placement);
         }
         self.visible = true;
         None

@@ -10,6 +10,7 @@ pub mod desktop;
 pub mod driver;
 #[cfg(target_os = "linux")]
 pub mod kdc;
+pub mod x11;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -26,18 +26,13 @@ use finesse_sso::window::WindowRequest;
 
 use crate::event::Ev;
 
-/// Before any thread or toolkit starts: private files, and the renderer setting that avoids
-/// blank windows.
+/// Before any thread or toolkit starts: private files. (The rendering variables come from the
+/// parent, `finesse_sso::window::rendering`, which also restarts a window that cannot render.)
 pub fn prepare_process() {
     // Private files from WebKit, Mesa and GStreamer caches alike.
     // SAFETY: umask has no preconditions.
     unsafe {
         libc::umask(0o077);
-    }
-    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
-        // Known blank-window bug on NVIDIA/VMs/Wayland.
-        // SAFETY: set before GTK starts, while this process is still single-threaded.
-        unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
     }
 }
 

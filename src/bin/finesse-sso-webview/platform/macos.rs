@@ -24,6 +24,24 @@ pub fn prepare_process() {
     }
 }
 
+/// No caller's window to attach to: an NSWindow handle of another process cannot own ours.
+pub fn place_builder(
+    builder: tao::window::WindowBuilder,
+    placement: &finesse_sso::window::Placement,
+) -> tao::window::WindowBuilder {
+    if let Some(handle) = placement.parent_window {
+        tracing::warn!("--parent-window {handle} ignored: not supported on macOS");
+    }
+    builder
+}
+
+pub fn place(_window: &Window, _placement: &finesse_sso::window::Placement) {}
+
+/// The window comes to the front as the active application's key window.
+pub fn bring_to_front(window: &Window, _placement: &finesse_sso::window::Placement) {
+    window.set_focus();
+}
+
 /// A desktop session always has a display.
 pub fn display_problem() -> Option<String> {
     None

@@ -3,21 +3,30 @@
 //! (the webview inside the window), `trust_ca` (`--ca-file`), `attach_hooks` (engine hooks the
 //! portable wry API lacks) and `read_document` (the engine's record of the finished main
 //! document, for the capture rule; where the hooks hand it over themselves, as on Windows, it
-//! does nothing). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
+//! does nothing), plus the window's placement in front of its caller: `place_builder` (before
+//! the window exists), `place` (after) and `bring_to_front` (on reveal). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
 //! for top-level and frame navigations alike (wry asks only about top-level ones there).
 //! Imports run one way: platform modules see only `event`.
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
+mod linux_place;
+#[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+pub use linux_place::*;
 #[cfg(target_os = "linux")]
 pub mod linux_negotiate;
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+mod windows_place;
+#[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+pub use windows_place::*;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;

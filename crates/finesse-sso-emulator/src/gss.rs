@@ -249,14 +249,26 @@ impl Acceptor {
         let lib = Lib::open()?;
         let path = CString::new(keytab.as_os_str().as_encoded_bytes())
             .map_err(|_| format!("keytab {}: the path holds a NUL byte", keytab.display()))?;
-        let key = c"keytab";
-        let element = KeyValue {
-            key: key.as_ptr(),
-            value: path.as_ptr(),
-        };
+        // The replay cache lives beside the keytab (a throwaway realm's files stay together),
+        // not in MIT's default `/var/tmp/krb5_<uid>.rcache2`.
+        let mut rcache = b"file2:".to_vec();
+        rcache.extend_from_slice(keytab.as_os_str().as_encoded_bytes());
+        rcache.extend_from_slice(b".rcache2");
+        let rcache = CString::new(rcache)
+            .map_err(|_| format!("keytab {}: the path holds a NUL byte", keytab.display()))?;
+        let elements = [
+            KeyValue {
+                key: c"keytab".as_ptr(),
+                value: path.as_ptr(),
+            },
+            KeyValue {
+                key: c"rcache".as_ptr(),
+                value: rcache.as_ptr(),
+            },
+        ];
         let store = KeyValueSet {
-            count: 1,
-            elements: &element,
+            count: 2,
+            elements: elements.as_ptr(),
         };
         let (mut minor, mut cred) = (0, std::ptr::null_mut());
         // SAFETY: every pointer is valid for the call; null name / mechs / outputs are the

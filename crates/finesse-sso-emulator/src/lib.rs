@@ -13,6 +13,8 @@ pub mod faults;
 mod finesse;
 mod forge;
 mod idp;
+mod idp_popup;
+mod idp_webauthn;
 mod ids;
 mod listener;
 mod log;

@@ -5,17 +5,28 @@
 //! document, for the capture rule; where the hooks hand it over themselves, as on Windows, it
 //! does nothing). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
 //! for top-level and frame navigations alike (wry asks only about top-level ones there).
+//! The `*_popup` modules add what pop-up windows need (`relate_popup`, `popup_response`,
+//! `attach_popup_hooks`, `relate_popup_window`) and the notice shown above the page
+//! (`show_notice`).
 //! Imports run one way: platform modules see only `event`.
 
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_popup;
+#[cfg(target_os = "linux")]
+pub use linux_popup::*;
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+mod windows_popup;
+#[cfg(windows)]
+pub use windows_popup::*;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;
@@ -23,6 +34,10 @@ mod capture_delegate;
 mod macos;
 #[cfg(target_os = "macos")]
 pub use macos::*;
+#[cfg(target_os = "macos")]
+mod macos_popup;
+#[cfg(target_os = "macos")]
+pub use macos_popup::*;
 
 #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
 compile_error!("the sign-in window supports Linux, Windows and macOS");

@@ -4,50 +4,16 @@
 //! window or process behind. Also the IdP's side without a window: no approval, no assertion.
 //! (Pop-ups that try the token URL or a refused place: `hostile.rs`, `--forge popup`.)
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support;
 use crate::support::output;
 use finesse_sso::flow::Flow;
 use finesse_sso::http::HttpOptions;
 use finesse_sso::testing::{Hop, HttpDriver, Step, Walked};
-use finesse_sso_emulator::Emulator;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// The IdP's `host:port` (both windows' titles name it; unique per test, as tests share Xvfb).
-fn idp_hostport(emu: &Emulator) -> String {
-    format!(
-        "{}:{}",
-        emu.idp_url().host_str().unwrap(),
-        emu.idp_url().port().unwrap()
-    )
-}
-
-/// Visible windows whose title contains `name` (`xdotool`), with their titles.
-fn windows_named(name: &str) -> Vec<(String, String)> {
-    let pattern = name
-        .replace('.', "\\.")
-        .replace('(', "\\(")
-        .replace(')', "\\)");
-    let o = Command::new("xdotool")
-        .args(["search", "--onlyvisible", "--name", &pattern])
-        .output()
-        .expect("xdotool runs (Debian xdotool, installed by .ci/deps.sh)");
-    text(&o.stdout)
-        .lines()
-        .map(|id| {
-            let t = Command::new("xdotool")
-                .args(["getwindowname", id.trim()])
-                .output()
-                .map(|o| text(&o.stdout).trim().to_string())
-                .unwrap_or_default();
-            (id.trim().to_string(), t)
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,81 +48,6 @@ async fn mfa_in_a_pop_up_completes_the_sign_in_and_the_pop_up_closes() {
     // The MFA transaction id is a secret: redacted in every logged URL.
     for (what, value) in emu.issued_secrets() {
         assert!(!err.contains(&value), "{what} on stderr: {err}");
-    }
-    emu.shutdown().await;
-}
-
-#[cfg(target_os = "linux")]
-#[tokio::test(flavor = "multi_thread")]
-#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
-async fn closing_the_sign_in_window_closes_its_pop_up() {
-    support::need_display();
-    // The pop-up's page never arrives: it stays open, loading, until the sign-in ends.
-    let emu = support::emulator(&[
-        "--idp-login",
-        "popup-mfa",
-        "--auto-login",
-        "agent1",
-        "--delay",
-        "/idp/mfa/popup=120000",
-    ])
-    .await;
-    let home = tempfile::tempdir().unwrap();
-    let child = support::login_command(home.path(), &emu, "agent1", &["-v", "--timeout", "120"])
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let host = idp_hostport(&emu);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let (main, popup) = loop {
-        let found = windows_named(&host);
-        let popup = found.iter().find(|(_, t)| t.ends_with("(pop-up)"));
-        let main = found.iter().find(|(_, t)| !t.ends_with("(pop-up)"));
-        if let (Some(m), Some(p)) = (main, popup) {
-            break (m.0.clone(), p.clone());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no sign-in window and pop-up in 60 s: {found:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    // The pop-up's title names the host that asks, like the main window's.
-    assert_eq!(popup.1, format!("Sign in — {host} (pop-up)"));
-    let processes = crate::hostile::descendants_named(pid, "WebKitWebProces");
-    assert!(!processes.is_empty(), "no WebKit process under the sign-in");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/it/support/close_window.py"
-    );
-    assert!(
-        Command::new("/usr/bin/python3")
-            .args([script, &main])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
-    assert!(o.stdout.is_empty());
-    // Nothing stays: no pop-up window, no WebKit process of that sign-in.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let windows = windows_named(&host);
-        let alive: Vec<&u32> = processes
-            .iter()
-            .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-            .collect();
-        if windows.is_empty() && alive.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "left behind after the sign-in ended: windows {windows:?}, processes {alive:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     emu.shutdown().await;
 }
@@ -223,4 +114,122 @@ async fn the_idp_asserts_only_after_the_pop_ups_approval() {
     // Once: the transaction is spent.
     assert_eq!(finish.send(&client).await.unwrap().status(), 400);
     emu.shutdown().await;
+}
+
+/// Closing the sign-in window (X11 under Xvfb; `/proc` for the processes left behind).
+#[cfg(target_os = "linux")]
+mod closing {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use super::text;
+    use crate::support;
+    use finesse_sso_emulator::Emulator;
+
+    /// The IdP's `host:port` (both windows' titles name it; unique per test, as tests share Xvfb).
+    fn idp_hostport(emu: &Emulator) -> String {
+        format!(
+            "{}:{}",
+            emu.idp_url().host_str().unwrap(),
+            emu.idp_url().port().unwrap()
+        )
+    }
+
+    /// Visible windows whose title contains `name` (`xdotool`), with their titles.
+    fn windows_named(name: &str) -> Vec<(String, String)> {
+        let pattern = name
+            .replace('.', "\\.")
+            .replace('(', "\\(")
+            .replace(')', "\\)");
+        let o = Command::new("xdotool")
+            .args(["search", "--onlyvisible", "--name", &pattern])
+            .output()
+            .expect("xdotool runs (Debian xdotool, installed by .ci/deps.sh)");
+        text(&o.stdout)
+            .lines()
+            .map(|id| {
+                let t = Command::new("xdotool")
+                    .args(["getwindowname", id.trim()])
+                    .output()
+                    .map(|o| text(&o.stdout).trim().to_string())
+                    .unwrap_or_default();
+                (id.trim().to_string(), t)
+            })
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+    async fn closing_the_sign_in_window_closes_its_pop_up() {
+        support::need_display();
+        // The pop-up's page never arrives: it stays open, loading, until the sign-in ends.
+        let emu = support::emulator(&[
+            "--idp-login",
+            "popup-mfa",
+            "--auto-login",
+            "agent1",
+            "--delay",
+            "/idp/mfa/popup=120000",
+        ])
+        .await;
+        let home = tempfile::tempdir().unwrap();
+        let child =
+            support::login_command(home.path(), &emu, "agent1", &["-v", "--timeout", "120"])
+                .spawn()
+                .unwrap();
+        let pid = child.id();
+        let host = idp_hostport(&emu);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let (main, popup) = loop {
+            let found = windows_named(&host);
+            let popup = found.iter().find(|(_, t)| t.ends_with("(pop-up)"));
+            let main = found.iter().find(|(_, t)| !t.ends_with("(pop-up)"));
+            if let (Some(m), Some(p)) = (main, popup) {
+                break (m.0.clone(), p.clone());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no sign-in window and pop-up in 60 s: {found:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        // The pop-up's title names the host that asks, like the main window's.
+        assert_eq!(popup.1, format!("Sign in — {host} (pop-up)"));
+        let processes = crate::hostile::descendants_named(pid, "WebKitWebProces");
+        assert!(!processes.is_empty(), "no WebKit process under the sign-in");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/support/close_window.py"
+        );
+        assert!(
+            Command::new("/usr/bin/python3")
+                .args([script, &main])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+        assert!(o.stdout.is_empty());
+        // Nothing stays: no pop-up window, no WebKit process of that sign-in.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let windows = windows_named(&host);
+            let alive: Vec<&u32> = processes
+                .iter()
+                .filter(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+                .collect();
+            if windows.is_empty() && alive.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "left behind after the sign-in ended: windows {windows:?}, processes {alive:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        emu.shutdown().await;
+    }
 }

@@ -79,10 +79,11 @@ impl Popups {
             inner.next_id += 1;
             inner.next_id
         };
-        match build(target, proxy, flow, id, &url, features) {
+        let decide = decider(proxy, flow, id);
+        match build(target, proxy, &decide, id, &url, features) {
             Ok((window, webview)) => {
                 let response = platform::popup_response(&webview);
-                platform::attach_popup_hooks(&webview, id, proxy.clone(), decider(proxy, flow, id));
+                platform::attach_popup_hooks(&webview, id, proxy.clone(), decide);
                 self.0.borrow_mut().open.push(Popup {
                     id,
                     window,
@@ -200,7 +201,7 @@ fn decider(
 fn build(
     target: &EventLoopWindowTarget<Ev>,
     proxy: &EventLoopProxy<Ev>,
-    flow: &Rc<RefCell<Flow>>,
+    decide: &Rc<dyn Fn(String) -> bool>,
     id: u32,
     url: &str,
     features: NewWindowFeatures,
@@ -220,11 +221,14 @@ fn build(
         .build(target)
         .map_err(|e| e.to_string())?;
     let builder = platform::relate_popup(WebViewBuilder::new(), features.opener);
+    // WebView2: the platform hooks ask `decide`, top level and frames (attach_popup_hooks).
     #[cfg(not(windows))]
     let builder = builder.with_navigation_handler({
-        let decide = decider(proxy, flow, id);
+        let decide = decide.clone();
         move |url| decide(url)
     });
+    #[cfg(windows)]
+    let _ = decide;
     let page = proxy.clone();
     let builder = builder
         .with_on_page_load_handler(move |event, url| {

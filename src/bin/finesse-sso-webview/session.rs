@@ -361,7 +361,10 @@ impl Session {
         }
         finesse_sso::stdio::note(format_args!("finesse-sso: {notice}"));
         if let Some(w) = &self.window {
-            platform::show_notice(w, &notice);
+            // A sentence of its own in the window.
+            let mut shown = notice.clone();
+            shown[..1].make_ascii_uppercase();
+            platform::show_notice(w, &shown);
         }
         if self.visible {
             None

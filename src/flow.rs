@@ -6,6 +6,7 @@
 use url::Url;
 
 pub mod document;
+pub mod popup;
 
 pub use crate::finesse::TOKEN_PATH;
 pub use crate::finesse::address::is_loopback;

@@ -113,10 +113,9 @@ async fn window_refuses_loops_hostile_schemes_and_plain_http() {
 
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
-async fn window_goes_on_past_custom_schemes_popups_and_extra_fields() {
+async fn window_goes_on_past_custom_schemes_and_extra_fields() {
     support::need_display();
     run_window_cases(&[
-        case("popup", 0, "token captured"),
         case("extra-fields", 0, "token captured"),
         // Refused and logged; the page's own sign-in goes on.
         case("custom-scheme", 0, "refused navigation to ciscosso:"),
@@ -136,6 +135,54 @@ async fn window_refuses_huge_malformed_expired_and_unsigned_tokens() {
         case("huge-token", 6, "over the 65536-byte limit"),
     ])
     .await;
+}
+
+/// `--forge popup`: a pop-up to an allowed place opens under the rules; one to a refused place
+/// (`cc_username` off the Finesse origin) and one straight to Finesse's token URL are refused;
+/// the allowed one, heading for the token URL, is refused there and closed. Nothing is captured
+/// from a pop-up: the one token printed is the main window's, the only one issued.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+async fn window_pop_ups_open_under_the_rules_and_never_capture() {
+    support::need_display();
+    let emu = emulator("popup").await;
+    let home = tempfile::tempdir().unwrap();
+    let o = output(login(&emu, home.path(), TIMEOUT_SECS)).await;
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        emu.issued_access_tokens(),
+        vec![v["token"].as_str().unwrap().to_string()],
+        "one token, the main window's"
+    );
+    assert!(!out.contains("FORGED") && !err.contains("FORGED"));
+    // Allowed: the IdP page opened (by `window.open` and by the `target=_blank` link).
+    assert!(emu.request_count("/idp/forge/popup") >= 1, "{err}");
+    assert!(err.contains("opened a pop-up window for"), "{err}");
+    // Refused before any request: the user name off the Finesse origin, the token URL.
+    assert_eq!(emu.request_count("/idp/forge/popup-leak"), 0, "{err}");
+    assert!(
+        err.contains("refused pop-up window for") && err.contains("cc_username would leave"),
+        "{err}"
+    );
+    assert!(
+        err.contains("refused pop-up window for")
+            && err.contains(
+                "it went to Finesse's token URL: the token is taken only in the main window"
+            ),
+        "{err}"
+    );
+    // The allowed pop-up's own jump to the token URL: refused, and the pop-up closed.
+    assert!(
+        err.contains("closed a pop-up window: it went to Finesse's token URL"),
+        "{err}"
+    );
+    assert!(emu.leak_hits().is_empty());
+    emu.shutdown().await;
 }
 
 /// The same cases through the HTTP test driver, which calls the same `Flow` decisions.

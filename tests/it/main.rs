@@ -18,6 +18,7 @@ mod kerberos;
 mod login;
 #[cfg(target_os = "linux")]
 mod placement;
+mod popup;
 mod properties;
 mod refresh;
 #[cfg(target_os = "linux")]
@@ -25,6 +26,7 @@ mod rendering;
 mod secrets;
 mod security_cli;
 mod security_jwt;
+mod security_key;
 mod security_lifetimes;
 mod security_pipe;
 mod security_settings;

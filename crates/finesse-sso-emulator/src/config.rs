@@ -126,6 +126,13 @@ pub enum IdpLogin {
     /// Kerberos (SPNEGO, Windows Integrated Authentication): `401 WWW-Authenticate: Negotiate`,
     /// verified against `--idp-keytab`; no form (see idp_negotiate.rs).
     Negotiate,
+    /// The password form, then a second factor approved in a pop-up window the MFA page
+    /// opens (`window.open`), which tells its opener by `postMessage` and closes, as Duo does.
+    PopupMfa,
+    /// A security key: the page calls `navigator.credentials.get({publicKey})` as Okta and
+    /// Entra do, shows the IdP's own "not supported" text when that fails, and offers the
+    /// password form as another way.
+    SecurityKey,
 }
 
 /// Finesse `systemAuthMode`.

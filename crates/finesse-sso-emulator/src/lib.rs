@@ -19,6 +19,8 @@ mod gss;
 mod gss;
 mod idp;
 mod idp_negotiate;
+mod idp_popup;
+mod idp_webauthn;
 mod ids;
 mod listener;
 mod log;

@@ -1,6 +1,7 @@
 //! Assembly of one sign-in window: the hidden tao window, its private web context, the wry
-//! webview with our navigation, page-load, pop-up and download handlers, the proxy, the platform
-//! hooks, and the saved cookies restored. Callbacks only decide through `flow` and forward events.
+//! webview with our navigation, page-load, pop-up (`popup`), security-key (`security_key`) and
+//! download handlers, the proxy, the platform hooks, and the saved cookies restored. Callbacks
+//! only decide through `flow` and forward events.
 
 use finesse_sso::error::ErrorKind;
 use std::cell::{Cell, RefCell};
@@ -8,7 +9,7 @@ use std::rc::Rc;
 
 use tao::event_loop::{EventLoop, EventLoopProxy};
 use tao::window::{Window, WindowBuilder};
-use wry::{NewWindowResponse, PageLoadEvent, WebContext, WebView, WebViewBuilder};
+use wry::{PageLoadEvent, WebContext, WebView, WebViewBuilder};
 
 use finesse_sso::flow::{DenyReason, Flow, Navigation};
 use finesse_sso::redact;
@@ -16,6 +17,8 @@ use finesse_sso::window::{WindowOutcome, WindowRequest};
 
 use crate::event::Ev;
 use crate::platform;
+use crate::popup::Popups;
+use crate::security_key;
 use finesse_sso::window::cookies;
 
 /// What the session's loop owns once the window is built.
@@ -24,6 +27,8 @@ pub struct Parts {
     pub webview: WebView,
     /// Kept alive as long as the webview.
     pub context: WebContext,
+    /// The pop-up windows the page opened (`popup`).
+    pub popups: Popups,
 }
 
 /// Builds the hidden window and its webview; nothing loads yet.
@@ -109,13 +114,16 @@ pub fn assemble(
         let nav = nav.clone();
         move |url| nav(url)
     });
-    let mut builder = builder
+    // Pop-ups (Duo and other MFA) open in child windows under the same rules, never captured.
+    let popups = Popups::default();
+    let builder = builder
         .with_on_page_load_handler(page)
-        .with_new_window_req_handler(|url, _| {
-            // Pop-ups would escape the capture rules and the navigation allow-list.
-            tracing::warn!("refused pop-up window for {}", redact::url_str(&url));
-            NewWindowResponse::Deny
-        })
+        .with_new_window_req_handler(popups.handler(
+            (**event_loop).clone(),
+            proxy.clone(),
+            flow.clone(),
+        ));
+    let mut builder = security_key::watch(builder, proxy.clone())
         .with_download_started_handler(|url, _| {
             tracing::warn!("refused download of {}", redact::url_str(&url));
             false
@@ -151,6 +159,7 @@ pub fn assemble(
     #[cfg(target_os = "linux")]
     platform::linux_negotiate::check_persistent(&webview, &req.kerberos_hosts);
     platform::trust_ca(&webview, req.ca_pem.clone(), proxy.clone());
+    platform::allow_script_popups(&webview);
     #[cfg(not(windows))]
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied);
     #[cfg(windows)]
@@ -160,6 +169,7 @@ pub fn assemble(
         window,
         webview,
         context,
+        popups,
     })
 }
 

@@ -3,8 +3,9 @@
 
 use finesse_sso::error::ErrorKind;
 
-/// One thing that happened, for the loop to decide on.
-#[derive(Debug)]
+/// One thing that happened, for the loop to decide on. (`Clone` only because tao's window
+/// target, which pop-ups are built with, is `Clone` only for `Clone` events.)
+#[derive(Debug, Clone)]
 pub enum Ev {
     PageStarted(String),
     PageFinished(String),
@@ -51,4 +52,21 @@ pub enum Ev {
         kind: ErrorKind,
         message: String,
     },
+    /// A pop-up window was built (hidden) for the page's `window.open`: show it, or reveal.
+    PopupOpened(u32),
+    /// Still open after the reveal debounce while the main window is hidden: it needs the user.
+    MaybeShowPopup(u32),
+    /// A pop-up's page started loading (for its title).
+    PopupPage {
+        id: u32,
+        url: String,
+    },
+    /// Close this pop-up (its page called `window.close()`, or it went somewhere refused).
+    PopupClose {
+        id: u32,
+        why: String,
+    },
+    /// A page asked for a security key the engine cannot use (a forgeable IPC message: it
+    /// may only lead to the notice). The URL is the engine's, of the page that asked.
+    SecurityKeyAsked(String),
 }

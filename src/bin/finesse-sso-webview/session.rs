@@ -21,6 +21,7 @@ use crate::answer::finish;
 use crate::assembly::{Parts, assemble};
 use crate::event::Ev;
 use crate::platform;
+use crate::popup::Popups;
 use finesse_sso::window::cookies;
 
 /// Non-Finesse pages that navigate on within this long (auto-submitting SAML forms) do not
@@ -132,6 +133,10 @@ struct Session {
     reload: Option<(String, u32)>,
     /// How often the token URL was loaded again after WebKit gave it up.
     restarts: u32,
+    /// The pop-up windows the page opened.
+    popups: Popups,
+    /// Whether the security-key notice was given (once per sign-in).
+    security_key_noticed: bool,
 }
 
 impl Session {
@@ -146,6 +151,7 @@ impl Session {
             window,
             webview,
             context,
+            popups,
         } = assemble(&req, event_loop, &proxy, &flow, &seq)?;
         Ok(Session {
             req,
@@ -160,6 +166,8 @@ impl Session {
             cancelled: None,
             reload: None,
             restarts: 0,
+            popups,
+            security_key_noticed: false,
         })
     }
 
@@ -195,6 +203,12 @@ impl Session {
             *control_flow = ControlFlow::Wait;
             let outcome = match event {
                 Event::NewEvents(StartCause::Init) => None,
+                // A pop-up's window closing ends only the pop-up.
+                Event::WindowEvent {
+                    event: WindowEvent::CloseRequested | WindowEvent::Destroyed,
+                    window_id,
+                    ..
+                } if self.popups.close_window(window_id) => None,
                 Event::WindowEvent {
                     event: WindowEvent::CloseRequested,
                     ..
@@ -306,6 +320,58 @@ impl Session {
                 "the calling process went away",
             )),
             Ev::Fail { kind, message } => Some(WindowOutcome::error(kind, message)),
+            Ev::PopupOpened(id) => {
+                if let (true, Some(w)) = (self.visible, &self.window) {
+                    self.popups.show(id, w);
+                } else {
+                    after(REVEAL_DEBOUNCE, &self.proxy, move || Ev::MaybeShowPopup(id));
+                }
+                None
+            }
+            // A pop-up still open while nothing is shown: it needs the user (reveal shows it).
+            Ev::MaybeShowPopup(id) if self.popups.contains(id) && !self.visible => {
+                self.reveal("a pop-up window needs you")
+            }
+            Ev::MaybeShowPopup(_) => None,
+            Ev::PopupPage { id, url } => {
+                self.popups.set_title(id, &url);
+                None
+            }
+            Ev::PopupClose { id, why } => {
+                self.popups.close(id, &why);
+                None
+            }
+            Ev::SecurityKeyAsked(url) => self.security_key_asked(&url),
+        }
+    }
+
+    /// The page asked for a security key the engine cannot use: say so plainly, once, in the
+    /// window and on stderr. Without a user it ends the sign-in as `interaction_required` (our
+    /// agent then shows the window, where the user can choose another method) with the notice
+    /// as its message.
+    fn security_key_asked(&mut self, url: &str) -> Option<WindowOutcome> {
+        if self.security_key_noticed {
+            return None;
+        }
+        self.security_key_noticed = true;
+        let host = Url::parse(url)
+            .map(|u| finesse_sso::error::host_of(&u))
+            .unwrap_or_else(|_| self.current_host());
+        let notice = crate::security_key::notice(&host);
+        if !self.req.interactive {
+            return Some(WindowOutcome::error(ErrorKind::InteractionRequired, notice));
+        }
+        finesse_sso::stdio::note(format_args!("finesse-sso: {notice}"));
+        if let Some(w) = &self.window {
+            // A sentence of its own in the window.
+            let mut shown = notice.clone();
+            shown[..1].make_ascii_uppercase();
+            platform::show_notice(w, &shown);
+        }
+        if self.visible {
+            None
+        } else {
+            self.reveal("the sign-in asked for a security key")
         }
     }
 
@@ -359,6 +425,7 @@ impl Session {
             // In front of the caller; tao's `set_focus` does nothing until the show request
             // it queued has run.
             platform::bring_to_front(w, &self.req.placement);
+            self.popups.show_all(w);
         }
         self.visible = true;
         None
@@ -387,18 +454,8 @@ impl Session {
 
     /// The title names the host asking, so the user knows who gets the password.
     fn set_title(&self, url: &str) {
-        if let (Some(w), Ok(u)) = (&self.window, Url::parse(url))
-            && u.has_host()
-        {
-            let secure = if u.scheme() == "https" {
-                ""
-            } else {
-                " (not encrypted)"
-            };
-            w.set_title(&format!(
-                "Sign in — {}{secure}",
-                finesse_sso::error::host_of(&u)
-            ));
+        if let (Some(w), Some(t)) = (&self.window, crate::title::for_page(url)) {
+            w.set_title(&t);
         }
     }
 

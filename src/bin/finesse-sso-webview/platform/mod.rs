@@ -6,6 +6,9 @@
 //! does nothing), plus the window's placement in front of its caller: `place_builder` (before
 //! the window exists), `place` (after) and `bring_to_front` (on reveal). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
 //! for top-level and frame navigations alike (wry asks only about top-level ones there).
+//! The `*_popup` modules add what pop-up windows need (`relate_popup`, `popup_response`,
+//! `attach_popup_hooks`, `relate_popup_window`) and the notice shown above the page
+//! (`show_notice`).
 //! Imports run one way: platform modules see only `event`.
 
 #[cfg(target_os = "linux")]
@@ -18,6 +21,10 @@ pub use linux::*;
 pub use linux_place::*;
 #[cfg(target_os = "linux")]
 pub mod linux_negotiate;
+#[cfg(target_os = "linux")]
+mod linux_popup;
+#[cfg(target_os = "linux")]
+pub use linux_popup::*;
 
 #[cfg(windows)]
 mod windows;
@@ -27,6 +34,10 @@ mod windows_place;
 pub use windows::*;
 #[cfg(windows)]
 pub use windows_place::*;
+#[cfg(windows)]
+mod windows_popup;
+#[cfg(windows)]
+pub use windows_popup::*;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;
@@ -34,6 +45,10 @@ mod capture_delegate;
 mod macos;
 #[cfg(target_os = "macos")]
 pub use macos::*;
+#[cfg(target_os = "macos")]
+mod macos_popup;
+#[cfg(target_os = "macos")]
+pub use macos_popup::*;
 
 #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
 compile_error!("the sign-in window supports Linux, Windows and macOS");

@@ -4,6 +4,9 @@
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
 # Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
 FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+# Client certificates and smart cards (tests/it/client_cert.rs): a SoftHSM2 token registered with
+# p11-kit, pkcs11-tool to write its certificate, GnuTLS's certtool for the PKCS#12 file.
+FINESSE_SSO_PACKAGES+=(softhsm2 p11-kit opensc gnutls-bin)
 
 # Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
 # `node` is already on PATH.

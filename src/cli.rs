@@ -73,6 +73,9 @@ pub struct ServerArgs {
     /// machine). Default: `profile` in the config file, else `default`.
     #[arg(long, env = "FINESSE_SSO_PROFILE")]
     pub profile: Option<String>,
+    /// `[client_certificate]` from the config files (no flag: an administrator's setting).
+    #[arg(skip)]
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
 }
 
 /// The profile used when neither flag, environment nor config file names one.
@@ -120,6 +123,10 @@ pub struct LoginArgs {
     /// Neither restore nor save the web session (cookies) of this profile.
     #[arg(long)]
     pub no_session: bool,
+    /// Read the client certificate's PIN (smart card) or PKCS#12 password from the first line
+    /// of stdin (never from arguments or the environment). Default: a hidden terminal prompt.
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -179,6 +186,10 @@ pub struct AgentRunArgs {
     /// Do not sign in at start; wait for the first client to ask.
     #[arg(long)]
     pub lazy: bool,
+    /// Read the client certificate's PIN or PKCS#12 password from the first line of stdin,
+    /// once; the agent holds it in memory for its sign-ins (as `login --pin-stdin`).
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -194,6 +205,10 @@ pub struct TokenArgs {
     /// Fail (exit 16) instead of starting an agent when none is running.
     #[arg(long)]
     pub no_start: bool,
+    /// When this starts an agent: read the client certificate's PIN or PKCS#12 password from
+    /// the first line of stdin and hand it to the agent (as `login --pin-stdin`).
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

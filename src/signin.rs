@@ -9,11 +9,13 @@ use std::time::Duration;
 use url::Url;
 
 use crate::cli::ServerArgs;
+use crate::client_cert::{CertChoice, PinHolder};
 use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
+use crate::redact::Secret;
 use crate::websession;
 use crate::window::WindowRequest;
 use crate::window::process::{self, Spawn};
@@ -32,6 +34,8 @@ pub struct Target {
     pub proxy: Option<Url>,
     /// Profile name: its own saved web session and WebKit data.
     pub profile: String,
+    /// The client certificate for an IdP that asks for one, and its PIN once given.
+    pub client_cert: Option<CertChoice>,
 }
 
 impl Target {
@@ -55,13 +59,32 @@ impl Target {
             .transpose()
             .map_err(|e| Error::Usage(e.to_string()))?;
         let proxy = a.proxy.as_deref().map(parse_proxy).transpose()?;
+        let client_cert = match a.client_certificate.clone() {
+            Some(cert) => {
+                cert.check()?;
+                Some(CertChoice {
+                    cert,
+                    pin: PinHolder::default(),
+                })
+            }
+            None => None,
+        };
         Ok(Target {
             server,
             user,
             ca_pem,
             proxy,
             profile: a.profile().to_string(),
+            client_cert,
         })
+    }
+
+    /// Holds the PIN (or PKCS#12 password) given for the client certificate.
+    pub fn with_pin(mut self, pin: Option<Secret<String>>) -> Self {
+        if let Some(c) = &mut self.client_cert {
+            c.pin = PinHolder::new(pin);
+        }
+        self
     }
 
     /// A Finesse client that does not follow redirects (a refresh redirect means "browser").
@@ -201,6 +224,8 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         interactive: opts.interactive,
         cookies,
         proxy: target.proxy.clone(),
+        client_certificate: target.client_cert.as_ref().map(|c| c.cert.clone()),
+        certificate_pin: target.client_cert.as_ref().and_then(|c| c.pin.current()),
     };
     let spawn = Spawn {
         xvfb: opts.xvfb,
@@ -219,7 +244,13 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         target.user
     );
     window.go().await?;
-    let got = window.wait().await?;
+    let got = window.wait().await;
+    if let (Err(Error::AuthRejected { .. }), Some(c)) = (&got, &target.client_cert) {
+        // The card or file refused the PIN (or the IdP the certificate): never offered again
+        // by this process, so no later sign-in can walk the card into its lockout.
+        c.pin.forget();
+    }
+    let got = got?;
     if opts.use_session
         && let Err(e) = websession::save(&profile_dir, &got.cookies)
     {

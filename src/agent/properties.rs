@@ -100,6 +100,7 @@ fn model(
             ca_pem: None,
             proxy: None,
             profile: "p".into(),
+            client_cert: None,
         },
         dir.to_path_buf(),
         Arc::new(Refresh(server.clone())),

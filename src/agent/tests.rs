@@ -131,6 +131,7 @@ fn rig(auth: FakeAuth, refresh: FakeRefresh, prompts_per_hour: u32) -> Rig {
         ca_pem: None,
         proxy: None,
         profile: "t".into(),
+        client_cert: None,
     };
     let keeper = Keeper::new(
         target,

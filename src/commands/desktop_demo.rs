@@ -49,6 +49,7 @@ pub async fn run(
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
         proxy: None,
         profile: "demo".into(),
+        client_cert: None,
     };
     let result = async {
         let t = WindowBrowser { dirs }.authenticate(&target, &opts).await?;

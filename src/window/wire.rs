@@ -28,6 +28,12 @@ pub struct WindowRequest {
     /// Optional proxy for the webview (`http://host:port` or `socks5://host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Url>,
+    /// The client certificate to offer an IdP that asks for one (paths and URIs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
+    /// Its PIN or PKCS#12 password, given once; only ever on this stdin line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pin: Option<Secret<String>>,
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and

@@ -168,6 +168,7 @@ async fn accepted(emu: &Emulator, token: &str) -> bool {
         ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
         proxy: None,
         profile: "default".into(),
+        client_cert: None,
     };
     let f = target.finesse().unwrap();
     f.user("agent1", &token.to_string().into()).await.is_ok()

@@ -43,6 +43,13 @@ pub struct EmulatorConfig {
     /// the enterprise methods (see docs/emulator.md, "IdP login methods").
     #[arg(long, value_enum, default_value_t = IdpLogin::Password, value_name = "METHOD")]
     pub idp_login: IdpLogin,
+    /// `--idp-login client-cert`: the CA (PEM) whose client certificates the certificate
+    /// host accepts. The certificate's UPN (otherName SAN) or subject CN names the user.
+    #[arg(long, value_name = "PEM")]
+    pub idp_client_ca: Option<PathBuf>,
+    /// `--idp-login client-cert`: the certificate host's port on 127.0.0.1 (0 = a random free port).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub idp_cert_port: u16,
     /// The IdP login page fills in and submits this user's credentials by JavaScript.
     #[arg(long, value_name = "USER")]
     pub auto_login: Option<String>,
@@ -120,6 +127,9 @@ impl Default for EmulatorConfig {
 pub enum IdpLogin {
     /// The user name and password form.
     Password,
+    /// A TLS client certificate (or smart card), asked for by a separate certificate host of
+    /// the IdP (its own port, like ADFS's `certauth` host); needs `--idp-client-ca`.
+    ClientCert,
 }
 
 /// Finesse `systemAuthMode`.

@@ -117,6 +117,7 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     drop(st);
     Ok(match s.config.idp_login {
         IdpLogin::Password => Resp::redirect(&format!("/idp/login?txn={txn}")),
+        IdpLogin::ClientCert => crate::idp_cert::redirect(app, &txn),
     })
 }
 
@@ -241,7 +242,7 @@ fn locked(name: &str) -> Resp {
 }
 
 /// The signed assertion, auto-posted to the IdS ACS (or a forged detour with `--forge`).
-fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
+pub(crate) fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
     let s = &app.settings;
     match app.faults.forge() {
         Some(ForgeMode::IdpJson) => return Resp::redirect(&s.at(&s.idp, "/desktop/sso/token")),

@@ -7,7 +7,7 @@ use crate::app::{App, Origin};
 use crate::log::{Entry, now_rfc3339};
 use crate::request::Req;
 use crate::response::Resp;
-use crate::{finesse, idp, ids};
+use crate::{finesse, idp, idp_cert, ids};
 
 /// Handles one request end to end: count, delay, injected failure or the real handler, log.
 pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
@@ -26,6 +26,7 @@ pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
             Origin::Finesse => finesse::handle(app, &req),
             Origin::Ids => ids::handle(app, &req),
             Origin::Idp => idp::handle(app, &req),
+            Origin::IdpCert => idp_cert::handle(app, &req),
         },
     };
     let resp = if app.faults.cut(&req.path) {

@@ -114,6 +114,7 @@ impl AgentRig {
             ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
             proxy: None,
             profile: "default".into(),
+            client_cert: None,
         };
         let auth = Arc::new(DriverAuth {
             http: http_options(emu),

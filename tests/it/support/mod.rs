@@ -8,6 +8,8 @@ pub mod agent_rig;
 #[cfg(unix)]
 pub mod desktop;
 pub mod driver;
+#[cfg(target_os = "linux")] // its users (client_cert) are Linux-only
+pub mod softhsm;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

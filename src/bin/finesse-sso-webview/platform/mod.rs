@@ -11,6 +11,8 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_auth;
 
 #[cfg(windows)]
 mod windows;

@@ -65,21 +65,10 @@ impl ClientCertificate {
         Ok(())
     }
 
-    /// Whether using it takes a PIN or password: a token, a PKCS#12 file, an encrypted PEM key.
+    /// Whether using it takes a PIN or password: a token or a PKCS#12 file (a PEM file's key
+    /// is unencrypted).
     pub fn needs_secret(&self) -> bool {
-        if self.pkcs11_uri.is_some() {
-            return true;
-        }
-        let Some(f) = &self.file else {
-            return false;
-        };
-        if is_pkcs12(f) {
-            return true;
-        }
-        std::fs::read(f).is_ok_and(|b| {
-            let text = String::from_utf8_lossy(&b);
-            text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED")
-        })
+        self.pkcs11_uri.is_some() || self.file.as_deref().is_some_and(is_pkcs12)
     }
 
     /// What to call it in messages and prompts (a path or a URI: no secret in either).

@@ -45,7 +45,8 @@ pub fn certificate_pin(
     if pin_stdin {
         return line_of_stdin("--pin-stdin", "PIN").map(Some);
     }
-    if !cert.needs_secret() || !std::io::stdin().is_terminal() {
+    // Windows and macOS: the card's own system prompt asks (docs/administrators.md).
+    if !cfg!(target_os = "linux") || !cert.needs_secret() || !std::io::stdin().is_terminal() {
         return Ok(None);
     }
     let mut err = crate::stdio::Stderr;

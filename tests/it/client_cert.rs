@@ -187,6 +187,21 @@ async fn a_wrong_pin_is_offered_once_and_ends_the_sign_in_clearly() {
         PIN,
         &ca.client("agent1"),
     );
+    // No PIN at all: the card's request ends the sign-in, naming how to give one (exit 20).
+    let home = tempfile::tempdir().unwrap();
+    configure(home.path(), &format!("pkcs11_uri = {:?}", card.uri));
+    let mut c = login(home.path(), &emu, &[]);
+    card.configure(&mut c);
+    let o = support::output(c).await;
+    assert_eq!(o.status.code(), Some(20), "stderr: {}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("needs its PIN"),
+        "{}",
+        text(&o.stderr)
+    );
+    // SoftHSM2 quirk, not understood: the process right after a sign-in sometimes (1 run in 3)
+    // does not find the certificate; a fresh process listing it first avoids that.
+    card.wait_until_listed(Duration::from_secs(10));
     let home = tempfile::tempdir().unwrap();
     configure(home.path(), &format!("pkcs11_uri = {:?}", card.uri));
     let mut c = login(home.path(), &emu, &["--pin-stdin"]);
@@ -206,19 +221,6 @@ async fn a_wrong_pin_is_offered_once_and_ends_the_sign_in_clearly() {
     assert_eq!(err.matches("answering the PIN request").count(), 1, "{err}");
     assert!(!err.contains("000000"), "the wrong PIN on stderr");
     assert!(emu.issued_access_tokens().is_empty());
-
-    // No PIN at all: the card's request ends the sign-in, naming how to give one (exit 20).
-    let home = tempfile::tempdir().unwrap();
-    configure(home.path(), &format!("pkcs11_uri = {:?}", card.uri));
-    let mut c = login(home.path(), &emu, &[]);
-    card.configure(&mut c);
-    let o = support::output(c).await;
-    assert_eq!(o.status.code(), Some(20), "stderr: {}", text(&o.stderr));
-    assert!(
-        text(&o.stderr).contains("needs its PIN"),
-        "{}",
-        text(&o.stderr)
-    );
     emu.shutdown().await;
 }
 

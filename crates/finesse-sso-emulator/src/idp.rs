@@ -117,7 +117,15 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     drop(st);
     Ok(match s.config.idp_login {
         IdpLogin::Password => Resp::redirect(&format!("/idp/login?txn={txn}")),
-        IdpLogin::ClientCert => crate::idp_cert::redirect(app, &txn),
+        // On to the certificate host (`idp_cert`), which asks for the client certificate.
+        IdpLogin::ClientCert => match &s.idp_cert {
+            Some(host) => Resp::redirect(&s.at(host, &format!("/idp/certauth?txn={txn}"))),
+            None => idp_error(
+                500,
+                "No certificate host",
+                "the certificate host is not running",
+            ),
+        },
     })
 }
 

@@ -177,19 +177,6 @@ async fn serve_conn(tcp: tokio::net::TcpStream, acceptor: TlsAcceptor, app: Arc<
     }
 }
 
-/// The SSO endpoint's answer without a session: on to the certificate host.
-pub(crate) fn redirect(app: &App, txn: &str) -> Resp {
-    let s = &app.settings;
-    match &s.idp_cert {
-        Some(host) => Resp::redirect(&s.at(host, &format!("/idp/certauth?txn={txn}"))),
-        None => idp_error(
-            500,
-            "No certificate host",
-            "the certificate host is not running",
-        ),
-    }
-}
-
 pub(crate) fn handle(app: &App, req: &Req) -> Resp {
     route(app, req).unwrap_or_else(|e| e)
 }

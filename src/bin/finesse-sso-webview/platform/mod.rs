@@ -18,6 +18,8 @@ mod linux_auth;
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+mod windows_cert;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;

@@ -8,6 +8,9 @@
 FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib
     krb5-kdc krb5-admin-server krb5-user
     openbox wmctrl x11-utils)
+# Client certificates and smart cards (tests/it/client_cert.rs): a SoftHSM2 token registered with
+# p11-kit, pkcs11-tool to write its certificate, GnuTLS's certtool for the PKCS#12 file.
+FINESSE_SSO_PACKAGES+=(softhsm2 p11-kit opensc gnutls-bin)
 
 # Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
 # `node` is already on PATH.

@@ -76,6 +76,9 @@ pub struct ServerArgs {
     /// `kerberos_hosts` from the config files (no flag: an administrator's setting).
     #[arg(skip)]
     pub kerberos_hosts: Option<Vec<String>>,
+    /// `[client_certificate]` from the config files (no flag: an administrator's setting).
+    #[arg(skip)]
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
 }
 
 /// The profile used when neither flag, environment nor config file names one.
@@ -127,6 +130,10 @@ pub struct LoginArgs {
     /// the sign-in window opens in front of it. Wayland: XDG_ACTIVATION_TOKEN is used instead.
     #[arg(long, value_name = "HANDLE")]
     pub parent_window: Option<crate::window::WindowHandle>,
+    /// Read the client certificate's PIN (smart card) or PKCS#12 password from the first line
+    /// of stdin (never from arguments or the environment). Default: a hidden terminal prompt.
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -186,6 +193,10 @@ pub struct AgentRunArgs {
     /// Do not sign in at start; wait for the first client to ask.
     #[arg(long)]
     pub lazy: bool,
+    /// Read the client certificate's PIN or PKCS#12 password from the first line of stdin,
+    /// once; the agent holds it in memory for its sign-ins (as `login --pin-stdin`).
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -205,6 +216,10 @@ pub struct TokenArgs {
     /// a sign-in window the agent opens for this request opens in front of it.
     #[arg(long, value_name = "HANDLE")]
     pub parent_window: Option<crate::window::WindowHandle>,
+    /// When this starts an agent: read the client certificate's PIN or PKCS#12 password from
+    /// the first line of stdin and hand it to the agent (as `login --pin-stdin`).
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -25,6 +25,9 @@ pub struct Section {
     pub proxy: Option<String>,
     /// Hosts (`host` or `host:port`) the sign-in window may use Kerberos with (Negotiate).
     pub kerberos_hosts: Option<Vec<String>>,
+    /// The client certificate or smart card for an IdP that asks for one (taken whole from the
+    /// first layer that has the table: a profile's, the top level, then the system file's).
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
 }
 
 /// Agent tuning.
@@ -64,6 +67,9 @@ impl FileConfig {
                 && ca.is_relative()
             {
                 s.ca_file = Some(base.join(ca));
+            }
+            if let Some(cert) = &mut s.client_certificate {
+                cert.anchor(base);
             }
         };
         fix(&mut c.top);
@@ -305,6 +311,7 @@ impl Config {
             // Files only: the first layer that names a list wins whole (an empty list included).
             kerberos_hosts: layers.iter().find_map(|s| s.kerberos_hosts.clone()),
             profile: Some(profile),
+            client_certificate: layers.iter().find_map(|s| s.client_certificate.clone()),
         }
     }
 
@@ -390,6 +397,41 @@ user = "labuser"
         assert_eq!(ag.sign_in_timeout, None);
         assert_eq!(Config::default().resolve(&args()).server, None);
         assert_eq!(Config::default().resolve(&args()).profile(), "default");
+    }
+
+    /// `[client_certificate]` is taken whole from the first layer that has it; relative
+    /// files are the config file's neighbours; a misspelt key is an error, not ignored.
+    #[test]
+    fn client_certificate_tables_resolve_whole_and_anchor_files() {
+        let system = "[client_certificate]\nissuer = \"Contoso\"\n\
+                      [profiles.card.client_certificate]\npkcs11_uri = \"pkcs11:token=t\"\n";
+        let user = "[profiles.lab.client_certificate]\nfile = \"certs/agent.p12\"\n";
+        let c = Config {
+            system: Some(FileConfig::parse(Path::new("/etc/f/config.toml"), system).unwrap()),
+            user: Some(FileConfig::parse(Path::new("/home/u/c/config.toml"), user).unwrap()),
+        };
+        let with = |p: &str| {
+            c.resolve(&ServerArgs {
+                profile: Some(p.into()),
+                ..Default::default()
+            })
+            .client_certificate
+            .unwrap()
+        };
+        let lab = with("lab");
+        assert_eq!(
+            lab.file.as_deref(),
+            Some(Path::new("/home/u/c/certs/agent.p12"))
+        );
+        assert_eq!(lab.issuer, None, "not merged with the system's table");
+        assert_eq!(with("card").pkcs11_uri.as_deref(), Some("pkcs11:token=t"));
+        assert_eq!(with("default").issuer.as_deref(), Some("Contoso"));
+        let e = FileConfig::parse(
+            Path::new("/x/c.toml"),
+            "[client_certificate]\npkcs11uri = \"pkcs11:token=t\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("pkcs11uri"), "{e}");
     }
 
     #[test]

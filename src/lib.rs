@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod client_cert;
 pub mod commands;
 pub mod config;
 pub mod dirs;

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use url::Url;
 
 use crate::cli::ServerArgs;
+use crate::client_cert::{CertChoice, PinHolder};
 use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
+use crate::redact::Secret;
 use crate::websession;
 use crate::window::process::{self, Ended, Spawn, WindowToken};
 use crate::window::{Placement, WindowRequest, rendering};
@@ -35,6 +37,8 @@ pub struct Target {
     pub profile: String,
     /// Hosts the window may use Kerberos with (`kerberos_hosts`, normalised).
     pub kerberos_hosts: Vec<String>,
+    /// The client certificate for an IdP that asks for one, and its PIN once given.
+    pub client_cert: Option<CertChoice>,
 }
 
 impl Target {
@@ -60,6 +64,16 @@ impl Target {
         let proxy = a.proxy.as_deref().map(parse_proxy).transpose()?;
         let kerberos_hosts =
             crate::window::negotiate::parse_hosts(a.kerberos_hosts.as_deref().unwrap_or(&[]))?;
+        let client_cert = match a.client_certificate.clone() {
+            Some(cert) => {
+                cert.check()?;
+                Some(CertChoice {
+                    cert,
+                    pin: PinHolder::default(),
+                })
+            }
+            None => None,
+        };
         Ok(Target {
             server,
             user,
@@ -67,7 +81,16 @@ impl Target {
             proxy,
             profile: a.profile().to_string(),
             kerberos_hosts,
+            client_cert,
         })
+    }
+
+    /// Holds the PIN (or PKCS#12 password) given for the client certificate.
+    pub fn with_pin(mut self, pin: Option<Secret<String>>) -> Self {
+        if let Some(c) = &mut self.client_cert {
+            c.pin = PinHolder::new(pin);
+        }
+        self
     }
 
     /// A Finesse client that does not follow redirects (a refresh redirect means "browser").
@@ -212,6 +235,8 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         proxy: target.proxy.clone(),
         kerberos_hosts: target.kerberos_hosts.clone(),
         placement: opts.placement.clone(),
+        client_certificate: target.client_cert.as_ref().map(|c| c.cert.clone()),
+        certificate_pin: target.client_cert.as_ref().and_then(|c| c.pin.current()),
     };
     let spawn = Spawn {
         xvfb: opts.xvfb,
@@ -233,23 +258,32 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     );
     let started = Instant::now();
     window.go().await?;
-    let got = match window.finish().await? {
-        Ended::Token(t) => t,
-        Ended::RenderingFailed(why) if !spawn.safer_rendering => {
-            restart(
-                &req,
-                &spawn,
-                opts.timeout.saturating_sub(started.elapsed()),
-                why,
-            )
-            .await?
-        }
-        Ended::RenderingFailed(why) => {
-            return Err(Error::Webview(format!(
-                "{why} (the window already ran with safer rendering settings)"
-            )));
-        }
-    };
+    let got = async {
+        Ok(match window.finish().await? {
+            Ended::Token(t) => t,
+            Ended::RenderingFailed(why) if !spawn.safer_rendering => {
+                restart(
+                    &req,
+                    &spawn,
+                    opts.timeout.saturating_sub(started.elapsed()),
+                    why,
+                )
+                .await?
+            }
+            Ended::RenderingFailed(why) => {
+                return Err(Error::Webview(format!(
+                    "{why} (the window already ran with safer rendering settings)"
+                )));
+            }
+        })
+    }
+    .await;
+    if let (Err(Error::AuthRejected { .. }), Some(c)) = (&got, &target.client_cert) {
+        // The card or file refused the PIN (or the IdP the certificate): never offered again
+        // by this process, so no later sign-in can walk the card into its lockout.
+        c.pin.forget();
+    }
+    let got = got?;
     if opts.use_session
         && let Err(e) = websession::save(&profile_dir, &got.cookies)
     {

@@ -101,6 +101,7 @@ fn model(
             proxy: None,
             profile: "p".into(),
             kerberos_hosts: Vec::new(),
+            client_cert: None,
         },
         dir.to_path_buf(),
         Arc::new(Refresh(server.clone())),

@@ -17,6 +17,7 @@ use crate::dirs::{Dirs, ensure_private_dir, set_aside_foreign, write_private};
 use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
+use crate::redact::Secret;
 use crate::signin::{SignInOptions, Target, WindowBrowser};
 
 /// Everything `agent run` needs, resolved from flags, environment and config.
@@ -130,6 +131,8 @@ pub fn log_file(dirs: &Dirs, profile: &str) -> PathBuf {
 pub struct Launch {
     pub args: Vec<OsString>,
     pub env: Vec<(&'static str, Option<OsString>)>,
+    /// One line for the agent's stdin (the client certificate's PIN with `--pin-stdin`).
+    pub stdin_line: Option<Secret<String>>,
 }
 
 /// Starts `exe <args>` detached with `env`, stdio to /dev/null and the private log, and waits
@@ -159,7 +162,10 @@ pub async fn start_background(
     let log_handle = open.open(&log).map_err(|e| Error::state(&log, e))?;
     let mut cmd = std::process::Command::new(&exe);
     cmd.args(&launch.args)
-        .stdin(Stdio::null())
+        .stdin(match launch.stdin_line {
+            Some(_) => Stdio::piped(),
+            None => Stdio::null(),
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_handle));
     for (name, value) in &launch.env {
@@ -207,6 +213,13 @@ pub async fn start_background(
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Agent(format!("cannot start {}: {e}", exe.display())))?;
+    if let (Some(line), Some(mut stdin)) = (&launch.stdin_line, child.stdin.take()) {
+        use std::io::Write;
+        // One short line into an empty pipe: it does not block. Closed at once after it.
+        stdin
+            .write_all(format!("{}\n", line.expose()).as_bytes())
+            .map_err(|e| Error::Agent(format!("handing the PIN to the agent: {e}")))?;
+    }
     let ep = Endpoint::of(dirs, profile)?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut exited = None;

@@ -136,6 +136,7 @@ fn rig(auth: FakeAuth, refresh: FakeRefresh, prompts_per_hour: u32) -> Rig {
         proxy: None,
         profile: "t".into(),
         kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let keeper = Keeper::new(
         target,

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
 use crate::logging::LogFormat;
+use crate::redact::Secret;
 use crate::signin::{SignInOptions, Target};
 
 /// How long `agent start` and `token` wait for a new agent to answer.
@@ -42,7 +43,9 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 Err(e @ Error::ForeignPipe(_)) => return Err(e),
                 Err(_) => {}
             }
-            let launch = launch(&server, a, verbosity, log_format)?;
+            let pin =
+                super::password::certificate_pin(server.client_certificate.as_ref(), a.pin_stdin)?;
+            let launch = launch_with_pin(&server, a, pin, verbosity, log_format)?;
             let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;
             crate::stdio::note(format_args!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
@@ -115,6 +118,11 @@ fn run_config(
     log_format: LogFormat,
 ) -> Result<RunConfig> {
     let target = Target::from_args(&resolve(config, &a.server))?;
+    let pin = super::password::certificate_pin(
+        target.client_cert.as_ref().map(|c| &c.cert),
+        a.pin_stdin,
+    )?;
+    let target = target.with_pin(pin);
     let tuning = config.agent();
     Ok(RunConfig {
         dirs: dirs.clone(),
@@ -138,6 +146,24 @@ fn run_config(
             .unwrap_or(512),
         lazy: a.lazy,
     })
+}
+
+/// [`launch`], and the client certificate's PIN for the agent's stdin (`--pin-stdin`): the
+/// one way it reaches the background agent, never its arguments or environment.
+pub fn launch_with_pin(
+    server: &ServerArgs,
+    a: &AgentRunArgs,
+    pin: Option<Secret<String>>,
+    verbosity: u8,
+    log_format: LogFormat,
+) -> Result<Launch> {
+    let a = AgentRunArgs {
+        pin_stdin: pin.is_some(),
+        ..a.clone()
+    };
+    let mut l = launch(server, &a, verbosity, log_format)?;
+    l.stdin_line = pin;
+    Ok(l)
 }
 
 /// How a background `agent run` is started with the resolved settings. The server settings
@@ -178,6 +204,9 @@ pub fn launch(
     if a.lazy {
         v.push("--lazy".into());
     }
+    if a.pin_stdin {
+        v.push("--pin-stdin".into());
+    }
     let ca = server
         .ca_file
         .as_ref()
@@ -191,7 +220,11 @@ pub fn launch(
         ("FINESSE_SSO_PROXY", server.proxy.clone().map(Into::into)),
         ("FINESSE_SSO_CA_FILE", ca.map(Into::into)),
     ];
-    Ok(Launch { args: v, env })
+    Ok(Launch {
+        args: v,
+        env,
+        stdin_line: None,
+    })
 }
 
 #[cfg(test)]
@@ -216,6 +249,7 @@ mod tests {
             max_prompts_per_hour: None,
             max_clients: None,
             lazy: true,
+            pin_stdin: false,
         };
         let l = launch(&server, &run, 1, LogFormat::Text).unwrap();
         let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();

@@ -50,6 +50,7 @@ pub async fn run(
         proxy: None,
         profile: "demo".into(),
         kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let result = async {
         let t = WindowBrowser { dirs }.authenticate(&target, &opts).await?;

@@ -36,6 +36,11 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let browser = WindowBrowser { dirs };
     if !demo {
         let target = Target::from_args(&server)?;
+        let pin = super::password::certificate_pin(
+            target.client_cert.as_ref().map(|c| &c.cert),
+            args.pin_stdin,
+        )?;
+        let target = target.with_pin(pin);
         let token = browser.authenticate(&target, &opts).await?;
         return print(args, &target, &token);
     }
@@ -63,6 +68,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         proxy: None,
         profile: "demo".into(),
         kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let result = browser.authenticate(&target, &opts).await;
     if let Ok(t) = &result {

@@ -32,8 +32,13 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 max_prompts_per_hour: None,
                 max_clients: None,
                 lazy: true,
+                pin_stdin: false,
             };
-            let launch = super::agent::launch(&server, &run, verbosity, log_format)?;
+            let pin = super::password::certificate_pin(
+                server.client_certificate.as_ref(),
+                args.pin_stdin,
+            )?;
+            let launch = super::agent::launch_with_pin(&server, &run, pin, verbosity, log_format)?;
             tracing::info!("starting an agent for profile {profile}");
             crate::agent::runner::start_background(
                 &dirs,

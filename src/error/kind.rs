@@ -215,7 +215,7 @@ impl ErrorKind {
             ),
             K::PasswordRequired => (
                 exit::PASSWORD_REQUIRED,
-                "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
+                "a NON_SSO user needs a password, or a client certificate its PIN, and none was given (--password-stdin, --pin-stdin or a terminal prompt)",
             ),
             K::ForeignPipe => (
                 exit::FOREIGN_PIPE,

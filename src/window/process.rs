@@ -289,6 +289,14 @@ fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
             detail: message,
         },
         ErrorKind::InteractionRequired => Error::InteractionRequired(message),
+        // The client certificate's outcomes (docs/administrators.md).
+        ErrorKind::AuthRejected => Error::AuthRejected {
+            step: "sign-in window",
+            host: message_host(&message).unwrap_or(host),
+            detail: message,
+        },
+        ErrorKind::PasswordRequired => Error::PasswordRequired(message),
+        ErrorKind::Usage => Error::Usage(message),
         _ => Error::Webview(message),
     }
 }

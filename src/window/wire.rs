@@ -36,6 +36,12 @@ pub struct WindowRequest {
     /// Where the window opens: in front of the caller's window, with its activation token.
     #[serde(default, skip_serializing_if = "Placement::is_empty")]
     pub placement: Placement,
+    /// The client certificate to offer an IdP that asks for one (paths and URIs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
+    /// Its PIN or PKCS#12 password, given once; only ever on this stdin line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pin: Option<Secret<String>>,
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and
@@ -118,6 +124,27 @@ impl WindowOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The PIN travels on the request line (the child's stdin) and nowhere else: a logged or
+    /// printed request shows it redacted; an older parent's line (no such fields) still parses.
+    #[test]
+    fn the_certificate_pin_is_on_the_request_line_only() {
+        let line = r#"{"finesse":"https://f.example:8445/","user":"agent1","timeout_secs":5,
+            "data_dir":"/tmp/x","show_after_ms":1,"interactive":false}"#;
+        let mut req: WindowRequest = serde_json::from_str(line).unwrap();
+        assert!(req.client_certificate.is_none() && req.certificate_pin.is_none());
+        req.client_certificate = Some(crate::client_cert::ClientCertificate {
+            pkcs11_uri: Some("pkcs11:token=card".into()),
+            ..Default::default()
+        });
+        req.certificate_pin = Some(Secret::new("471193".into()));
+        assert!(!format!("{req:?}").contains("471193"));
+        let sent = serde_json::to_string(&req).unwrap();
+        assert!(sent.contains(r#""certificate_pin":"471193""#), "{sent}");
+        let back: WindowRequest = serde_json::from_str(&sent).unwrap();
+        assert_eq!(back.certificate_pin.unwrap().expose(), "471193");
+        assert_eq!(back.client_certificate, req.client_certificate);
+    }
 
     #[test]
     fn outcome_round_trips_and_error_line_has_no_token() {

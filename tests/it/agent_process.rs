@@ -169,6 +169,7 @@ async fn accepted(emu: &Emulator, token: &str) -> bool {
         proxy: None,
         profile: "default".into(),
         kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let f = target.finesse().unwrap();
     f.user("agent1", &token.to_string().into()).await.is_ok()

@@ -7,6 +7,8 @@ mod agent_bench;
 mod agent_process;
 mod agent_window;
 mod cli;
+#[cfg(target_os = "linux")] // WebKitGTK's client-certificate path and SoftHSM2
+mod client_cert;
 mod closed_stdio;
 mod desktop;
 mod desktop_pipe;

@@ -18,6 +18,8 @@ pub(crate) enum Origin {
     Finesse,
     Ids,
     Idp,
+    /// The IdP's certificate host (`--idp-login client-cert`): its own port, client certificates.
+    IdpCert,
 }
 
 impl Origin {
@@ -26,6 +28,7 @@ impl Origin {
             Origin::Finesse => "finesse",
             Origin::Ids => "ids",
             Origin::Idp => "idp",
+            Origin::IdpCert => "idp_cert",
         }
     }
 }
@@ -38,6 +41,8 @@ pub(crate) struct Settings {
     pub finesse: Url,
     pub ids: Url,
     pub idp: Url,
+    /// The IdP's certificate host (`--idp-login client-cert` only).
+    pub idp_cert: Option<Url>,
     pub tls: bool,
     pub config: EmulatorConfig,
     pub users: Users,

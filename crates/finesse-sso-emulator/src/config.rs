@@ -46,6 +46,13 @@ pub struct EmulatorConfig {
     /// The IdP's Kerberos keytab (`HTTP/<host>` keys), for `--idp-login negotiate`.
     #[arg(long, value_name = "PATH")]
     pub idp_keytab: Option<PathBuf>,
+    /// `--idp-login client-cert`: the CA (PEM) whose client certificates the certificate
+    /// host accepts. The certificate's UPN (otherName SAN) or subject CN names the user.
+    #[arg(long, value_name = "PEM")]
+    pub idp_client_ca: Option<PathBuf>,
+    /// `--idp-login client-cert`: the certificate host's port on 127.0.0.1 (0 = a random free port).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub idp_cert_port: u16,
     /// The IdP login page fills in and submits this user's credentials by JavaScript.
     #[arg(long, value_name = "USER")]
     pub auto_login: Option<String>,
@@ -133,6 +140,9 @@ pub enum IdpLogin {
     /// Entra do, shows the IdP's own "not supported" text when that fails, and offers the
     /// password form as another way.
     SecurityKey,
+    /// A TLS client certificate (or smart card), asked for by a separate certificate host of
+    /// the IdP (its own port, like ADFS's `certauth` host); needs `--idp-client-ca`.
+    ClientCert,
 }
 
 /// Finesse `systemAuthMode`.

@@ -127,6 +127,15 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
         IdpLogin::Password | IdpLogin::PopupMfa => Resp::redirect(&format!("/idp/login?txn={txn}")),
         IdpLogin::Negotiate => Resp::redirect(&format!("{NEGOTIATE_PATH}?txn={txn}")),
         IdpLogin::SecurityKey => Resp::redirect(&format!("/idp/webauthn?txn={txn}")),
+        // On to the certificate host (`idp_cert`), which asks for the client certificate.
+        IdpLogin::ClientCert => match &s.idp_cert {
+            Some(host) => Resp::redirect(&s.at(host, &format!("/idp/certauth?txn={txn}"))),
+            None => idp_error(
+                500,
+                "No certificate host",
+                "the certificate host is not running",
+            ),
+        },
     })
 }
 

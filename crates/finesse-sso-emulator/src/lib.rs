@@ -18,6 +18,7 @@ mod gss;
 #[path = "gss_unsupported.rs"]
 mod gss;
 mod idp;
+mod idp_cert;
 mod idp_negotiate;
 mod idp_popup;
 mod idp_webauthn;
@@ -121,6 +122,7 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
     let finesse_l = bind("Finesse", config.finesse_port).await?;
     let ids_l = bind("IdS", config.ids_port).await?;
     let idp_l = bind("IdP", config.idp_port).await?;
+    let cert_host = idp_cert::CertHost::prepare(&config).await?;
 
     let tls = if config.no_tls {
         None
@@ -166,6 +168,7 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         finesse,
         ids,
         idp,
+        idp_cert: cert_host.as_ref().map(idp_cert::CertHost::url),
         tls: tls.is_some(),
         config,
         users,
@@ -193,6 +196,9 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
             stop_rx.clone(),
         ));
     }
+    if let (Some(host), Some(t)) = (cert_host, &tls) {
+        servers.push(host.spawn(t, app.clone(), stop_rx.clone())?);
+    }
     tracing::info!(
         finesse = %app.settings.finesse,
         ids = %app.settings.ids,
@@ -219,6 +225,16 @@ impl Emulator {
 
     pub fn idp_url(&self) -> &Url {
         &self.app.settings.idp
+    }
+
+    /// The IdP's certificate host (`--idp-login client-cert` only).
+    pub fn idp_cert_url(&self) -> Option<&Url> {
+        self.app.settings.idp_cert.as_ref()
+    }
+
+    /// TLS handshakes the certificate host refused: no client certificate, or an untrusted one.
+    pub fn client_cert_refusals(&self) -> usize {
+        self.app.state().cert_refusals
     }
 
     /// The per-run CA certificate (PEM); `None` with `--no-tls`.
@@ -262,6 +278,9 @@ impl Emulator {
             "users": users,
             "pid": std::process::id(),
         });
+        if let Some(u) = &s.idp_cert {
+            v["idp_cert_url"] = u.as_str().into();
+        }
         if let Some(p) = self.ca_file() {
             v["ca_file"] = p.display().to_string().into();
         }

@@ -26,7 +26,7 @@ use crate::response::Resp;
 /// Largest request body accepted (SAML responses are a few KiB).
 const MAX_BODY: usize = 256 * 1024;
 /// A client that does not finish the TLS handshake in this time is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running server; sending `true` on (or dropping) the stop channel ends it.
 pub(crate) struct Server {
@@ -34,6 +34,11 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// A server whose accept loop runs in `task` (the IdP's certificate host has its own).
+    pub(crate) fn from_task(task: JoinHandle<()>) -> Self {
+        Server { task }
+    }
+
     pub async fn join(self) {
         let _ = self.task.await;
     }
@@ -116,7 +121,7 @@ async fn serve_conn(
 }
 
 /// What the servers answer with: a whole body, or one cut halfway (`--cut`).
-type Answer = Either<Full<Bytes>, CutBody>;
+pub(crate) type Answer = Either<Full<Bytes>, CutBody>;
 
 /// Announces the whole length, yields the first half, then fails: hyper has sent the status,
 /// the headers and half the body, and closes the connection.
@@ -147,7 +152,11 @@ impl Body for CutBody {
     }
 }
 
-async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response<Answer> {
+pub(crate) async fn dispatch(
+    app: &App,
+    origin: Origin,
+    req: Request<Incoming>,
+) -> Response<Answer> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),

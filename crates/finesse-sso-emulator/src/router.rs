@@ -7,7 +7,7 @@ use crate::app::{App, Origin};
 use crate::log::{Entry, now_rfc3339};
 use crate::request::Req;
 use crate::response::Resp;
-use crate::{finesse, idp, idp_negotiate, ids};
+use crate::{finesse, idp, idp_cert, idp_negotiate, ids};
 
 /// Handles one request end to end: count, delay, injected failure or the real handler, log.
 pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
@@ -27,6 +27,7 @@ pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
             Origin::Ids => ids::handle(app, &req),
             Origin::Idp if req.path == idp_negotiate::PATH => idp_negotiate::handle(app, &req),
             Origin::Idp => idp::handle(app, &req),
+            Origin::IdpCert => idp_cert::handle(app, &req),
         },
     };
     let resp = if app.faults.cut(&req.path) {

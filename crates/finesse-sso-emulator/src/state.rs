@@ -219,6 +219,8 @@ pub(crate) struct Inner {
     pub request_counts: HashMap<String, usize>,
     /// Query parameter names of every hit on the IdP's `/steal` (the `leak` forge mode).
     pub steal_hits: Vec<Vec<String>>,
+    /// TLS handshakes the IdP's certificate host refused (no or an untrusted client certificate).
+    pub cert_refusals: usize,
     /// The User API: agent states, Basic-auth failures, fault counters (issue 11).
     pub desktop: super::agent_state::Desktop,
 }

@@ -115,6 +115,7 @@ impl AgentRig {
             proxy: None,
             profile: "default".into(),
             kerberos_hosts: Vec::new(),
+            client_cert: None,
         };
         let auth = Arc::new(DriverAuth {
             http: http_options(emu),

@@ -10,6 +10,8 @@ pub mod desktop;
 pub mod driver;
 #[cfg(target_os = "linux")]
 pub mod kdc;
+#[cfg(target_os = "linux")] // its users (client_cert) are Linux-only
+pub mod softhsm;
 pub mod x11;
 
 use std::path::Path;

@@ -165,6 +165,8 @@ pub fn attach_hooks(
     last_denied: Rc<RefCell<Option<DenyReason>>>,
 ) {
     let wk = webview.webview();
+    // First: its `load-failed` handler names a refused client certificate before ours below.
+    super::linux_auth::attach(&wk, req, proxy.clone());
     {
         let proxy = proxy.clone();
         wk.connect_resource_load_started(move |wv, res, _| {

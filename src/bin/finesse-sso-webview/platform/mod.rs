@@ -25,6 +25,8 @@ pub mod linux_negotiate;
 mod linux_popup;
 #[cfg(target_os = "linux")]
 pub use linux_popup::*;
+#[cfg(target_os = "linux")]
+mod linux_auth;
 
 #[cfg(windows)]
 mod windows;
@@ -38,6 +40,8 @@ pub use windows_place::*;
 mod windows_popup;
 #[cfg(windows)]
 pub use windows_popup::*;
+#[cfg(windows)]
+mod windows_cert;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;

@@ -68,6 +68,7 @@ pub fn attach_hooks(
     decide: Rc<dyn Fn(String) -> bool>,
 ) {
     let core = webview.webview();
+    super::windows_cert::attach(&core, req, proxy.clone());
     let tracker = Rc::new(RefCell::new(MainDocument::new(&req.finesse)));
     if let Err(e) = attach(&core, &tracker, &proxy, last_denied, decide) {
         // No navigation checks or no native record: no sign-in (a script read is what this

@@ -2,8 +2,10 @@
 # shellcheck shell=bash
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
-# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
-FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person,
+# tinyproxy-bin (a real authenticating proxy for tests/it/proxy.rs; the executable alone, not
+# the `tinyproxy` package, which also starts a system service on port 8888).
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib tinyproxy-bin)
 
 # Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
 # `node` is already on PATH.

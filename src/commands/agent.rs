@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
 use crate::logging::LogFormat;
+use crate::redact::Secret;
 use crate::signin::{SignInOptions, Target};
 
 /// How long `agent start` and `token` wait for a new agent to answer.
@@ -27,7 +28,8 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
         }
         AgentCommand::Start(a) => {
             let server = resolve(&config, &a.server);
-            Target::from_args(&server)?; // fail here, not in the background
+            // Fail here, not in the background; a proxy password is asked for here, once.
+            let target = Target::from_args(&server)?;
             let ep = Endpoint::of(&dirs, server.profile())?;
             match Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
                 Ok(c) => {
@@ -42,7 +44,8 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 Err(e @ Error::ForeignPipe(_)) => return Err(e),
                 Err(_) => {}
             }
-            let launch = launch(&server, a, verbosity, log_format)?;
+            let hand_over = target.proxy.password_to_hand_over();
+            let launch = launch(&server, a, verbosity, log_format, hand_over)?;
             let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;
             crate::stdio::note(format_args!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
@@ -145,11 +148,14 @@ fn run_config(
 /// not on its command line: every local user can read a process's arguments (`ps`,
 /// `/proc/<pid>/cmdline`), while its environment is readable by the same user only, and a
 /// proxy URL can carry a password. Only the profile and tuning flags stay in the arguments.
+/// A proxy password asked for here (`hand_over`) goes to the agent on its stdin, with
+/// `--proxy-password-stdin`: never in its arguments, environment or a file.
 pub fn launch(
     server: &ServerArgs,
     a: &AgentRunArgs,
     verbosity: u8,
     log_format: LogFormat,
+    hand_over: Option<&Secret<String>>,
 ) -> Result<Launch> {
     let mut v: Vec<OsString> = Vec::new();
     if verbosity > 0 {
@@ -178,6 +184,9 @@ pub fn launch(
     if a.lazy {
         v.push("--lazy".into());
     }
+    if hand_over.is_some() {
+        v.push(crate::proxy::PASSWORD_STDIN_FLAG.into());
+    }
     let ca = server
         .ca_file
         .as_ref()
@@ -189,9 +198,17 @@ pub fn launch(
         ("FINESSE_SSO_SERVER", server.server.clone().map(Into::into)),
         ("FINESSE_SSO_USER", server.user.clone().map(Into::into)),
         ("FINESSE_SSO_PROXY", server.proxy.clone().map(Into::into)),
+        (
+            "FINESSE_SSO_PROXY_BYPASS",
+            server.proxy_bypass.clone().map(Into::into),
+        ),
         ("FINESSE_SSO_CA_FILE", ca.map(Into::into)),
     ];
-    Ok(Launch { args: v, env })
+    Ok(Launch {
+        args: v,
+        env,
+        stdin: hand_over.cloned(),
+    })
 }
 
 #[cfg(test)]
@@ -207,6 +224,8 @@ mod tests {
             user: Some("agent1".into()),
             ca_file: Some("ca.pem".into()),
             proxy: Some("http://proxyuser:S3cretProxyPw@proxy.example:3128".into()),
+            proxy_bypass: Some("corp.example".into()),
+            proxy_password_stdin: false,
             profile: Some("lab".into()),
         };
         let run = AgentRunArgs {
@@ -216,7 +235,7 @@ mod tests {
             max_clients: None,
             lazy: true,
         };
-        let l = launch(&server, &run, 1, LogFormat::Text).unwrap();
+        let l = launch(&server, &run, 1, LogFormat::Text, None).unwrap();
         let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(
             args,
@@ -239,10 +258,25 @@ mod tests {
         assert_eq!(env("FINESSE_SSO_SERVER").unwrap(), "finesse.example.com");
         assert!(std::path::Path::new(&env("FINESSE_SSO_CA_FILE").unwrap()).is_absolute());
         let none = ServerArgs::default();
-        let l = launch(&none, &run, 0, LogFormat::Text).unwrap();
+        let l = launch(&none, &run, 0, LogFormat::Text, None).unwrap();
         assert!(
             l.env.iter().all(|(_, v)| v.is_none()),
             "unset ones are removed"
         );
+        assert!(l.stdin.is_none());
+        // A proxy password asked for here goes on the agent's stdin, named only by the flag.
+        let pw = Secret::new("AskedProxyPw".to_string());
+        let l = launch(&server, &run, 0, LogFormat::Text, Some(&pw)).unwrap();
+        let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(
+            args.contains(&"--proxy-password-stdin".to_string()),
+            "{args:?}"
+        );
+        assert!(!args.iter().any(|a| a.contains("AskedProxyPw")));
+        assert!(!l.env.iter().any(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|v| v.to_string_lossy().contains("AskedProxyPw"))
+        }));
+        assert_eq!(l.stdin.unwrap().expose(), "AskedProxyPw");
     }
 }

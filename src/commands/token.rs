@@ -20,10 +20,12 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let mut client = match Client::connect(&ep, &profile, "finesse-sso token").await {
         Ok(c) => c,
         Err(Error::AgentNotRunning(_)) if !args.no_start => {
-            Target::from_args(&server).map_err(|e| {
-                Error::Usage(format!(
+            let target = Target::from_args(&server).map_err(|e| match e {
+                // A proxy password that cannot be asked for keeps its own kind (exit 23).
+                e @ Error::ProxyAuth(_) => e,
+                e => Error::Usage(format!(
                     "no agent runs for profile {profile}, and one cannot be started: {e}"
-                ))
+                )),
             })?;
             let run = AgentRunArgs {
                 server: server.clone(),
@@ -32,7 +34,8 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 max_clients: None,
                 lazy: true,
             };
-            let launch = super::agent::launch(&server, &run, verbosity, log_format)?;
+            let hand_over = target.proxy.password_to_hand_over();
+            let launch = super::agent::launch(&server, &run, verbosity, log_format, hand_over)?;
             tracing::info!("starting an agent for profile {profile}");
             crate::agent::runner::start_background(
                 &dirs,

@@ -236,6 +236,7 @@ fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
             detail: message,
         },
         ErrorKind::InteractionRequired => Error::InteractionRequired(message),
+        ErrorKind::ProxyAuth => Error::ProxyAuth(message),
         _ => Error::Webview(message),
     }
 }

@@ -15,6 +15,7 @@ mod emulator;
 mod hostile;
 mod login;
 mod properties;
+mod proxy;
 mod refresh;
 mod secrets;
 mod security_cli;

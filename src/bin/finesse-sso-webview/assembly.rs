@@ -119,17 +119,8 @@ pub fn assemble(
             false
         })
         .with_devtools(false);
-    if let Some(p) = &req.proxy {
-        let endpoint = wry::ProxyEndpoint {
-            host: p.host_str().unwrap_or("").to_string(),
-            port: p.port_or_known_default().unwrap_or(8080).to_string(),
-        };
-        builder = builder.with_proxy_config(if p.scheme().starts_with("socks") {
-            wry::ProxyConfig::Socks5(endpoint)
-        } else {
-            wry::ProxyConfig::Http(endpoint)
-        });
-    }
+    // The route the helper's own client uses, in the engine's terms (platform::with_proxy).
+    builder = platform::with_proxy(builder, &req.proxy);
     let webview = platform::build_webview(builder, &window).map_err(|e| {
         Box::new(WindowOutcome::error(
             ErrorKind::Webview,

@@ -8,6 +8,8 @@ pub mod agent_rig;
 #[cfg(unix)]
 pub mod desktop;
 pub mod driver;
+#[cfg(unix)] // tinyproxy is a Unix program
+pub mod tinyproxy;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -54,6 +56,10 @@ pub fn cli(home: &Path) -> Command {
         "HTTPS_PROXY",
         "all_proxy",
         "ALL_PROXY",
+        "http_proxy",
+        "no_proxy",
+        "NO_PROXY",
+        "FINESSE_SSO_PROXY_BYPASS",
     ] {
         c.env_remove(v);
     }

@@ -3,7 +3,8 @@
 //! (the webview inside the window), `trust_ca` (`--ca-file`), `attach_hooks` (engine hooks the
 //! portable wry API lacks) and `read_document` (the engine's record of the finished main
 //! document, for the capture rule; where the hooks hand it over themselves, as on Windows, it
-//! does nothing). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
+//! does nothing), `with_proxy` (the proxy route, where the engine takes it before the view
+//! exists). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
 //! for top-level and frame navigations alike (wry asks only about top-level ones there).
 //! Imports run one way: platform modules see only `event`.
 
@@ -11,11 +12,19 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_proxy;
+#[cfg(target_os = "linux")]
+pub use linux_proxy::with_proxy;
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+mod windows_proxy;
+#[cfg(windows)]
+pub use windows_proxy::with_proxy;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;

@@ -67,6 +67,7 @@ pub fn attach_hooks(
     last_denied: Rc<RefCell<Option<DenyReason>>>,
     decide: Rc<dyn Fn(String) -> bool>,
 ) {
+    super::windows_proxy::attach(webview, req, proxy.clone());
     let core = webview.webview();
     let tracker = Rc::new(RefCell::new(MainDocument::new(&req.finesse)));
     if let Err(e) = attach(&core, &tracker, &proxy, last_denied, decide) {

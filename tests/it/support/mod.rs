@@ -8,7 +8,7 @@ pub mod agent_rig;
 #[cfg(unix)]
 pub mod desktop;
 pub mod driver;
-#[cfg(unix)] // tinyproxy is a Unix program
+#[cfg(target_os = "linux")] // its one user, tests/it/proxy.rs, runs on Linux
 pub mod tinyproxy;
 
 use std::path::Path;

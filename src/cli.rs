@@ -66,9 +66,18 @@ pub struct ServerArgs {
     /// Extra CA certificates (PEM) to trust, for the helper's requests and inside the window.
     #[arg(long, env = "FINESSE_SSO_CA_FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Proxy for all requests (http://host:port or socks5://host:port); default: the environment.
+    /// Proxy for the window and the helper's requests (http://[user@]host:port); default: the
+    /// environment (https_proxy, http_proxy, all_proxy), else the system's proxy settings.
     #[arg(long, env = "FINESSE_SSO_PROXY")]
     pub proxy: Option<String>,
+    /// Hosts reached without the proxy, curl's no_proxy syntax (`corp.example,10.0.0.0/8`);
+    /// default: no_proxy from the environment.
+    #[arg(long, env = "FINESSE_SSO_PROXY_BYPASS")]
+    pub proxy_bypass: Option<String>,
+    /// Read the password of the proxy user (named in the proxy URL) from the first line of
+    /// stdin; without it a terminal prompts. Never from arguments or the environment.
+    #[arg(long)]
+    pub proxy_password_stdin: bool,
     /// Profile: keeps its own agent and saved web session (several users or servers on one
     /// machine). Default: `profile` in the config file, else `default`.
     #[arg(long, env = "FINESSE_SSO_PROFILE")]

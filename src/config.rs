@@ -28,6 +28,8 @@ pub struct Section {
     /// The client certificate or smart card for an IdP that asks for one (taken whole from the
     /// first layer that has the table: a profile's, the top level, then the system file's).
     pub client_certificate: Option<crate::client_cert::ClientCertificate>,
+    /// Hosts reached without `proxy` (curl's `no_proxy` syntax, comma-separated).
+    pub proxy_bypass: Option<String>,
 }
 
 /// Agent tuning.
@@ -304,6 +306,8 @@ impl Config {
             server: pick(&args.server, |s| &s.server),
             user: pick(&args.user, |s| &s.user),
             proxy: pick(&args.proxy, |s| &s.proxy),
+            proxy_bypass: pick(&args.proxy_bypass, |s| &s.proxy_bypass),
+            proxy_password_stdin: args.proxy_password_stdin,
             ca_file: args
                 .ca_file
                 .clone()
@@ -334,6 +338,8 @@ mod tests {
     const SYSTEM: &str = r#"
 server = "finesse.corp.example"
 ca_file = "corp-ca.pem"
+proxy = "http://proxy.corp.example:3128"
+proxy_bypass = "corp.example"
 [agent]
 max_prompts_per_hour = 1
 max_clients = 64
@@ -382,6 +388,9 @@ user = "labuser"
             r.ca_file.as_deref(),
             Some(Path::new("/etc/finesse-sso/corp-ca.pem"))
         );
+        // The proxy and its bypass list come from the machine-wide file like the rest.
+        assert_eq!(r.proxy.as_deref(), Some("http://proxy.corp.example:3128"));
+        assert_eq!(r.proxy_bypass.as_deref(), Some("corp.example"));
         // An explicit profile without a section falls back to the top levels.
         let r = c.resolve(&args_with_profile());
         assert_eq!(r.profile(), "default");

@@ -21,6 +21,8 @@ pub mod ipc;
 pub mod jwt;
 pub mod logging;
 pub mod machine_file;
+pub mod prompt;
+pub mod proxy;
 pub mod redact;
 pub mod signin;
 pub mod stdio;

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
+use crate::proxy::{Ask, ProxySetup};
 use crate::redact::Secret;
 use crate::websession;
 use crate::window::process::{self, Ended, Spawn, WindowToken};
@@ -32,7 +33,8 @@ pub struct Target {
     pub server: Url,
     pub user: String,
     pub ca_pem: Option<Vec<u8>>,
-    pub proxy: Option<Url>,
+    /// The proxy route and credential, shared by the window and the helper's client.
+    pub proxy: ProxySetup,
     /// Profile name: its own saved web session and WebKit data.
     pub profile: String,
     /// Hosts the window may use Kerberos with (`kerberos_hosts`, normalised).
@@ -61,7 +63,11 @@ impl Target {
             .map(http::read_ca_file)
             .transpose()
             .map_err(|e| Error::Usage(e.to_string()))?;
-        let proxy = a.proxy.as_deref().map(parse_proxy).transpose()?;
+        let ask = match a.proxy_password_stdin {
+            true => Ask::Stdin,
+            false => Ask::Prompt,
+        };
+        let proxy = ProxySetup::resolve(a.proxy.as_deref(), a.proxy_bypass.as_deref(), ask)?;
         let kerberos_hosts =
             crate::window::negotiate::parse_hosts(a.kerberos_hosts.as_deref().unwrap_or(&[]))?;
         let client_cert = match a.client_certificate.clone() {
@@ -112,23 +118,7 @@ impl Target {
 
 /// The `--proxy` URL. Its messages show it redacted: a proxy URL may carry `user:password@`.
 pub fn parse_proxy(p: &str) -> Result<Url> {
-    let url = Url::parse(p.trim()).map_err(|e| {
-        Error::Usage(format!(
-            "--proxy {}: {e} (expected http://host:port or socks5://host:port)",
-            crate::redact::url_str(p.trim())
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || !url.has_host() {
-        // `user:password@host` without a scheme parses with the user as its "scheme".
-        let shown = match url.cannot_be_a_base() {
-            true => format!("<a value of {} bytes>", p.trim().len()),
-            false => crate::redact::url(&url),
-        };
-        return Err(Error::Usage(format!(
-            "--proxy {shown}: expected http://host:port or socks5://host:port"
-        )));
-    }
-    Ok(url)
+    crate::proxy::route::parse_proxy("--proxy", p, false)
 }
 
 /// How a sign-in may behave.
@@ -210,7 +200,7 @@ pub fn check_display(opts: &SignInOptions) -> Result<()> {
 async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<TokenResponse> {
     if let Err(no_display) = check_display(opts) {
         // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
-        target.finesse()?.require_sso(&target.user).await?;
+        require_sso(target).await?;
         return Err(no_display);
     }
     let profile_dir = dirs.profile(&target.profile)?;
@@ -232,7 +222,8 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         show_after_ms: if opts.show { 1 } else { 5_000 },
         interactive: opts.interactive,
         cookies,
-        proxy: target.proxy.clone(),
+        proxy: target.proxy.route.clone(),
+        proxy_credential: target.proxy.credential.clone(),
         kerberos_hosts: target.kerberos_hosts.clone(),
         placement: opts.placement.clone(),
         client_certificate: target.client_cert.as_ref().map(|c| c.cert.clone()),
@@ -249,8 +240,7 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     // NON_SSO answer drops the window unseen.
     let mut window = process::Window::spawn(&req, &spawn).await?;
     // The client (system roots parsed) is built while WebKit starts, too.
-    let finesse = target.finesse()?;
-    finesse.require_sso(&target.user).await?;
+    require_sso(target).await?;
     tracing::info!(
         "{} is in SSO mode for {}",
         crate::error::host_of(&target.server),
@@ -331,6 +321,15 @@ async fn restart(
             "{again}, again after a restart with safer rendering settings ({changed}); \
              see \"Rendering fallbacks\" in docs/administrators.md"
         ))),
+    }
+}
+
+/// The auth-mode check through the proxy; a tunnel the proxy refused is looked at once, so a
+/// wrong proxy password is said as such.
+async fn require_sso(target: &Target) -> Result<()> {
+    match target.finesse()?.require_sso(&target.user).await {
+        Err(e) => Err(crate::proxy::probe::explain(e, &target.proxy, &target.server).await),
+        Ok(()) => Ok(()),
     }
 }
 

@@ -98,7 +98,7 @@ fn model(
             server: url::Url::parse("https://f.example:8445/").unwrap(),
             user: "agent1".into(),
             ca_pem: None,
-            proxy: None,
+            proxy: Default::default(),
             profile: "p".into(),
             kerberos_hosts: Vec::new(),
             client_cert: None,

@@ -125,14 +125,16 @@ pub fn log_file(dirs: &Dirs, profile: &str) -> PathBuf {
     dirs.state.join(format!("agent-{profile}.log"))
 }
 
-/// How to start a background agent: arguments (readable by every local user: nothing secret)
-/// and environment variables to set (`Some`) or remove (`None`) in the child (private to the user).
+/// How to start a background agent: arguments (readable by every local user: nothing secret),
+/// environment variables to set (`Some`) or remove (`None`) in the child (private to the user),
+/// and a secret line for its stdin (the proxy password it cannot ask for).
 #[derive(Debug, Clone, Default)]
 pub struct Launch {
     pub args: Vec<OsString>,
     pub env: Vec<(&'static str, Option<OsString>)>,
-    /// One line for the agent's stdin (the client certificate's PIN with `--pin-stdin`).
-    pub stdin_line: Option<Secret<String>>,
+    /// Lines for the agent's stdin, in the order `agent run` reads them: the proxy password
+    /// (`--proxy-password-stdin`), then the client certificate's PIN (`--pin-stdin`).
+    pub stdin_lines: Vec<Secret<String>>,
 }
 
 /// Starts `exe <args>` detached with `env`, stdio to /dev/null and the private log, and waits
@@ -162,9 +164,9 @@ pub async fn start_background(
     let log_handle = open.open(&log).map_err(|e| Error::state(&log, e))?;
     let mut cmd = std::process::Command::new(&exe);
     cmd.args(&launch.args)
-        .stdin(match launch.stdin_line {
-            Some(_) => Stdio::piped(),
-            None => Stdio::null(),
+        .stdin(match launch.stdin_lines.is_empty() {
+            false => Stdio::piped(),
+            true => Stdio::null(),
         })
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_handle));
@@ -213,12 +215,18 @@ pub async fn start_background(
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Agent(format!("cannot start {}: {e}", exe.display())))?;
-    if let (Some(line), Some(mut stdin)) = (&launch.stdin_line, child.stdin.take()) {
+    if let (false, Some(mut pipe)) = (launch.stdin_lines.is_empty(), child.stdin.take()) {
         use std::io::Write;
-        // One short line into an empty pipe: it does not block. Closed at once after it.
-        stdin
-            .write_all(format!("{}\n", line.expose()).as_bytes())
-            .map_err(|e| Error::Agent(format!("handing the PIN to the agent: {e}")))?;
+        // A few short lines into an empty pipe: it does not block; then EOF (the pipe is
+        // dropped). The agent reads them before anything else.
+        for secret in &launch.stdin_lines {
+            let line = format!("{}\n", secret.expose());
+            if let Err(e) = pipe.write_all(line.as_bytes()) {
+                return Err(Error::Agent(format!(
+                    "cannot hand a secret (proxy password or PIN) to the background agent: {e}"
+                )));
+            }
+        }
     }
     let ep = Endpoint::of(dirs, profile)?;
     let deadline = tokio::time::Instant::now() + wait;

@@ -133,7 +133,7 @@ fn rig(auth: FakeAuth, refresh: FakeRefresh, prompts_per_hour: u32) -> Rig {
         server: url::Url::parse("https://f.example:8445/").unwrap(),
         user: "agent1".into(),
         ca_pem: None,
-        proxy: None,
+        proxy: Default::default(),
         profile: "t".into(),
         kerberos_hosts: Vec::new(),
         client_cert: None,

@@ -28,7 +28,8 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
         }
         AgentCommand::Start(a) => {
             let server = resolve(&config, &a.server);
-            Target::from_args(&server)?; // fail here, not in the background
+            // Fail here, not in the background; a proxy password is asked for here, once.
+            let target = Target::from_args(&server)?;
             let ep = Endpoint::of(&dirs, server.profile())?;
             match Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
                 Ok(c) => {
@@ -43,9 +44,10 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 Err(e @ Error::ForeignPipe(_)) => return Err(e),
                 Err(_) => {}
             }
+            let hand_over = target.proxy.password_to_hand_over();
             let pin =
                 super::password::certificate_pin(server.client_certificate.as_ref(), a.pin_stdin)?;
-            let launch = launch_with_pin(&server, a, pin, verbosity, log_format)?;
+            let launch = launch(&server, a, verbosity, log_format, hand_over, pin)?;
             let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;
             crate::stdio::note(format_args!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
@@ -148,34 +150,21 @@ fn run_config(
     })
 }
 
-/// [`launch`], and the client certificate's PIN for the agent's stdin (`--pin-stdin`): the
-/// one way it reaches the background agent, never its arguments or environment.
-pub fn launch_with_pin(
-    server: &ServerArgs,
-    a: &AgentRunArgs,
-    pin: Option<Secret<String>>,
-    verbosity: u8,
-    log_format: LogFormat,
-) -> Result<Launch> {
-    let a = AgentRunArgs {
-        pin_stdin: pin.is_some(),
-        ..a.clone()
-    };
-    let mut l = launch(server, &a, verbosity, log_format)?;
-    l.stdin_line = pin;
-    Ok(l)
-}
-
 /// How a background `agent run` is started with the resolved settings. The server settings
 /// travel in the child's environment (the `FINESSE_SSO_*` variables its flags already read),
 /// not on its command line: every local user can read a process's arguments (`ps`,
 /// `/proc/<pid>/cmdline`), while its environment is readable by the same user only, and a
 /// proxy URL can carry a password. Only the profile and tuning flags stay in the arguments.
+/// A proxy password asked for here (`hand_over`) and the client certificate's PIN go to the
+/// agent on its stdin, named only by `--proxy-password-stdin` / `--pin-stdin`: never in its
+/// arguments, environment or a file.
 pub fn launch(
     server: &ServerArgs,
     a: &AgentRunArgs,
     verbosity: u8,
     log_format: LogFormat,
+    hand_over: Option<&Secret<String>>,
+    pin: Option<Secret<String>>,
 ) -> Result<Launch> {
     let mut v: Vec<OsString> = Vec::new();
     if verbosity > 0 {
@@ -204,7 +193,10 @@ pub fn launch(
     if a.lazy {
         v.push("--lazy".into());
     }
-    if a.pin_stdin {
+    if hand_over.is_some() {
+        v.push(crate::proxy::PASSWORD_STDIN_FLAG.into());
+    }
+    if pin.is_some() {
         v.push("--pin-stdin".into());
     }
     let ca = server
@@ -218,12 +210,16 @@ pub fn launch(
         ("FINESSE_SSO_SERVER", server.server.clone().map(Into::into)),
         ("FINESSE_SSO_USER", server.user.clone().map(Into::into)),
         ("FINESSE_SSO_PROXY", server.proxy.clone().map(Into::into)),
+        (
+            "FINESSE_SSO_PROXY_BYPASS",
+            server.proxy_bypass.clone().map(Into::into),
+        ),
         ("FINESSE_SSO_CA_FILE", ca.map(Into::into)),
     ];
     Ok(Launch {
         args: v,
         env,
-        stdin_line: None,
+        stdin_lines: hand_over.cloned().into_iter().chain(pin).collect(),
     })
 }
 
@@ -240,6 +236,8 @@ mod tests {
             user: Some("agent1".into()),
             ca_file: Some("ca.pem".into()),
             proxy: Some("http://proxyuser:S3cretProxyPw@proxy.example:3128".into()),
+            proxy_bypass: Some("corp.example".into()),
+            proxy_password_stdin: false,
             profile: Some("lab".into()),
             ..Default::default()
         };
@@ -251,7 +249,7 @@ mod tests {
             lazy: true,
             pin_stdin: false,
         };
-        let l = launch(&server, &run, 1, LogFormat::Text).unwrap();
+        let l = launch(&server, &run, 1, LogFormat::Text, None, None).unwrap();
         let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(
             args,
@@ -274,10 +272,26 @@ mod tests {
         assert_eq!(env("FINESSE_SSO_SERVER").unwrap(), "finesse.example.com");
         assert!(std::path::Path::new(&env("FINESSE_SSO_CA_FILE").unwrap()).is_absolute());
         let none = ServerArgs::default();
-        let l = launch(&none, &run, 0, LogFormat::Text).unwrap();
+        let l = launch(&none, &run, 0, LogFormat::Text, None, None).unwrap();
         assert!(
             l.env.iter().all(|(_, v)| v.is_none()),
             "unset ones are removed"
         );
+        assert!(l.stdin_lines.is_empty());
+        // A proxy password asked for here goes on the agent's stdin, named only by the flag.
+        let pw = Secret::new("AskedProxyPw".to_string());
+        let l = launch(&server, &run, 0, LogFormat::Text, Some(&pw), None).unwrap();
+        let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(
+            args.contains(&"--proxy-password-stdin".to_string()),
+            "{args:?}"
+        );
+        assert!(!args.iter().any(|a| a.contains("AskedProxyPw")));
+        assert!(!l.env.iter().any(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|v| v.to_string_lossy().contains("AskedProxyPw"))
+        }));
+        assert_eq!(l.stdin_lines.len(), 1);
+        assert_eq!(l.stdin_lines[0].expose(), "AskedProxyPw");
     }
 }

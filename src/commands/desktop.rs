@@ -123,6 +123,13 @@ pub const DEMO_EXTENSION: &str = "1001001";
 
 pub async fn run(args: &DesktopArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
     let (mut op, common) = op_of(&args.command);
+    if common.password_stdin && common.server.proxy_password_stdin {
+        return Err(Error::Usage(
+            "--password-stdin and --proxy-password-stdin both read stdin: give one (the proxy \
+             password can also be typed at a prompt, or be in the proxy URL of the config file)"
+                .into(),
+        ));
+    }
     if common.password_stdin {
         op.set_password(Some(super::password::from_stdin()?));
     }

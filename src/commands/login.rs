@@ -65,7 +65,8 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         server: emu.finesse_url().clone(),
         user: DEMO_USER.to_string(),
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
-        proxy: None,
+        // The emulator runs here, on loopback: no proxy could reach it.
+        proxy: crate::proxy::ProxySetup::direct(),
         profile: "demo".into(),
         kerberos_hosts: Vec::new(),
         client_cert: None,

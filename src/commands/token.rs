@@ -21,10 +21,12 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
     let mut client = match Client::connect(&ep, &profile, "finesse-sso token").await {
         Ok(c) => c,
         Err(Error::AgentNotRunning(_)) if !args.no_start => {
-            Target::from_args(&server).map_err(|e| {
-                Error::Usage(format!(
+            let target = Target::from_args(&server).map_err(|e| match e {
+                // A proxy password that cannot be asked for keeps its own kind (exit 23).
+                e @ Error::ProxyAuth(_) => e,
+                e => Error::Usage(format!(
                     "no agent runs for profile {profile}, and one cannot be started: {e}"
-                ))
+                )),
             })?;
             let run = AgentRunArgs {
                 server: server.clone(),
@@ -34,11 +36,13 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 lazy: true,
                 pin_stdin: false,
             };
+            let hand_over = target.proxy.password_to_hand_over();
             let pin = super::password::certificate_pin(
                 server.client_certificate.as_ref(),
                 args.pin_stdin,
             )?;
-            let launch = super::agent::launch_with_pin(&server, &run, pin, verbosity, log_format)?;
+            let launch =
+                super::agent::launch(&server, &run, verbosity, log_format, hand_over, pin)?;
             tracing::info!("starting an agent for profile {profile}");
             crate::agent::runner::start_background(
                 &dirs,

@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::finesse::client::{Finesse, UserMode};
 use crate::finesse::xml::AuthMode;
 use crate::http::{self, HttpOptions};
+use crate::proxy::{Ask, ProxyRoute, ProxySetup};
 use crate::redact;
 
 /// How long the whole SystemInfo (and UserAuthMode) exchange may take.
@@ -52,16 +53,18 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             }
         },
     };
-    let proxy = match server.proxy.as_deref().map(crate::signin::parse_proxy) {
-        None => {
-            rows.push(environment_proxy());
-            None
+    // Never asks for a proxy password: without one in the URL the proxy says what it wants.
+    let resolved = ProxySetup::resolve(
+        server.proxy.as_deref(),
+        server.proxy_bypass.as_deref(),
+        Ask::Never,
+    );
+    let proxy = match resolved {
+        Ok(setup) => {
+            rows.push(proxy_row(&setup));
+            setup
         }
-        Some(Ok(url)) => {
-            rows.push(Check::ok("proxy", redact::url(&url)));
-            Some(url)
-        }
-        Some(Err(e)) => {
+        Err(e) => {
             rows.push(Check::fail("proxy", e.to_string()));
             return with_skips(rows, "the proxy setting is unusable");
         }
@@ -101,7 +104,8 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
         _ => "the system store".to_string(),
     };
     let via = proxy
-        .as_ref()
+        .route
+        .proxy_for(&base)
         .map(|p| format!(" via {}", redact::url(p)))
         .unwrap_or_default();
     let plain = base.scheme() == "http";
@@ -170,20 +174,19 @@ fn with_skips(mut rows: Vec<Check>, why: &str) -> Vec<Check> {
     rows
 }
 
-/// No proxy setting: the environment's (`https_proxy`, `all_proxy`), which the HTTP client
-/// honours, shown without credentials.
-fn environment_proxy() -> Check {
-    let found = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
-        .iter()
-        .find_map(|k| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| (k, v))
-        });
-    match found {
-        Some((k, v)) => Check::ok("proxy", format!("from {k}: {}", redact::url_str(&v))),
-        None => Check::skip("proxy", "none: direct connections"),
+/// The resolved route (`crate::proxy`), shown without credentials. A proxy user without a
+/// password in the URL is not asked for here: the proxy's answer then says what it wants.
+fn proxy_row(setup: &ProxySetup) -> Check {
+    let user = match &setup.credential {
+        Some(_) => ", with the proxy URL's user and password".to_string(),
+        None => String::new(),
+    };
+    match &setup.route {
+        ProxyRoute::System => Check::skip(
+            "proxy",
+            "none: direct connections (the window follows the system's proxy settings, if any)",
+        ),
+        route => Check::ok("proxy", format!("{}{user}", route.describe())),
     }
 }
 

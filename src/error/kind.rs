@@ -31,6 +31,7 @@ pub mod exit {
     pub const PASSWORD_REQUIRED: i32 = 20;
     pub const FOREIGN_PIPE: i32 = 21;
     pub const DOCTOR_FAILED: i32 = 22;
+    pub const PROXY_AUTH: i32 = 23;
     /// What a shell reports for a process killed by SIGPIPE (128 + 13): scripts already read it
     /// as "the reader went away", and it stays clear of the numbered kinds above.
     pub const STDOUT_CLOSED: i32 = 141;
@@ -79,6 +80,8 @@ pub enum ErrorKind {
     ForeignPipe,
     /// `doctor`: at least one check failed (its table says which).
     DoctorFailed,
+    /// The proxy wants credentials we do not have, or refused the ones given.
+    ProxyAuth,
     /// Stdout's reader went away before the output was written (never sent on the pipe).
     StdoutClosed,
     /// A kind this build does not know (from a newer peer), kept as sent for display.
@@ -120,6 +123,7 @@ impl ErrorKind {
         ErrorKind::PasswordRequired,
         ErrorKind::ForeignPipe,
         ErrorKind::DoctorFailed,
+        ErrorKind::ProxyAuth,
         ErrorKind::StdoutClosed,
     ];
 
@@ -225,6 +229,10 @@ impl ErrorKind {
                 exit::DOCTOR_FAILED,
                 "doctor: a check failed (the table on stdout says which and why)",
             ),
+            K::ProxyAuth => (
+                exit::PROXY_AUTH,
+                "the proxy refused the proxy user name or password, or wants one none was given for (http://user@proxy:port)",
+            ),
             K::StdoutClosed => (
                 exit::STDOUT_CLOSED,
                 "stdout was closed before the output was written (the reader went away); nothing more is printed",
@@ -282,6 +290,7 @@ impl ErrorKind {
             K::PasswordRequired => "password_required",
             K::ForeignPipe => "foreign_pipe",
             K::DoctorFailed => "doctor_failed",
+            K::ProxyAuth => "proxy_auth",
             K::StdoutClosed => "stdout_closed",
             K::Unknown(s) => s,
         }
@@ -354,6 +363,7 @@ mod tests {
         "password_required",
         "foreign_pipe",
         "doctor_failed",
+        "proxy_auth",
         "stdout_closed",
     ];
 
@@ -386,7 +396,7 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        let numbered: Vec<i32> = (0..=22).chain([exit::STDOUT_CLOSED]).collect();
+        let numbered: Vec<i32> = (0..=23).chain([exit::STDOUT_CLOSED]).collect();
         assert_eq!(codes, numbered);
         assert_eq!(
             rows[1],

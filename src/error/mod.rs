@@ -95,6 +95,10 @@ pub enum Error {
     /// `doctor` printed its table; these checks failed.
     #[error("doctor: {0}")]
     DoctorFailed(String),
+    /// The proxy wants credentials, or refused them. The text names the proxy (never the
+    /// password) and what to do.
+    #[error("{0}")]
+    ProxyAuth(String),
     /// Stdout's reader went away (`EPIPE`, a closed Windows pipe): `main` exits without a word.
     #[error("stdout was closed by its reader")]
     StdoutClosed,
@@ -144,6 +148,7 @@ impl Error {
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
             Error::ForeignPipe(_) => ErrorKind::ForeignPipe,
             Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
+            Error::ProxyAuth(_) => ErrorKind::ProxyAuth,
             Error::StdoutClosed => ErrorKind::StdoutClosed,
         }
     }
@@ -159,7 +164,12 @@ impl Error {
     pub fn request(step: Step, url: &url::Url, err: &reqwest::Error) -> Self {
         let host = host_of(url);
         let cause = crate::http::describe(err);
-        if crate::http::is_tls_error(err) {
+        if crate::http::is_proxy_auth_error(err) {
+            Error::ProxyAuth(format!(
+                "{step}: the proxy refused the tunnel to {host}: it asks for a proxy user name \
+                 and password, or rejected the ones given (HTTP 407); not tried again"
+            ))
+        } else if crate::http::is_tls_error(err) {
             Error::Tls { step, host, cause }
         } else if err.is_timeout() {
             Error::Network {
@@ -237,6 +247,7 @@ mod tests {
             Error::PasswordRequired("x".into()),
             Error::ForeignPipe("x".into()),
             Error::DoctorFailed("x".into()),
+            Error::ProxyAuth("x".into()),
             Error::StdoutClosed,
         ];
         for e in errors {

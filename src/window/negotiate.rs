@@ -7,6 +7,8 @@ use std::ffi::OsStr;
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::proxy::ProxyRoute;
+use crate::proxy::route::{chromium_bypass_list, chromium_proxy_server};
 
 /// libsoup's list of the URIs it may offer Negotiate to (read once, when the network process
 /// starts its first Negotiate auth).
@@ -78,32 +80,40 @@ pub fn soup_env_value(existing: Option<&OsStr>, hosts: &[String]) -> Option<Stri
     }
 }
 
-/// The WHOLE WebView2 argument string: wry's defaults, the proxy as wry itself would pass it
-/// (`--proxy-server`, host and port only: it cannot carry credentials, and these arguments are
-/// a process command line), and `--auth-server-allowlist` (the spelling runtime 110+ reads;
+/// The WHOLE WebView2 argument string, or `None` when wry's own defaults serve (the system
+/// proxy and no Kerberos hosts). wry's `with_additional_browser_args` replaces its defaults, so
+/// they are repeated here; then the proxy route (`--no-proxy-server`, or `--proxy-server` +
+/// `--proxy-bypass-list`, host and port only: no credentials on a process command line, see
+/// `proxy::route`), and `--auth-server-allowlist` (the spelling runtime 110+ reads;
 /// `--auth-server-whitelist` stopped working there). No hosts: no allow-list, so WebView2 keeps
 /// its default (Integrated Authentication for intranet servers only, or the admin policy).
-pub fn webview2_browser_args(proxy: Option<&Url>, hosts: &[String]) -> String {
+pub fn webview2_browser_args(route: &ProxyRoute, hosts: &[String]) -> Option<String> {
     let mut args = String::from(WRY_DEFAULT_ARGS);
-    if let Some(p) = proxy {
-        let scheme = match p.scheme().starts_with("socks") {
-            true => "socks5",
-            false => "http",
-        };
-        let host = p.host_str().unwrap_or("");
-        let port = p.port_or_known_default().unwrap_or(8080);
-        args.push_str(&format!(" --proxy-server={scheme}://{host}:{port}"));
+    match route {
+        ProxyRoute::System if hosts.is_empty() => return None,
+        ProxyRoute::System => {}
+        ProxyRoute::Direct => args.push_str(" --no-proxy-server"),
+        ProxyRoute::Via(s) => {
+            if let Some(server) = chromium_proxy_server(s) {
+                args.push_str(&format!(" --proxy-server=\"{server}\""));
+            }
+            args.push_str(&format!(
+                " --proxy-bypass-list=\"{}\"",
+                chromium_bypass_list(&s.bypass)
+            ));
+        }
     }
     if !hosts.is_empty() {
         args.push_str(" --auth-server-allowlist=");
         args.push_str(&hosts.join(","));
     }
-    args
+    Some(args)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proxy::ProxyServers;
 
     fn hosts(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -156,23 +166,31 @@ mod tests {
 
     #[test]
     fn webview2_args_keep_wry_defaults_and_the_proxy() {
-        assert_eq!(webview2_browser_args(None, &[]), WRY_DEFAULT_ARGS);
-        let proxy = Url::parse("http://user:S3cret@proxy.corp:3128").unwrap();
-        let a = webview2_browser_args(Some(&proxy), &hosts(&["adfs.corp", "sts.corp:8443"]));
+        assert_eq!(webview2_browser_args(&ProxyRoute::System, &[]), None);
         assert_eq!(
-            a,
-            format!(
-                "{WRY_DEFAULT_ARGS} --proxy-server=http://proxy.corp:3128 \
-                 --auth-server-allowlist=adfs.corp,sts.corp:8443"
-            )
+            webview2_browser_args(&ProxyRoute::System, &hosts(&["adfs.corp"])).unwrap(),
+            format!("{WRY_DEFAULT_ARGS} --auth-server-allowlist=adfs.corp")
         );
-        assert!(!a.contains("S3cret") && !a.contains("user"), "{a}");
-        let socks = Url::parse("socks5h://[::1]:1080").unwrap();
         assert_eq!(
-            webview2_browser_args(Some(&socks), &[]),
-            format!("{WRY_DEFAULT_ARGS} --proxy-server=socks5://[::1]:1080")
+            webview2_browser_args(&ProxyRoute::Direct, &[]).unwrap(),
+            format!("{WRY_DEFAULT_ARGS} --no-proxy-server")
         );
-        let default_port = Url::parse("http://proxy.corp").unwrap();
-        assert!(webview2_browser_args(Some(&default_port), &[]).ends_with("proxy.corp:80"));
+        let route = ProxyRoute::Via(Box::new(ProxyServers {
+            https: Some(Url::parse("http://proxy.corp:3128").unwrap()),
+            http: Some(Url::parse("http://proxy.corp:3128").unwrap()),
+            bypass: vec!["corp.example".into()],
+            source: "proxy setting".into(),
+        }));
+        let a = webview2_browser_args(&route, &hosts(&["adfs.corp", "sts.corp:8443"])).unwrap();
+        assert!(a.starts_with(WRY_DEFAULT_ARGS), "{a}");
+        assert!(
+            a.contains(" --proxy-server=\"") && a.contains("proxy.corp:3128"),
+            "{a}"
+        );
+        assert!(a.contains(" --proxy-bypass-list=\"corp.example"), "{a}");
+        assert!(
+            a.ends_with(" --auth-server-allowlist=adfs.corp,sts.corp:8443"),
+            "{a}"
+        );
     }
 }

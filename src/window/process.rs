@@ -297,6 +297,7 @@ fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
         },
         ErrorKind::PasswordRequired => Error::PasswordRequired(message),
         ErrorKind::Usage => Error::Usage(message),
+        ErrorKind::ProxyAuth => Error::ProxyAuth(message),
         _ => Error::Webview(message),
     }
 }

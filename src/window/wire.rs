@@ -6,6 +6,7 @@ use url::Url;
 use super::placement::Placement;
 use crate::error::ErrorKind;
 use crate::finesse::token_response::TokenResponse;
+use crate::proxy::{ProxyCredential, ProxyRoute};
 use crate::redact::Secret;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,9 +27,13 @@ pub struct WindowRequest {
     /// Cookies to restore before the first load (the saved web session).
     #[serde(default)]
     pub cookies: Vec<SavedCookie>,
-    /// Optional proxy for the webview (`http://host:port` or `socks5://host:port`).
+    /// The proxy route, the one the helper's own client uses (`crate::proxy`).
+    #[serde(default)]
+    pub proxy: ProxyRoute,
+    /// The proxy user and password, answered to the proxy's challenge once per sign-in. Only
+    /// ever in this line (the window's stdin), never in its arguments or environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<Url>,
+    pub proxy_credential: Option<ProxyCredential>,
     /// Hosts the engine may sign in to with Kerberos (Negotiate), from `kerberos_hosts`,
     /// checked by `negotiate::parse_hosts`. Empty: none on Linux, WebView2's default on Windows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

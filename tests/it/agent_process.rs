@@ -166,7 +166,7 @@ async fn accepted(emu: &Emulator, token: &str) -> bool {
         server: emu.finesse_url().clone(),
         user: "agent1".into(),
         ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-        proxy: None,
+        proxy: Default::default(),
         profile: "default".into(),
         kerberos_hosts: Vec::new(),
         client_cert: None,

@@ -22,6 +22,7 @@ mod login;
 mod placement;
 mod popup;
 mod properties;
+mod proxy;
 mod refresh;
 #[cfg(target_os = "linux")]
 mod rendering;

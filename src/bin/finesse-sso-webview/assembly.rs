@@ -129,27 +129,9 @@ pub fn assemble(
             false
         })
         .with_devtools(false);
-    if let Some(p) = &req.proxy {
-        let endpoint = wry::ProxyEndpoint {
-            host: p.host_str().unwrap_or("").to_string(),
-            port: p.port_or_known_default().unwrap_or(8080).to_string(),
-        };
-        builder = builder.with_proxy_config(if p.scheme().starts_with("socks") {
-            wry::ProxyConfig::Socks5(endpoint)
-        } else {
-            wry::ProxyConfig::Http(endpoint)
-        });
-    }
-    // WebView2: wry drops its own arguments (the proxy among them) once any are given, so the
-    // whole string is built in one place, with the Kerberos allow-list.
-    #[cfg(windows)]
-    let builder = wry::WebViewBuilderExtWindows::with_additional_browser_args(
-        builder,
-        finesse_sso::window::negotiate::webview2_browser_args(
-            req.proxy.as_ref(),
-            &req.kerberos_hosts,
-        ),
-    );
+    // The route the helper's own client uses, in the engine's terms; on Windows the whole
+    // browser argument string with the Kerberos allow-list (platform::with_proxy).
+    builder = platform::with_proxy(builder, req);
     let webview = platform::build_webview(builder, &window).map_err(|e| {
         Box::new(WindowOutcome::error(
             ErrorKind::Webview,

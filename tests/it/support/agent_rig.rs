@@ -112,7 +112,7 @@ impl AgentRig {
             server: emu.finesse_url().clone(),
             user: o.user.into(),
             ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-            proxy: None,
+            proxy: Default::default(),
             profile: "default".into(),
             kerberos_hosts: Vec::new(),
             client_cert: None,

@@ -12,6 +12,8 @@ pub mod driver;
 pub mod kdc;
 #[cfg(target_os = "linux")] // its users (client_cert) are Linux-only
 pub mod softhsm;
+#[cfg(target_os = "linux")] // its one user, tests/it/proxy.rs, runs on Linux
+pub mod tinyproxy;
 pub mod x11;
 
 use std::path::Path;
@@ -59,6 +61,10 @@ pub fn cli(home: &Path) -> Command {
         "HTTPS_PROXY",
         "all_proxy",
         "ALL_PROXY",
+        "http_proxy",
+        "no_proxy",
+        "NO_PROXY",
+        "FINESSE_SSO_PROXY_BYPASS",
     ] {
         c.env_remove(v);
     }

@@ -156,14 +156,16 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
     });
 }
 
-/// Signal handlers the portable wry API does not offer: the main load's cancellations, the
-/// token answer's size, the renderer ending, load failures.
+/// Signal handlers the portable wry API does not offer: the proxy route and its challenge
+/// (`linux_proxy`), the main load's cancellations, the token answer's size, the renderer
+/// ending, load failures.
 pub fn attach_hooks(
     webview: &WebView,
     req: &WindowRequest,
     proxy: EventLoopProxy<Ev>,
     last_denied: Rc<RefCell<Option<DenyReason>>>,
 ) {
+    super::linux_proxy::attach(webview, req, proxy.clone());
     let wk = webview.webview();
     // First: its `load-failed` handler names a refused client certificate before ours below.
     super::linux_auth::attach(&wk, req, proxy.clone());

@@ -81,3 +81,17 @@ pub fn attach_hooks(
 /// `webView:didFinishNavigation:`, where it can tell that the finished navigation is the one
 /// whose response it judged (this page-load event carries only a URL).
 pub fn read_document(_webview: &WebView, _proxy: EventLoopProxy<Ev>) {}
+
+/// WKWebView follows the system's proxy settings (PAC included): wry sets a per-view proxy only
+/// with its `mac-proxy` feature on macOS 14+, which this build leaves off, and proxy challenges
+/// are WebKit's own. A resolved route is said so, not silently dropped.
+pub fn with_proxy<'a>(builder: WebViewBuilder<'a>, req: &WindowRequest) -> WebViewBuilder<'a> {
+    let route = &req.proxy;
+    if !matches!(route, finesse_sso::proxy::ProxyRoute::System) {
+        tracing::warn!(
+            "proxy {}: the macOS window follows the system's proxy settings instead",
+            route.describe()
+        );
+    }
+    builder
+}

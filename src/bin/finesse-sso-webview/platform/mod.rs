@@ -4,7 +4,9 @@
 //! portable wry API lacks) and `read_document` (the engine's record of the finished main
 //! document, for the capture rule; where the hooks hand it over themselves, as on Windows, it
 //! does nothing), plus the window's placement in front of its caller: `place_builder` (before
-//! the window exists), `place` (after) and `bring_to_front` (on reveal). Windows' `attach_hooks` also takes the navigation decision: its hooks call it
+//! the window exists), `place` (after) and `bring_to_front` (on reveal), and `with_proxy` (the
+//! proxy route, where the engine takes it before the view exists). Windows' `attach_hooks`
+//! also takes the navigation decision: its hooks call it
 //! for top-level and frame navigations alike (wry asks only about top-level ones there).
 //! The `*_popup` modules add what pop-up windows need (`relate_popup`, `popup_response`,
 //! `attach_popup_hooks`, `relate_popup_window`) and the notice shown above the page
@@ -27,6 +29,10 @@ mod linux_popup;
 pub use linux_popup::*;
 #[cfg(target_os = "linux")]
 mod linux_auth;
+#[cfg(target_os = "linux")]
+mod linux_proxy;
+#[cfg(target_os = "linux")]
+pub use linux_proxy::with_proxy;
 
 #[cfg(windows)]
 mod windows;
@@ -42,6 +48,10 @@ mod windows_popup;
 pub use windows_popup::*;
 #[cfg(windows)]
 mod windows_cert;
+#[cfg(windows)]
+mod windows_proxy;
+#[cfg(windows)]
+pub use windows_proxy::with_proxy;
 
 #[cfg(target_os = "macos")]
 mod capture_delegate;

@@ -67,6 +67,7 @@ pub fn attach_hooks(
     last_denied: Rc<RefCell<Option<DenyReason>>>,
     decide: Rc<dyn Fn(String) -> bool>,
 ) {
+    super::windows_proxy::attach(webview, req, proxy.clone());
     let core = webview.webview();
     super::windows_cert::attach(&core, req, proxy.clone());
     let tracker = Rc::new(RefCell::new(MainDocument::new(&req.finesse)));

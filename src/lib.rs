@@ -20,6 +20,7 @@ pub mod ipc;
 pub mod jwt;
 pub mod logging;
 pub mod machine_file;
+pub mod notify;
 pub mod redact;
 pub mod signin;
 pub mod stdio;

@@ -80,6 +80,8 @@ pub(crate) struct App {
     /// The IdP's per-run assertion-signing key (HMAC-SHA256).
     pub idp_key: Vec<u8>,
     pub log: RequestLog,
+    /// The notification service (XMPP over WebSocket): fan-out, presence, fault knobs.
+    pub xmpp: crate::xmpp_hub::XmppControl,
     state: Mutex<Inner>,
 }
 
@@ -96,7 +98,9 @@ impl App {
     pub fn new(settings: Settings, tokens: TokenIssuer, log: RequestLog) -> Self {
         let faults = Faults::from_config(&settings.config);
         let idp_key = crate::state::random_id(32).into_bytes();
+        let xmpp = crate::xmpp_hub::XmppControl::new(&settings.config.xmpp);
         App {
+            xmpp,
             settings,
             faults,
             tokens,

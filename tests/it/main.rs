@@ -14,6 +14,7 @@ mod doctor;
 mod emulator;
 mod hostile;
 mod login;
+mod notify;
 mod properties;
 mod refresh;
 mod secrets;

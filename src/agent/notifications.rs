@@ -22,6 +22,9 @@ use crate::notify::runner::{self, Event, Options, Prepared, Source};
 use crate::notify::session::Credential;
 use crate::notify::transport::{Reach, ws_url};
 
+/// How long the token a session signs in with must still be valid (the next token renews it).
+const MIN_VALID: Duration = Duration::from_secs(5);
+
 #[derive(Default)]
 struct Run {
     holders: usize,
@@ -187,12 +190,9 @@ impl KeeperSource {
                 .map_err(|_| non_sso(&target.user))?,
             AuthMode::NonSso => return Err(non_sso(&target.user)),
         }
-        // A token valid long enough to sign in to the service; asked like a client would.
-        let t = self
-            .keeper
-            .token(Duration::from_secs(30))
-            .await
-            .map_err(Error::from)?;
+        // A token valid long enough to sign in to the service, asked like a client would. Only
+        // a few seconds: more than a short lifetime would force a refresh at every attempt.
+        let t = self.keeper.token(MIN_VALID).await.map_err(Error::from)?;
         let api = match self.api() {
             Some(a) => a,
             None => {
@@ -213,7 +213,7 @@ impl KeeperSource {
         // A 401 there may have renewed the token: sign in with the newest one.
         let token = self
             .keeper
-            .current(Duration::from_secs(10))
+            .current(MIN_VALID)
             .map(|h| h.token.clone())
             .unwrap_or(t.token);
         Ok(Prepared {

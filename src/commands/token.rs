@@ -12,14 +12,55 @@ use crate::logging::LogFormat;
 use crate::signin::Target;
 
 pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
+    let mut client = agent_client(
+        &args.server,
+        args.no_start,
+        "finesse-sso token",
+        verbosity,
+        log_format,
+    )
+    .await?;
+    let t = client.token(args.min_valid).await?;
+    let server_url = url::Url::parse(&t.server)
+        .map_err(|e| Error::Agent(format!("the agent named a bad server URL: {e}")))?;
+    let expires_at = super::output::expires_at(
+        time::OffsetDateTime::now_utc().unix_timestamp(),
+        t.expires_in,
+    );
+    let resp = TokenResponse {
+        token: t.token,
+        refresh_token: None,
+        expires_in: t.expires_in,
+        user_id: t.user_id,
+        realm: t.realm,
+        user_principal: t.user_principal,
+    };
+    super::output::write(
+        &mut std::io::stdout().lock(),
+        args.format,
+        &resp,
+        &server_url,
+        expires_at,
+    )
+}
+
+/// A connection to the profile's agent (started, lazily, when none runs and `no_start` is
+/// false), checked to serve the server and user asked for.
+pub(super) async fn agent_client(
+    args: &crate::cli::ServerArgs,
+    no_start: bool,
+    name: &str,
+    verbosity: u8,
+    log_format: LogFormat,
+) -> Result<Client> {
     let dirs = Dirs::from_env()?;
     let config = Config::load(&dirs)?;
-    let server = super::agent::resolve(&config, &args.server);
+    let server = super::agent::resolve(&config, args);
     let profile = server.profile().to_string();
     let ep = Endpoint::of(&dirs, &profile)?;
-    let mut client = match Client::connect(&ep, &profile, "finesse-sso token").await {
+    let client = match Client::connect(&ep, &profile, name).await {
         Ok(c) => c,
-        Err(Error::AgentNotRunning(_)) if !args.no_start => {
+        Err(Error::AgentNotRunning(_)) if !no_start => {
             Target::from_args(&server).map_err(|e| {
                 Error::Usage(format!(
                     "no agent runs for profile {profile}, and one cannot be started: {e}"
@@ -45,28 +86,7 @@ pub async fn run(args: &TokenArgs, verbosity: u8, log_format: LogFormat) -> Resu
         Err(e) => return Err(e),
     };
     check_same_target(&client, &server)?;
-    let t = client.token(args.min_valid).await?;
-    let server_url = url::Url::parse(&t.server)
-        .map_err(|e| Error::Agent(format!("the agent named a bad server URL: {e}")))?;
-    let expires_at = super::output::expires_at(
-        time::OffsetDateTime::now_utc().unix_timestamp(),
-        t.expires_in,
-    );
-    let resp = TokenResponse {
-        token: t.token,
-        refresh_token: None,
-        expires_in: t.expires_in,
-        user_id: t.user_id,
-        realm: t.realm,
-        user_principal: t.user_principal,
-    };
-    super::output::write(
-        &mut std::io::stdout().lock(),
-        args.format,
-        &resp,
-        &server_url,
-        expires_at,
-    )
+    Ok(client)
 }
 
 /// A running agent for another server or user is not silently used.

@@ -15,6 +15,7 @@ mod emulator;
 mod hostile;
 mod login;
 mod notify;
+mod notify_watch;
 mod properties;
 mod refresh;
 mod secrets;

@@ -79,6 +79,8 @@ pub struct Options {
     pub online_within: Duration,
     pub presence_wait: Duration,
     pub drain: Duration,
+    /// A session that lasted this long resets the backoff when it drops.
+    pub stable_after: Duration,
 }
 
 impl Default for Options {
@@ -92,6 +94,7 @@ impl Default for Options {
             online_within: Duration::from_secs(20),
             presence_wait: Duration::from_secs(5),
             drain: Duration::from_secs(2),
+            stable_after: Duration::from_secs(30),
         }
     }
 }
@@ -219,7 +222,7 @@ pub async fn run(
                 }
             }
         };
-        failures = 0;
+        let up_since = tokio::time::Instant::now();
         tracing::info!("notifications: online as {}", conn.jid);
         emit(Event::Up {
             jid: conn.jid.clone(),
@@ -266,11 +269,28 @@ pub async fn run(
                 }
             }
         };
-        tracing::warn!("notifications: the session dropped ({lost}); reconnecting");
+        // A session that did not last is a failure too: no tight loop of connect and drop.
+        if up_since.elapsed() >= opts.stable_after {
+            failures = 0;
+        }
+        failures = failures.saturating_add(1);
+        let retry_in = if failures == 1 {
+            Duration::ZERO
+        } else {
+            backoff(&opts, failures - 1, false)
+        };
+        tracing::warn!(
+            "notifications: the session dropped ({lost}); reconnecting in {} ms",
+            retry_in.as_millis()
+        );
         emit(Event::Down {
             reason: lost,
-            retry_in: Duration::ZERO,
+            retry_in,
         });
+        tokio::select! {
+            _ = tokio::time::sleep(retry_in) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -119,6 +119,8 @@ fn secrets(emu: &Emulator) -> Vec<(&'static str, String)> {
 }
 
 /// `desktop watch` until the first `user` event, then Ctrl-C: its output, kept for the search.
+/// (Unix: the interrupt is a signal.)
+#[cfg(unix)]
 async fn watch(w: &World) -> Ran {
     use tokio::io::AsyncBufReadExt as _;
     let mut child = tokio::process::Command::from(w.cmd(&w.with_server(&[
@@ -265,6 +267,7 @@ async fn no_secret_in_any_output_log_or_file() {
     assert_eq!(json(&status)["state"], "valid");
     ran.push(status);
     // The agent's notification session (SASL PLAIN with its token), seen through `watch`.
+    #[cfg(unix)]
     ran.push(watch(&world).await);
 
     // While signed in: tokens, codes and the rest are in no file; cookie values only where

@@ -21,6 +21,7 @@ pub mod ipc;
 pub mod jwt;
 pub mod logging;
 pub mod machine_file;
+pub mod notify;
 pub mod prompt;
 pub mod proxy;
 pub mod redact;

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::keeper::{Change, Keeper};
+use super::keeper::Keeper;
+use super::notifications::{Hold, Notifications};
 use crate::error::ErrorKind;
 use crate::ipc::protocol::{
-    self, Ack, CAPABILITIES, EVENT_LOGGED_OUT, EVENT_TOKEN, Envelope, Event, HelloInfo, Id,
-    MAX_LINE, Request, ResultBody, VERSION, WireError,
+    self, Ack, CAPABILITIES, Envelope, HelloInfo, MAX_LINE, Request, ResultBody, VERSION, WireError,
 };
 use crate::window::placement::{self, Placement};
 
@@ -52,6 +52,8 @@ pub struct Context {
     pub stop: watch::Sender<bool>,
     /// The `desktop_*` operations' cached client and lookups.
     pub desktop: super::desktop::Desktop,
+    /// The profile's one Finesse notification session, held by `notifications` subscribers.
+    pub notifications: Arc<Notifications>,
 }
 
 enum ReadError {
@@ -112,6 +114,8 @@ struct Session {
     tx: mpsc::Sender<String>,
     hello_done: bool,
     subscription: Option<JoinHandle<()>>,
+    /// This client's claim on the notification session (released when the connection ends).
+    hold: Option<Hold>,
     /// A `stop` was acknowledged: close, then tell the agent to stop.
     stop_after: bool,
 }
@@ -129,6 +133,7 @@ where
         tx,
         hello_done: false,
         subscription: None,
+        hold: None,
         stop_after: false,
     };
     let mut buf = Vec::with_capacity(256);
@@ -181,6 +186,7 @@ where
     if let Some(s) = session.subscription {
         s.abort();
     }
+    drop(session.hold);
     drop(session.tx);
     let _ = writer.await;
     // Only now: the acknowledgement has been written before the agent goes away.
@@ -297,14 +303,37 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
             Ok(()) => protocol::ok_line(id, ResultBody::Ack(Ack { ok: true })),
             Err(e) => protocol::error_line(id, WireError::from(&e)),
         },
-        Request::Subscribe {} => {
+        Request::Subscribe(r) => {
+            if r.password.is_some() {
+                return protocol::error_line(
+                    id,
+                    WireError::new(
+                        ErrorKind::Usage,
+                        "subscribe takes no password: the agent keeps none for notifications",
+                    ),
+                );
+            }
+            if !matches!(r.format.as_deref(), None | Some("native" | "acqueon")) {
+                return protocol::error_line(
+                    id,
+                    WireError::new(ErrorKind::BadRequest, "format is native or acqueon"),
+                );
+            }
             if session.subscription.is_none() {
-                session.subscription = Some(tokio::spawn(forward(
+                // Subscribed to the broadcast before the session starts: nothing is missed.
+                let changes = ctx.keeper.subscribe();
+                if r.notifications {
+                    session.hold = Some(ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed));
+                }
+                session.subscription = Some(tokio::spawn(super::push::forward(
                     ctx.keeper.clone(),
-                    ctx.keeper.subscribe(),
-                    id.clone(),
+                    ctx.desktop.feed.clone(),
+                    changes,
+                    super::push::Wants::of(id.clone(), &r),
                     session.tx.clone(),
                 )));
+            } else if r.notifications && session.hold.is_none() {
+                session.hold = Some(ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed));
             }
             protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
         }
@@ -332,53 +361,5 @@ fn hello_info(ctx: &Context) -> HelloInfo {
         profile: ctx.profile.clone(),
         server: ctx.keeper.server().to_string(),
         user: ctx.keeper.target().user.clone(),
-    }
-}
-
-/// Pushes the current token (if valid) and then every change to one subscriber.
-async fn forward(
-    keeper: Arc<Keeper>,
-    mut changes: broadcast::Receiver<Change>,
-    id: Option<Id>,
-    tx: mpsc::Sender<String>,
-) {
-    let event = |h: &super::held::Held| Event {
-        event: EVENT_TOKEN.into(),
-        id: id.clone(),
-        result: Some(keeper.info(h)),
-    };
-    let mut last_serial = 0;
-    if let Some(h) = keeper.current(Duration::ZERO) {
-        last_serial = h.serial;
-        if tx.send(protocol::line(&event(&h))).await.is_err() {
-            return;
-        }
-    }
-    loop {
-        let line = match changes.recv().await {
-            Ok(Change::Token(h)) if h.serial > last_serial => {
-                last_serial = h.serial;
-                protocol::line(&event(&h))
-            }
-            Ok(Change::Token(_)) => continue,
-            Ok(Change::LoggedOut) => protocol::line(&Event {
-                event: EVENT_LOGGED_OUT.into(),
-                id: id.clone(),
-                result: None,
-            }),
-            Ok(Change::User(u)) => super::desktop::user_event(id.clone(), &u),
-            // Missed some: the newest token is what matters.
-            Err(broadcast::error::RecvError::Lagged(_)) => match keeper.current(Duration::ZERO) {
-                Some(h) if h.serial > last_serial => {
-                    last_serial = h.serial;
-                    protocol::line(&event(&h))
-                }
-                _ => continue,
-            },
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if tx.send(line).await.is_err() {
-            return;
-        }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::keeper::{Change, Keeper};
+use super::keeper::Keeper;
 use crate::error::ErrorKind;
 use crate::error::{Error, Result};
 use crate::finesse::user::User;
@@ -40,10 +40,12 @@ pub struct Desktop {
     mode: Mutex<Option<Mode>>,
     /// user_id → loginId, learnt from `GET User` (reference §1.1).
     ids: Arc<Mutex<HashMap<String, String>>>,
+    /// Where the User after a change goes (shared with the notification session).
+    pub feed: Arc<super::feed::Feed>,
 }
 
 /// The keeper's token; a 401 gets one fresh token from it.
-struct KeeperToken(Arc<Keeper>);
+pub(super) struct KeeperToken(pub(super) Arc<Keeper>);
 
 fn from_wire(e: WireError) -> Error {
     Error::FromAgent {
@@ -165,7 +167,7 @@ impl Desktop {
     }
 
     fn done(&self, keeper: &Keeper, s: &Session, user: User) -> UserResult {
-        keeper.publish(Change::User(Arc::new(user.clone())));
+        self.feed.user(keeper, user.clone(), None);
         UserResult {
             user,
             auth: s.auth.into(),
@@ -386,10 +388,11 @@ fn line(v: Value) -> String {
 }
 
 /// The `user` event line for one subscriber.
-pub fn user_event(id: Option<Id>, user: &User) -> String {
+pub fn user_event(id: Option<Id>, user: &User, request_id: Option<String>) -> String {
     protocol::line(&UserEvent {
         event: EVENT_USER.into(),
         id,
         user: user.clone(),
+        request_id,
     })
 }

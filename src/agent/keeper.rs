@@ -55,8 +55,11 @@ pub enum Trigger {
 pub enum Change {
     Token(Arc<Held>),
     LoggedOut,
-    /// The Finesse agent's User after a change made through this agent (issue 11).
-    User(Arc<crate::finesse::user::User>),
+    /// The Finesse agent's User after a change: made through this agent (issue 11), or told
+    /// by Finesse's notifications (issue 15) with the `requestId` Finesse echoed.
+    User(Arc<crate::finesse::user::User>, Option<String>),
+    /// Anything else the notification session tells (issue 15).
+    Notice(Arc<crate::ipc::events::Notice>),
 }
 
 #[derive(Debug, Clone)]
@@ -143,7 +146,9 @@ impl Keeper {
         clock: Arc<dyn Clock>,
         opts: KeeperOptions,
     ) -> Arc<Keeper> {
-        let (changes, _) = broadcast::channel(16);
+        // Room for bursts of Finesse events to many subscribers; a subscriber that falls
+        // further behind gets the newest token and User (`connection::forward`).
+        let (changes, _) = broadcast::channel(256);
         Arc::new(Keeper {
             server: target.server.as_str().trim_end_matches('/').to_string(),
             target,

@@ -6,13 +6,16 @@
 pub mod clock;
 pub mod connection;
 pub mod desktop;
+pub mod feed;
 pub mod held;
 pub mod instance;
 pub mod keeper;
 pub mod listener;
+pub mod notifications;
 pub mod policy;
 #[cfg(test)]
 mod properties;
+pub mod push;
 pub mod runner;
 #[cfg(test)]
 mod tests;

@@ -68,6 +68,7 @@ pub async fn run_foreground(cfg: RunConfig) -> Result<()> {
                 profile,
                 limits: Limits::default(),
                 max_clients: cfg.max_clients,
+                notify: Default::default(),
             },
             stop,
         )

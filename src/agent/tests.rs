@@ -487,6 +487,7 @@ fn connect(keeper: Arc<Keeper>, limits: Limits) -> (Peer, watch::Receiver<bool>)
         limits,
         stop,
         desktop: Default::default(),
+        notifications: super::notifications::Notifications::new(Default::default()),
     });
     let task = tokio::spawn(connection::serve(theirs, ctx));
     let (r, w) = tokio::io::split(ours);

@@ -69,19 +69,22 @@ impl Finesse {
 
     /// `GET /finesse/api/SystemInfo` → `systemAuthMode`.
     pub async fn system_auth_mode(&self) -> Result<AuthMode> {
+        self.system_info().await.map(|s| s.auth_mode)
+    }
+
+    /// `GET /finesse/api/SystemInfo` (no authentication).
+    pub async fn system_info(&self) -> Result<xml::SystemInfo> {
         const STEP: Step = "SystemInfo";
         let url = self.url("/finesse/api/SystemInfo");
         let (status, _, body) = self.get(STEP, &url).await?;
         if !status.is_success() {
             return Err(self.http_error(STEP, status, &body));
         }
-        xml::system_info(&body)
-            .map(|s| s.auth_mode)
-            .map_err(|e| Error::Server {
-                step: STEP,
-                host: self.host(),
-                detail: format!("not a Finesse answer: {e}"),
-            })
+        xml::system_info(&body).map_err(|e| Error::Server {
+            step: STEP,
+            host: self.host(),
+            detail: format!("not a Finesse answer: {e}"),
+        })
     }
 
     /// `GET /finesse/api/UserAuthMode/<user>`; 403 (disabled) and 404 (absent) are not errors.

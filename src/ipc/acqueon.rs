@@ -186,6 +186,33 @@ pub fn login_event(id: Option<&Value>, user: &User) -> Value {
     v
 }
 
+/// `General / System / SetSystemInfo` with SystemInfo's status, from a notification.
+pub fn system_event(id: Option<&Value>, status: &str) -> Value {
+    answer(
+        id,
+        ("General", "System", "SetSystemInfo"),
+        "SetSystemInfo",
+        json!({"systemInfo": {"status": status}}),
+    )
+}
+
+/// An asynchronous CTI error (Device Busy after a sign-in) as `Cisco / Agent / Error`.
+pub fn desktop_error_event(id: Option<&Value>, e: &crate::ipc::events::DesktopError) -> Value {
+    answer(
+        id,
+        ("Cisco", "Agent", "Error"),
+        "error",
+        json!({
+            "request": "",
+            "kind": "desktop_error",
+            "message": format!("{}: {}", e.error_type, e.error_message),
+            "errorType": e.error_type,
+            "errorData": e.error_data,
+            "requestId": e.request_id,
+        }),
+    )
+}
+
 /// An error answer: `{channel, topic, subtopic: "Error", message: {event: "error", data}}`.
 pub fn error(id: Option<&Value>, m: Option<&Message>, kind: &str, text: &str) -> Value {
     let (channel, topic) = m

@@ -80,8 +80,8 @@ impl Client {
         Ok(self.next_id)
     }
 
-    /// One line from the agent, parsed as JSON.
-    async fn read_value(&mut self) -> Result<Value> {
+    /// One line from the agent, parsed as JSON (after `subscribe`: the next event).
+    pub async fn read_value(&mut self) -> Result<Value> {
         let mut buf = Vec::new();
         let n = (&mut self.reader)
             .take(MAX_LINE as u64 + 1)
@@ -156,7 +156,12 @@ impl Client {
     }
 
     pub async fn subscribe(&mut self) -> Result<Ack> {
-        self.call(Request::Subscribe {}).await
+        self.call(Request::Subscribe(Default::default())).await
+    }
+
+    /// `subscribe` with options (Finesse notifications, no token events, a format).
+    pub async fn subscribe_with(&mut self, r: super::events::SubscribeRequest) -> Result<Ack> {
+        self.call(Request::Subscribe(r)).await
     }
 
     /// The next pushed event (after `subscribe`).

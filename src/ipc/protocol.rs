@@ -35,6 +35,8 @@ pub const CAPABILITIES: &[&str] = &[
     "desktop_user",
     "desktop_reasons",
     "acqueon",
+    // notifications (issue 15): `subscribe` with `notifications`, `tokens`, `format`
+    "notifications",
 ];
 
 /// A request id: whatever the client sent (a number or a string), echoed back.
@@ -66,8 +68,9 @@ pub enum Request {
     Refresh {},
     /// Forget the tokens and the saved web session; the next `token` signs in again.
     Logout {},
-    /// Push every new token on this connection (`event: "token"`), and `logged_out`.
-    Subscribe {},
+    /// Push every new token on this connection (`event: "token"`), `logged_out`, the `user`
+    /// after changes, and with `notifications` Finesse's events (see `ipc::events`).
+    Subscribe(super::events::SubscribeRequest),
     /// Ask the agent to exit.
     Stop {},
     // desktop (issue 11): the Finesse agent's CTI session, see `ipc::desktop`.
@@ -88,7 +91,7 @@ impl Request {
             Request::Status {} => "status",
             Request::Refresh {} => "refresh",
             Request::Logout {} => "logout",
-            Request::Subscribe {} => "subscribe",
+            Request::Subscribe(_) => "subscribe",
             Request::Stop {} => "stop",
             Request::DesktopSignIn(_) => "desktop_sign_in",
             Request::DesktopState(_) => "desktop_state",
@@ -384,7 +387,13 @@ mod tests {
             Request::Status {},
             Request::Refresh {},
             Request::Logout {},
-            Request::Subscribe {},
+            Request::Subscribe(Default::default()),
+            Request::Subscribe(crate::ipc::events::SubscribeRequest {
+                notifications: true,
+                tokens: false,
+                format: Some("acqueon".into()),
+                password: None,
+            }),
             Request::Stop {},
             Request::DesktopSignIn(crate::ipc::desktop::SignInRequest {
                 extension: "1001001".into(),

@@ -18,6 +18,8 @@ mod hostile;
 #[cfg(target_os = "linux")]
 mod kerberos;
 mod login;
+mod notify;
+mod notify_watch;
 #[cfg(target_os = "linux")]
 mod placement;
 mod popup;

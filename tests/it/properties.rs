@@ -34,7 +34,7 @@ fn request() -> impl Strategy<Value = Request> {
         Just(Request::Status {}),
         Just(Request::Refresh {}),
         Just(Request::Logout {}),
-        Just(Request::Subscribe {}),
+        Just(Request::Subscribe(Default::default())),
         Just(Request::Stop {}),
     ]
 }

@@ -87,6 +87,8 @@ pub(crate) struct App {
     pub log: RequestLog,
     /// The Kerberos acceptor of `--idp-login negotiate` (set by `start`).
     pub negotiate: Option<crate::gss::Acceptor>,
+    /// The notification service (XMPP over WebSocket): fan-out, presence, fault knobs.
+    pub xmpp: crate::xmpp_hub::XmppControl,
     state: Mutex<Inner>,
 }
 
@@ -103,7 +105,9 @@ impl App {
     pub fn new(settings: Settings, tokens: TokenIssuer, log: RequestLog) -> Self {
         let faults = Faults::from_config(&settings.config);
         let idp_key = crate::state::random_id(32).into_bytes();
+        let xmpp = crate::xmpp_hub::XmppControl::new(&settings.config.xmpp);
         App {
+            xmpp,
             settings,
             faults,
             tokens,

@@ -107,6 +107,9 @@ pub struct EmulatorConfig {
     /// The User API (sign-in, state, reason codes) and its fault knobs.
     #[command(flatten)]
     pub user_api: crate::user_api_config::UserApiConfig,
+    /// The notification service (XMPP over WebSocket at `/ws/`) and its fault knobs.
+    #[command(flatten)]
+    pub xmpp: crate::xmpp_config::XmppConfig,
 }
 
 #[derive(Parser)]

@@ -71,7 +71,7 @@ fn system_info(app: &App) -> Resp {
              <ctiTimeInMMode>0</ctiTimeInMMode><finesseMMode>false</finesseMMode>\
              <finesseTimeInMMode>0</finesseTimeInMMode><license>PREMIUM</license>\
              <peripheralId>5000</peripheralId><primaryNode>{}</primaryNode>\
-             <secondaryNode>{}</secondaryNode><status>IN_SERVICE</status><statusReason></statusReason>\
+             <secondaryNode>{}</secondaryNode><status>{}</status><statusReason></statusReason>\
              <systemAuthMode>{}</systemAuthMode><timezoneOffset>0</timezoneOffset>\
              <uri>/finesse/api/SystemInfo</uri><xmppDomain>127.0.0.1</xmppDomain>\
              <xmppPubSubDomain>pubsub.127.0.0.1</xmppPubSubDomain><ctiServers><ctiServer>\
@@ -83,6 +83,7 @@ fn system_info(app: &App) -> Resp {
             // The secondary is the same server under its other certified name: a distinct origin.
             node("127.0.0.1"),
             node("localhost"),
+            app.xmpp.system_status(),
             s.config.auth_mode.as_str(),
         ),
     )

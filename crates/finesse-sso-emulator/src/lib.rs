@@ -39,6 +39,10 @@ mod token_answer;
 mod tokens;
 mod user_api;
 pub mod user_api_config;
+mod xmpp;
+pub mod xmpp_config;
+mod xmpp_hub;
+mod xmpp_stanza;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,6 +59,8 @@ pub use endpoints::{ENDPOINTS, normalize_endpoint};
 pub use faults::{Faults, TokenBody};
 pub use secret::Secret;
 pub use user_api_config::UserApiConfig;
+pub use xmpp_config::XmppConfig;
+pub use xmpp_hub::{XmppControl, XmppSession};
 
 use app::{App, Origin, Settings};
 
@@ -272,6 +278,7 @@ impl Emulator {
             "finesse_url": s.finesse.as_str(),
             "ids_url": s.ids.as_str(),
             "idp_url": s.idp.as_str(),
+            "xmpp_url": self.xmpp_url().as_str(),
             "token_url_template": format!("{}desktop/sso/token?cc_username={{user}}&return_refresh_token=true", s.finesse),
             "system_auth_mode": s.config.auth_mode.as_str(),
             "tls": s.tls,
@@ -324,9 +331,24 @@ impl Emulator {
         &self.app.faults
     }
 
+    /// The notification service: its fault knobs, sessions and the violations clients made.
+    pub fn xmpp(&self) -> &XmppControl {
+        &self.app.xmpp
+    }
+
+    /// The notification endpoint, `wss://…/ws/` (`ws://` with `--no-tls`).
+    pub fn xmpp_url(&self) -> Url {
+        let mut u = self.app.settings.finesse.clone();
+        let _ = u.set_scheme(if self.app.settings.tls { "wss" } else { "ws" });
+        u.set_path("/ws/");
+        u
+    }
+
     /// Stops all three servers and waits for their accept loops to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        // Upgraded WebSocket connections are no longer the listeners': end them too.
+        self.app.xmpp.drop_all();
         for s in self.servers {
             s.join().await;
         }

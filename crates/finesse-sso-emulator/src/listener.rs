@@ -107,11 +107,13 @@ async fn serve_conn(
             };
             http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await
         }
         None => {
             http1::Builder::new()
                 .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades()
                 .await
         }
     };
@@ -153,10 +155,15 @@ impl Body for CutBody {
 }
 
 pub(crate) async fn dispatch(
-    app: &App,
+    app: &Arc<App>,
     origin: Origin,
     req: Request<Incoming>,
 ) -> Response<Answer> {
+    // The notification service takes the connection over (WebSocket, RFC 7395).
+    if origin == Origin::Finesse && crate::xmpp::is_ws_path(req.uri().path()) {
+        *app.state().request_counts.entry("/ws/".into()).or_insert(0) += 1;
+        return into_hyper(crate::xmpp::accept(app.clone(), req));
+    }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),

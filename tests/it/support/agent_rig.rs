@@ -81,6 +81,8 @@ pub struct RigOptions<'a> {
     pub max_clients: usize,
     /// How long the agent waits for a client's request line.
     pub read_timeout: Duration,
+    /// Timings of the Finesse notification session.
+    pub notify: finesse_sso::notify::runner::Options,
 }
 
 impl Default for RigOptions<'_> {
@@ -90,6 +92,7 @@ impl Default for RigOptions<'_> {
             password: "demo-password",
             max_clients: 64,
             read_timeout: Limits::default().read_timeout,
+            notify: Default::default(),
         }
     }
 }
@@ -139,6 +142,7 @@ impl AgentRig {
         let ep = server.endpoint().clone();
         let (stop, _) = watch::channel(false);
         let opts = ServeOptions {
+            notify: o.notify.clone(),
             profile: "default".into(),
             limits: Limits {
                 read_timeout: o.read_timeout,

@@ -1,0 +1,257 @@
+//! The notification service's shared state: the PubSub fan-out of `<Update>`s to the sessions
+//! of a user, presence per user and the forced logout (reason 255) it drives, the runtime fault
+//! knobs, and what tests inspect (session records, protocol violations by clients).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::xmpp_config::XmppConfig;
+
+/// Finesse's reason code for a sign-out forced by lost presence (reference §4.2).
+pub(crate) const FORCED_LOGOUT_REASON: i64 = 255;
+
+/// One published update: for one user's sessions, or for everyone (SystemInfo).
+#[derive(Debug, Clone)]
+pub(crate) struct Published {
+    pub login_id: Option<String>,
+    pub node: String,
+    pub update: Arc<str>,
+}
+
+/// One notification session as the emulator saw it (for tests; no secret in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmppSession {
+    /// The login name of the authenticated user (empty before SASL succeeded).
+    pub user: String,
+    /// `token` (SSO: an IdS access token) or `password` (NON_SSO).
+    pub auth: &'static str,
+    /// The bound resource (empty before binding).
+    pub resource: String,
+    /// The user had made an authenticated User API request before this connection opened
+    /// (the VPN-less proxy requires one, reference §7.1).
+    pub rest_before: bool,
+    /// Server pings the client answered.
+    pub pongs: u32,
+    /// Client pings the server answered.
+    pub pings: u32,
+    /// Why the session ended (`None` while it runs).
+    pub ended: Option<String>,
+}
+
+#[derive(Debug)]
+struct Knobs {
+    server_ping: Duration,
+    forced_logout: Duration,
+    drop_after: Option<Duration>,
+    no_pong: bool,
+    malformed: bool,
+    device_busy: bool,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    /// login id → sessions with available presence.
+    presence: HashMap<String, u32>,
+    /// login id → generation of its presence; a forced-logout timer acts only if unchanged.
+    presence_gen: HashMap<String, u64>,
+    /// Login names that made an authenticated User API request.
+    rest_seen: HashSet<String>,
+    sessions: Vec<XmppSession>,
+    violations: Vec<String>,
+    system_status: Option<String>,
+    item: u64,
+}
+
+/// Runtime control of the notification service (`Emulator::xmpp()`).
+#[derive(Debug)]
+pub struct XmppControl {
+    tx: broadcast::Sender<Published>,
+    knobs: Mutex<Knobs>,
+    state: Mutex<HubState>,
+    /// Bumped to drop every open connection now.
+    kill: watch::Sender<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl XmppControl {
+    pub(crate) fn new(c: &XmppConfig) -> Self {
+        XmppControl {
+            tx: broadcast::channel(1024).0,
+            knobs: Mutex::new(Knobs {
+                server_ping: c.xmpp_server_ping,
+                forced_logout: c.xmpp_forced_logout,
+                drop_after: c.xmpp_drop_after,
+                no_pong: c.xmpp_no_pong,
+                malformed: c.xmpp_malformed,
+                device_busy: c.xmpp_device_busy,
+            }),
+            state: Mutex::default(),
+            kill: watch::channel(0).0,
+        }
+    }
+
+    /// Drops every open notification connection now (no `<close/>`, no WebSocket close).
+    pub fn drop_all(&self) {
+        self.kill.send_modify(|g| *g += 1);
+    }
+
+    /// Stop (or resume) answering the clients' pings.
+    pub fn set_no_pong(&self, on: bool) {
+        lock(&self.knobs).no_pong = on;
+    }
+
+    /// Send (or stop sending) malformed and hostile frames before each notification.
+    pub fn set_malformed(&self, on: bool) {
+        lock(&self.knobs).malformed = on;
+    }
+
+    /// Fail (or stop failing) each LOGIN asynchronously with `Device Busy`.
+    pub fn set_device_busy(&self, on: bool) {
+        lock(&self.knobs).device_busy = on;
+    }
+
+    /// How long after a user's presence goes away the agent is signed out (reason 255).
+    pub fn set_forced_logout(&self, after: Duration) {
+        lock(&self.knobs).forced_logout = after;
+    }
+
+    /// Drop each connection this long after it is established (`None`: never).
+    pub fn set_drop_after(&self, after: Option<Duration>) {
+        lock(&self.knobs).drop_after = after;
+    }
+
+    /// Every session so far, oldest first.
+    pub fn sessions(&self) -> Vec<XmppSession> {
+        lock(&self.state).sessions.clone()
+    }
+
+    /// What clients sent that the protocol does not allow, oldest first (empty when all is well).
+    pub fn violations(&self) -> Vec<String> {
+        lock(&self.state).violations.clone()
+    }
+
+    /// How many sessions of `login_id` have available presence now.
+    pub fn present(&self, login_id: &str) -> u32 {
+        lock(&self.state)
+            .presence
+            .get(login_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn system_status(&self) -> String {
+        lock(&self.state)
+            .system_status
+            .clone()
+            .unwrap_or_else(|| "IN_SERVICE".into())
+    }
+
+    /// Sets SystemInfo's `status` and notifies every session.
+    pub fn set_system_status(&self, status: &str) {
+        lock(&self.state).system_status = Some(status.to_string());
+        self.publish(Published {
+            login_id: None,
+            node: "/finesse/api/SystemInfo".into(),
+            update: crate::xmpp_stanza::system_info_update(status).into(),
+        });
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Published> {
+        self.tx.subscribe()
+    }
+
+    pub(crate) fn kill_switch(&self) -> watch::Receiver<u64> {
+        self.kill.subscribe()
+    }
+
+    pub(crate) fn publish(&self, p: Published) {
+        let _ = self.tx.send(p);
+    }
+
+    pub(crate) fn next_item(&self) -> String {
+        let mut s = lock(&self.state);
+        s.item += 1;
+        format!("item-{}", s.item)
+    }
+
+    pub(crate) fn server_ping(&self) -> Duration {
+        lock(&self.knobs).server_ping
+    }
+
+    pub(crate) fn drop_after(&self) -> Option<Duration> {
+        lock(&self.knobs).drop_after
+    }
+
+    pub(crate) fn no_pong(&self) -> bool {
+        lock(&self.knobs).no_pong
+    }
+
+    pub(crate) fn malformed(&self) -> bool {
+        lock(&self.knobs).malformed
+    }
+
+    pub(crate) fn device_busy(&self) -> bool {
+        lock(&self.knobs).device_busy
+    }
+
+    pub(crate) fn violation(&self, what: String) {
+        tracing::warn!("notification client broke the protocol: {what}");
+        lock(&self.state).violations.push(what);
+    }
+
+    pub(crate) fn rest_call(&self, user: &str) {
+        lock(&self.state).rest_seen.insert(user.to_string());
+    }
+
+    pub(crate) fn rest_seen(&self, user: &str) -> bool {
+        lock(&self.state).rest_seen.contains(user)
+    }
+
+    /// Adds a session record; its index is how the session updates it.
+    pub(crate) fn record(&self, r: XmppSession) -> usize {
+        let mut s = lock(&self.state);
+        s.sessions.push(r);
+        s.sessions.len() - 1
+    }
+
+    pub(crate) fn update(&self, index: usize, f: impl FnOnce(&mut XmppSession)) {
+        if let Some(r) = lock(&self.state).sessions.get_mut(index) {
+            f(r);
+        }
+    }
+
+    /// A session of `login_id` became available.
+    pub(crate) fn presence_up(&self, login_id: &str) {
+        let mut s = lock(&self.state);
+        *s.presence.entry(login_id.to_string()).or_insert(0) += 1;
+        *s.presence_gen.entry(login_id.to_string()).or_insert(0) += 1;
+    }
+
+    /// A session of `login_id` went unavailable. When none is left, returns the generation and
+    /// the delay after which the agent is to be signed out (if nothing changes meanwhile).
+    pub(crate) fn presence_down(&self, login_id: &str) -> Option<(u64, Duration)> {
+        let after = lock(&self.knobs).forced_logout;
+        let mut s = lock(&self.state);
+        let n = s.presence.entry(login_id.to_string()).or_insert(0);
+        *n = n.saturating_sub(1);
+        if *n > 0 {
+            return None;
+        }
+        let g = s.presence_gen.entry(login_id.to_string()).or_insert(0);
+        *g += 1;
+        Some((*g, after))
+    }
+
+    /// Whether a forced-logout timer started at generation `gen` may still act.
+    pub(crate) fn still_absent(&self, login_id: &str, gen_at: u64) -> bool {
+        let s = lock(&self.state);
+        s.presence.get(login_id).copied().unwrap_or(0) == 0
+            && s.presence_gen.get(login_id).copied().unwrap_or(0) == gen_at
+    }
+}

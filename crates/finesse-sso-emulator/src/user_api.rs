@@ -232,8 +232,7 @@ fn put(app: &App, req: &Req, index: usize, user: &User, codes: ReasonCodes) -> R
     match applied {
         Ok(confirmed) => {
             if busy {
-                crate::xmpp::publish_api_error(
-                    app,
+                app.xmpp.publish_api_error(
                     &user.login_id,
                     "Device Busy",
                     "Device already in use",
@@ -241,7 +240,7 @@ fn put(app: &App, req: &Req, index: usize, user: &User, codes: ReasonCodes) -> R
                 );
             } else if confirmed {
                 let xml = user_xml(app, user, codes, "user");
-                crate::xmpp::publish_user(app, &user.login_id, &xml, request_id);
+                app.xmpp.publish_user(&user.login_id, &xml, request_id);
             }
             Ok(Resp::new(202, crate::response::TEXT, Vec::new()))
         }

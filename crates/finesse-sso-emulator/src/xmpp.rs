@@ -91,32 +91,6 @@ pub(crate) fn accept(app: Arc<App>, mut req: Request<Incoming>) -> Resp {
         .with_header("sec-websocket-protocol", "xmpp")
 }
 
-/// Publishes the User notification of `login_id` (after a change through the User API or a
-/// forced logout).
-pub(crate) fn publish_user(app: &App, login_id: &str, user_xml: &str, request_id: Option<&str>) {
-    app.xmpp.publish(Published {
-        login_id: Some(login_id.to_string()),
-        node: format!("/finesse/api/User/{login_id}"),
-        update: st::user_update(login_id, user_xml, request_id).into(),
-    });
-}
-
-/// Publishes an asynchronous CTI error for `login_id` (reference §1.3).
-pub(crate) fn publish_api_error(
-    app: &App,
-    login_id: &str,
-    error_type: &str,
-    message: &str,
-    request_id: Option<&str>,
-) {
-    let source = format!("/finesse/api/User/{login_id}");
-    app.xmpp.publish(Published {
-        login_id: Some(login_id.to_string()),
-        update: st::api_errors_update(&source, error_type, message, "", request_id).into(),
-        node: source,
-    });
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Open,
@@ -564,7 +538,7 @@ impl Session {
                 tracing::info!(
                     "forced logout of {login_id} (reason {FORCED_LOGOUT_REASON}): no presence for {after:?}"
                 );
-                publish_user(&app, &login_id, &xml, None);
+                app.xmpp.publish_user(&login_id, &xml, None);
             }
         });
     }

@@ -80,6 +80,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl XmppControl {
+    /// Publishes the User notification of `login_id` (after a change through the User API or a
+    /// forced logout).
+    pub(crate) fn publish_user(&self, login_id: &str, user_xml: &str, request_id: Option<&str>) {
+        self.publish(Published {
+            login_id: Some(login_id.to_string()),
+            node: format!("/finesse/api/User/{login_id}"),
+            update: crate::xmpp_stanza::user_update(login_id, user_xml, request_id).into(),
+        });
+    }
+
+    /// Publishes an asynchronous CTI error for `login_id` (reference §1.3).
+    pub(crate) fn publish_api_error(
+        &self,
+        login_id: &str,
+        error_type: &str,
+        message: &str,
+        request_id: Option<&str>,
+    ) {
+        let source = format!("/finesse/api/User/{login_id}");
+        self.publish(Published {
+            login_id: Some(login_id.to_string()),
+            update: crate::xmpp_stanza::api_errors_update(
+                &source, error_type, message, "", request_id,
+            )
+            .into(),
+            node: source,
+        });
+    }
+
     pub(crate) fn new(c: &XmppConfig) -> Self {
         XmppControl {
             tx: broadcast::channel(1024).0,

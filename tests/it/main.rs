@@ -22,6 +22,7 @@ mod notify;
 mod notify_watch;
 #[cfg(target_os = "linux")]
 mod placement;
+#[cfg(target_os = "linux")]
 mod popup;
 mod properties;
 mod proxy;

@@ -39,6 +39,14 @@ const RELOAD_ATTEMPTS: u32 = 4;
 /// the sign-in is stranded (script navigations cancel the old load first and start within ms).
 const STRANDED_DEBOUNCE: Duration = Duration::from_millis(500);
 
+/// How long a finished page has been in the visible window before its pixels are first looked
+/// at, then between looks, and how many blank looks in a row are "nothing painted". A normal
+/// window paints within a frame or two of being shown; the span covers a busy machine's first
+/// frame, and a false alarm would cost only a restart with safer settings.
+const PAINT_SETTLE: Duration = Duration::from_millis(1500);
+const PAINT_INTERVAL: Duration = Duration::from_secs(1);
+const PAINT_LOOKS: u32 = 4;
+
 /// Reads the request from stdin, runs the window, answers, exits. Never returns.
 pub fn run() -> ! {
     let mut first = String::new();
@@ -137,6 +145,10 @@ struct Session {
     popups: Popups,
     /// Whether the security-key notice was given (once per sign-in).
     security_key_noticed: bool,
+    /// The nothing-painted check: done once the window showed a page (or cannot be read);
+    /// until then the page (`seq`) looked at and how many looks in a row found it blank.
+    paint_done: bool,
+    blank_looks: (u64, u32),
 }
 
 impl Session {
@@ -168,6 +180,8 @@ impl Session {
             restarts: 0,
             popups,
             security_key_noticed: false,
+            paint_done: false,
+            blank_looks: (0, 0),
         })
     }
 
@@ -256,6 +270,8 @@ impl Session {
                         let seq = self.seq.get();
                         move || Ev::MaybeReveal(seq)
                     });
+                } else if self.visible {
+                    self.look_later(PAINT_SETTLE);
                 }
                 None
             }
@@ -342,7 +358,80 @@ impl Session {
                 None
             }
             Ev::SecurityKeyAsked(url) => self.security_key_asked(&url),
+            Ev::PaintCheck(seq) => {
+                self.look(seq);
+                None
+            }
+            Ev::Paint { seq, seen } => self.on_paint(seq, seen),
         }
+    }
+
+    /// Looks at the visible window's pixels after `delay`, if the page finished by then is
+    /// still the one shown (`seq` unchanged) and no look has settled the question.
+    fn look_later(&self, delay: Duration) {
+        let finished = matches!(&self.last_page, Some((_, true)));
+        if self.visible && finished && !self.paint_done {
+            let seq = self.seq.get();
+            after(delay, &self.proxy, move || Ev::PaintCheck(seq));
+        }
+    }
+
+    fn look(&self, seq: u64) {
+        let still = seq == self.seq.get() && self.visible && !self.paint_done;
+        let token_page = self
+            .last_page
+            .as_ref()
+            .is_some_and(|(u, _)| self.flow.borrow().is_token_endpoint(u));
+        if !still || token_page {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(wv) = &self.webview {
+            platform::linux_paint::check_paint(wv, self.proxy.clone(), seq);
+        }
+    }
+
+    /// A look's result: painted (or unreadable) ends the check for this window; blank looks
+    /// in a row over a page with text are the renderer painting nothing, which the parent
+    /// answers with its one restart with safer rendering settings, as after a crash.
+    fn on_paint(&mut self, seq: u64, seen: crate::event::Seen) -> Option<WindowOutcome> {
+        use crate::event::Seen;
+        if seq != self.seq.get() || self.paint_done {
+            return None;
+        }
+        match seen {
+            Seen::Painted => {
+                tracing::info!("the sign-in window shows its page");
+                self.paint_done = true;
+            }
+            Seen::Unreadable(why) => {
+                tracing::debug!("the window's pixels cannot be looked at: {why}");
+                self.paint_done = true;
+            }
+            Seen::EmptyPage => self.blank_looks = (seq, 0),
+            Seen::Obscured => {
+                self.blank_looks = (seq, 0);
+                self.look_later(PAINT_INTERVAL);
+            }
+            Seen::Blank([r, g, b]) => {
+                let n = if self.blank_looks.0 == seq {
+                    self.blank_looks.1 + 1
+                } else {
+                    1
+                };
+                self.blank_looks = (seq, n);
+                if n >= PAINT_LOOKS {
+                    return Some(WindowOutcome::RenderingFailed {
+                        message: format!(
+                            "WebKit painted nothing in the sign-in window (one colour, \
+                             #{r:02x}{g:02x}{b:02x}, over a page with text)"
+                        ),
+                    });
+                }
+                self.look_later(PAINT_INTERVAL);
+            }
+        }
+        None
     }
 
     /// The page asked for a security key the engine cannot use: say so plainly, once, in the
@@ -428,6 +517,7 @@ impl Session {
             self.popups.show_all(w);
         }
         self.visible = true;
+        self.look_later(PAINT_SETTLE);
         None
     }
 

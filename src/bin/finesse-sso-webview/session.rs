@@ -20,6 +20,7 @@ use finesse_sso::window::{GO, SavedCookie, WindowOutcome, WindowRequest};
 use crate::answer::finish;
 use crate::assembly::{Parts, assemble};
 use crate::event::Ev;
+use crate::paint_watch::{self, Next, PaintWatch};
 use crate::platform;
 use crate::popup::Popups;
 use finesse_sso::window::cookies;
@@ -38,14 +39,6 @@ const RELOAD_ATTEMPTS: u32 = 4;
 /// How long after the engine cancels the main load on its own, with no navigation following,
 /// the sign-in is stranded (script navigations cancel the old load first and start within ms).
 const STRANDED_DEBOUNCE: Duration = Duration::from_millis(500);
-
-/// How long a finished page has been in the visible window before its pixels are first looked
-/// at, then between looks, and how many blank looks in a row are "nothing painted". A normal
-/// window paints within a frame or two of being shown; the span covers a busy machine's first
-/// frame, and a false alarm would cost only a restart with safer settings.
-const PAINT_SETTLE: Duration = Duration::from_millis(1500);
-const PAINT_INTERVAL: Duration = Duration::from_secs(1);
-const PAINT_LOOKS: u32 = 4;
 
 /// Reads the request from stdin, runs the window, answers, exits. Never returns.
 pub fn run() -> ! {
@@ -145,10 +138,8 @@ struct Session {
     popups: Popups,
     /// Whether the security-key notice was given (once per sign-in).
     security_key_noticed: bool,
-    /// The nothing-painted check: done once the window showed a page (or cannot be read);
-    /// until then the page (`seq`) looked at and how many looks in a row found it blank.
-    paint_done: bool,
-    blank_looks: (u64, u32),
+    /// The nothing-painted check (`paint_watch`).
+    paint: PaintWatch,
 }
 
 impl Session {
@@ -180,8 +171,7 @@ impl Session {
             restarts: 0,
             popups,
             security_key_noticed: false,
-            paint_done: false,
-            blank_looks: (0, 0),
+            paint: PaintWatch::default(),
         })
     }
 
@@ -271,7 +261,7 @@ impl Session {
                         move || Ev::MaybeReveal(seq)
                     });
                 } else if self.visible {
-                    self.look_later(PAINT_SETTLE);
+                    self.look_later(paint_watch::SETTLE);
                 }
                 None
             }
@@ -370,14 +360,14 @@ impl Session {
     /// still the one shown (`seq` unchanged) and no look has settled the question.
     fn look_later(&self, delay: Duration) {
         let finished = matches!(&self.last_page, Some((_, true)));
-        if self.visible && finished && !self.paint_done {
+        if self.visible && finished && self.paint.open() {
             let seq = self.seq.get();
             after(delay, &self.proxy, move || Ev::PaintCheck(seq));
         }
     }
 
     fn look(&self, seq: u64) {
-        let still = seq == self.seq.get() && self.visible && !self.paint_done;
+        let still = seq == self.seq.get() && self.visible && self.paint.open();
         let token_page = self
             .last_page
             .as_ref()
@@ -391,47 +381,21 @@ impl Session {
         }
     }
 
-    /// A look's result: painted (or unreadable) ends the check for this window; blank looks
-    /// in a row over a page with text are the renderer painting nothing, which the parent
-    /// answers with its one restart with safer rendering settings, as after a crash.
+    /// A look's result: blank looks in a row over a page with text are the renderer painting
+    /// nothing, which the parent answers with its one restart with safer rendering settings,
+    /// as after a crash.
     fn on_paint(&mut self, seq: u64, seen: crate::event::Seen) -> Option<WindowOutcome> {
-        use crate::event::Seen;
-        if seq != self.seq.get() || self.paint_done {
+        if seq != self.seq.get() {
             return None;
         }
-        match seen {
-            Seen::Painted => {
-                tracing::info!("the sign-in window shows its page");
-                self.paint_done = true;
+        match self.paint.seen(seq, seen) {
+            Next::Stop => None,
+            Next::LookAgain => {
+                self.look_later(paint_watch::INTERVAL);
+                None
             }
-            Seen::Unreadable(why) => {
-                tracing::debug!("the window's pixels cannot be looked at: {why}");
-                self.paint_done = true;
-            }
-            Seen::EmptyPage => self.blank_looks = (seq, 0),
-            Seen::Obscured => {
-                self.blank_looks = (seq, 0);
-                self.look_later(PAINT_INTERVAL);
-            }
-            Seen::Blank([r, g, b]) => {
-                let n = if self.blank_looks.0 == seq {
-                    self.blank_looks.1 + 1
-                } else {
-                    1
-                };
-                self.blank_looks = (seq, n);
-                if n >= PAINT_LOOKS {
-                    return Some(WindowOutcome::RenderingFailed {
-                        message: format!(
-                            "WebKit painted nothing in the sign-in window (one colour, \
-                             #{r:02x}{g:02x}{b:02x}, over a page with text)"
-                        ),
-                    });
-                }
-                self.look_later(PAINT_INTERVAL);
-            }
+            Next::NothingPainted(message) => Some(WindowOutcome::RenderingFailed { message }),
         }
-        None
     }
 
     /// The page asked for a security key the engine cannot use: say so plainly, once, in the
@@ -517,7 +481,7 @@ impl Session {
             self.popups.show_all(w);
         }
         self.visible = true;
-        self.look_later(PAINT_SETTLE);
+        self.look_later(paint_watch::SETTLE);
         None
     }
 

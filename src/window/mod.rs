@@ -12,6 +12,7 @@
 pub mod channel;
 pub mod cookies;
 pub mod negotiate;
+pub mod paint;
 pub mod placement;
 pub mod process;
 pub mod program;

@@ -55,6 +55,9 @@ pub fn assemble(
             ))
         })?;
     platform::place(&window, &req.placement);
+    // Before it is ever shown: the nothing-painted check judges only an unobscured window.
+    #[cfg(target_os = "linux")]
+    platform::linux_paint::watch_visibility(&window);
     if let Err(e) = finesse_sso::dirs::ensure_private_dir(&req.data_dir) {
         return Err(Box::new(WindowOutcome::error(
             ErrorKind::Internal,

@@ -66,7 +66,51 @@ pub enum Ev {
         id: u32,
         why: String,
     },
+    /// Time to look at what the visible window shows of the page of this `seq`.
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(
+            dead_code,
+            reason = "only the Linux window looks at its own pixels so far"
+        )
+    )]
+    PaintCheck(u64),
+    /// What the window showed of the page of this `seq` (`platform::linux_paint`).
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(
+            dead_code,
+            reason = "only the Linux window looks at its own pixels so far"
+        )
+    )]
+    Paint {
+        seq: u64,
+        seen: Seen,
+    },
     /// A page asked for a security key the engine cannot use (a forgeable IPC message: it
     /// may only lead to the notice). The URL is the engine's, of the page that asked.
     SecurityKeyAsked(String),
+}
+
+/// What a look at the visible window found.
+#[derive(Debug, Clone)]
+#[cfg_attr(
+    not(target_os = "linux"),
+    allow(
+        dead_code,
+        reason = "only the Linux window looks at its own pixels so far"
+    )
+)]
+pub enum Seen {
+    /// More than one colour: the engine paints.
+    Painted,
+    /// One flat colour (RGB) while the document has text: nothing painted.
+    Blank([u8; 3]),
+    /// One flat colour, and the document has no text to show: nothing to judge.
+    EmptyPage,
+    /// Another window covers part of this one (or it is not mapped): its pixels are not its
+    /// own, so this look does not count.
+    Obscured,
+    /// The window's pixels cannot be read here (why, in words): the check stops.
+    Unreadable(String),
 }

@@ -9,6 +9,8 @@ mod assembly;
 #[cfg(feature = "webview")]
 mod event;
 #[cfg(feature = "webview")]
+mod paint_watch;
+#[cfg(feature = "webview")]
 mod platform;
 #[cfg(feature = "webview")]
 mod popup;

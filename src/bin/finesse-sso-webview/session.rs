@@ -20,6 +20,7 @@ use finesse_sso::window::{GO, SavedCookie, WindowOutcome, WindowRequest};
 use crate::answer::finish;
 use crate::assembly::{Parts, assemble};
 use crate::event::Ev;
+use crate::paint_watch::{self, Next, PaintWatch};
 use crate::platform;
 use crate::popup::Popups;
 use finesse_sso::window::cookies;
@@ -137,6 +138,8 @@ struct Session {
     popups: Popups,
     /// Whether the security-key notice was given (once per sign-in).
     security_key_noticed: bool,
+    /// The nothing-painted check (`paint_watch`).
+    paint: PaintWatch,
 }
 
 impl Session {
@@ -168,6 +171,7 @@ impl Session {
             restarts: 0,
             popups,
             security_key_noticed: false,
+            paint: PaintWatch::default(),
         })
     }
 
@@ -256,6 +260,8 @@ impl Session {
                         let seq = self.seq.get();
                         move || Ev::MaybeReveal(seq)
                     });
+                } else if self.visible {
+                    self.look_later(paint_watch::SETTLE);
                 }
                 None
             }
@@ -342,6 +348,53 @@ impl Session {
                 None
             }
             Ev::SecurityKeyAsked(url) => self.security_key_asked(&url),
+            Ev::PaintCheck(seq) => {
+                self.look(seq);
+                None
+            }
+            Ev::Paint { seq, seen } => self.on_paint(seq, seen),
+        }
+    }
+
+    /// Looks at the visible window's pixels after `delay`, if the page finished by then is
+    /// still the one shown (`seq` unchanged) and no look has settled the question.
+    fn look_later(&self, delay: Duration) {
+        let finished = matches!(&self.last_page, Some((_, true)));
+        if self.visible && finished && self.paint.open() {
+            let seq = self.seq.get();
+            after(delay, &self.proxy, move || Ev::PaintCheck(seq));
+        }
+    }
+
+    fn look(&self, seq: u64) {
+        let still = seq == self.seq.get() && self.visible && self.paint.open();
+        let token_page = self
+            .last_page
+            .as_ref()
+            .is_some_and(|(u, _)| self.flow.borrow().is_token_endpoint(u));
+        if !still || token_page {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(wv) = &self.webview {
+            platform::linux_paint::check_paint(wv, self.proxy.clone(), seq);
+        }
+    }
+
+    /// A look's result: blank looks in a row over a page with text are the renderer painting
+    /// nothing, which the parent answers with its one restart with safer rendering settings,
+    /// as after a crash.
+    fn on_paint(&mut self, seq: u64, seen: crate::event::Seen) -> Option<WindowOutcome> {
+        if seq != self.seq.get() {
+            return None;
+        }
+        match self.paint.seen(seq, seen) {
+            Next::Stop => None,
+            Next::LookAgain => {
+                self.look_later(paint_watch::INTERVAL);
+                None
+            }
+            Next::NothingPainted(message) => Some(WindowOutcome::RenderingFailed { message }),
         }
     }
 
@@ -428,6 +481,7 @@ impl Session {
             self.popups.show_all(w);
         }
         self.visible = true;
+        self.look_later(paint_watch::SETTLE);
         None
     }
 

@@ -10,7 +10,8 @@
 //! for top-level and frame navigations alike (wry asks only about top-level ones there).
 //! The `*_popup` modules add what pop-up windows need (`relate_popup`, `popup_response`,
 //! `attach_popup_hooks`, `relate_popup_window`) and the notice shown above the page
-//! (`show_notice`).
+//! (`show_notice`). `linux_paint` looks at what the visible Linux window shows (the
+//! nothing-painted check; the other engines have no such check yet).
 //! Imports run one way: platform modules see only `event`.
 
 #[cfg(target_os = "linux")]
@@ -23,6 +24,8 @@ pub use linux::*;
 pub use linux_place::*;
 #[cfg(target_os = "linux")]
 pub mod linux_negotiate;
+#[cfg(target_os = "linux")]
+pub mod linux_paint;
 #[cfg(target_os = "linux")]
 mod linux_popup;
 #[cfg(target_os = "linux")]

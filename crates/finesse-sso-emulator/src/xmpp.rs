@@ -37,7 +37,7 @@ pub(crate) fn is_ws_path(path: &str) -> bool {
 
 /// Checks the upgrade request and answers 101, serving the session on the upgraded
 /// connection; a request that is no WebSocket upgrade with the `xmpp` subprotocol is a 400.
-pub(crate) fn accept(app: Arc<App>, mut req: Request<Incoming>) -> Resp {
+pub(crate) fn accept(app: Arc<App>, side: usize, mut req: Request<Incoming>) -> Resp {
     let h = |n: &str| {
         req.headers()
             .get(n)
@@ -81,7 +81,7 @@ pub(crate) fn accept(app: Arc<App>, mut req: Request<Incoming>) -> Resp {
             .max_frame_size(Some(st::MAX_CLIENT_FRAME));
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config)).await;
-        Session::new(app).run(ws).await;
+        Session::new(app, side).run(ws).await;
     });
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     Resp::new(101, crate::response::TEXT, Vec::new())
@@ -96,8 +96,10 @@ pub(crate) fn accept(app: Arc<App>, mut req: Request<Incoming>) -> Resp {
 pub(crate) fn publish_user(app: &App, login_id: &str, user_xml: &str, request_id: Option<&str>) {
     app.xmpp.publish(Published {
         login_id: Some(login_id.to_string()),
+        side: None,
         node: format!("/finesse/api/User/{login_id}"),
         update: st::user_update(login_id, user_xml, request_id).into(),
+        then_drop: false,
     });
 }
 
@@ -112,8 +114,10 @@ pub(crate) fn publish_api_error(
     let source = format!("/finesse/api/User/{login_id}");
     app.xmpp.publish(Published {
         login_id: Some(login_id.to_string()),
+        side: None,
         update: st::api_errors_update(&source, error_type, message, "", request_id).into(),
         node: source,
+        then_drop: false,
     });
 }
 
@@ -135,6 +139,8 @@ enum End {
 
 struct Session {
     app: Arc<App>,
+    /// The Finesse side whose service this connection reached (0: the first).
+    side: usize,
     phase: Phase,
     record: usize,
     /// The authenticated user: login name and login id.
@@ -149,8 +155,9 @@ struct Session {
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 impl Session {
-    fn new(app: Arc<App>) -> Self {
+    fn new(app: Arc<App>, side: usize) -> Self {
         let record = app.xmpp.record(XmppSession {
+            side: side + 1,
             user: String::new(),
             auth: "",
             resource: String::new(),
@@ -161,6 +168,7 @@ impl Session {
         });
         Session {
             app,
+            side,
             phase: Phase::Open,
             record,
             user: None,
@@ -206,8 +214,14 @@ impl Session {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(_) => break End::Dropped("shut down"),
                     };
+                    if p.side.is_some_and(|s| s != self.side) {
+                        continue;
+                    }
                     if self.wants(&p) && self.notify(&mut ws, &p).await.is_err() {
                         break End::Dropped("the client went away");
+                    }
+                    if p.then_drop {
+                        break End::Dropped("the Finesse side went OUT_OF_SERVICE");
                     }
                 }
                 _ = sleep_until(ping_at) => {

@@ -75,8 +75,9 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             "no server given (--server, FINESSE_SSO_SERVER or `server` in config.toml)",
         );
     };
-    let base = match crate::finesse::address::parse(given) {
-        Ok(u) => u,
+    // Two sides listed: the first is checked (the one the helper prefers).
+    let base = match crate::finesse::address::parse_sides(given) {
+        Ok(mut sides) => sides.remove(0),
         Err(e) => {
             rows.push(Check::fail("finesse", e.to_string()));
             rows.push(Check::skip("tls", "no usable server address"));

@@ -191,6 +191,10 @@ async fn failover_to_the_other_side_with_no_window_and_the_same_token() {
     );
     assert_eq!(e.issued_access_tokens().len(), issued, "no new token");
     assert_eq!(c.token(60).await.unwrap().token.expose(), &token);
+    // A refresh goes to the side in use (side A would answer 503 and record a violation).
+    let refreshed = c.refresh().await.unwrap();
+    assert_ne!(refreshed.token.expose(), &token);
+    assert_eq!(rig.auth.calls(), windows, "refreshed, not signed in");
     assert!(
         e.xmpp().violations().is_empty(),
         "nothing used side A while out: {:?}",

@@ -293,3 +293,48 @@ async fn moves_between_sides_wait_out_the_backoff_and_never_loop() {
     );
     e.shutdown().await;
 }
+
+/// `login --server A,B` with side A out: the window signs in on side B and the output names it.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+async fn login_with_both_sides_signs_in_on_the_side_in_service() {
+    crate::support::need_display();
+    let e = emulator(&[
+        "--auto-login",
+        "agent1",
+        "--sides",
+        "2",
+        "--out-of-service",
+        "1",
+    ])
+    .await;
+    let (a, b) = (e.side_urls()[0].clone(), e.side_urls()[1].clone());
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = crate::support::cli(home.path());
+    cmd.arg("login")
+        .args(["--server", &format!("{},{}", name(&a), name(&b))])
+        .args(["--user", "agent1"])
+        .arg("--ca-file")
+        .arg(e.ca_file().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let o = crate::support::output(cmd).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["server"].as_str().map(|s| s.trim_end_matches('/')),
+        Some(name(&b).as_str()),
+        "{v}"
+    );
+    assert_eq!(
+        e.issued_access_tokens(),
+        vec![v["token"].as_str().unwrap().to_string()]
+    );
+    assert!(
+        e.xmpp().violations().is_empty(),
+        "side A was only asked for SystemInfo: {:?}",
+        e.xmpp().violations()
+    );
+    e.shutdown().await;
+}

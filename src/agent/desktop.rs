@@ -119,6 +119,11 @@ impl Desktop {
         password: Option<Secret<String>>,
     ) -> Result<Session> {
         let target = keeper.target();
+        // Two sides: a side that went out of service since is left before the call (the
+        // notification session may not be there to notice).
+        if keeper.several_sides() {
+            keeper.settle_side().await?;
+        }
         let http = match self.http.get() {
             Some(h) => h.clone(),
             None => {

@@ -201,6 +201,11 @@ impl Keeper {
         self.side.current()
     }
 
+    /// More than one Finesse side listed.
+    pub fn several_sides(&self) -> bool {
+        self.side.several()
+    }
+
     /// A Finesse client on the side in use.
     pub fn finesse(&self) -> Result<Finesse> {
         Ok(Finesse::new(self.side(), self.target.http()?))

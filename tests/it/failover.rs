@@ -294,6 +294,33 @@ async fn moves_between_sides_wait_out_the_backoff_and_never_loop() {
     e.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn desktop_calls_leave_a_side_gone_out_without_a_notification_session() {
+    let e = emulator(&["--sides", "2"]).await;
+    let rig = rig(&e, 8).await;
+    let mut c = rig.client().await;
+    let token = c.token(60).await.unwrap().token.expose().clone();
+    let windows = rig.auth.calls();
+    e.set_in_service(1, false);
+    let u: UserResult = c
+        .call(Request::DesktopSignIn(SignInRequest {
+            extension: "1001001".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(u.user.state, "NOT_READY");
+    assert_eq!(c.token(60).await.unwrap().token.expose(), &token);
+    assert_eq!(rig.auth.calls(), windows);
+    assert!(
+        e.xmpp().violations().is_empty(),
+        "{:?}",
+        e.xmpp().violations()
+    );
+    rig.stop();
+    e.shutdown().await;
+}
+
 /// `login --server A,B` with side A out: the window signs in on side B and the output names it.
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]

@@ -567,6 +567,9 @@ impl Keeper {
             .into(),
             profile: profile.into(),
             server: self.server.clone(),
+            side: self
+                .several_sides()
+                .then(|| self.side().as_str().trim_end_matches('/').to_string()),
             user: self.target.user.clone(),
             user_id: held.and_then(|h| h.user_id.clone()),
             expires_in: held.map(|h| h.remaining(now).as_secs()),

@@ -171,6 +171,12 @@ async fn failover_to_the_other_side_with_no_window_and_the_same_token() {
     assert!(up["jid"].as_str().unwrap().starts_with("1001@"), "{up}");
     let last = e.xmpp().sessions().last().unwrap().clone();
     assert_eq!((last.side, last.auth), (2, "token"), "{last:?}");
+    let status = c.status().await.unwrap();
+    assert_eq!(
+        (status.server.as_str(), status.side.as_deref()),
+        (name(&a).as_str(), Some(name(&b).as_str())),
+        "the agent's name stays; the side in use moved"
+    );
 
     // Changes made on side B reach the subscriber; the agent's own calls go to side B too.
     put_on(

@@ -25,27 +25,35 @@ pub fn order(count: usize, start: usize) -> impl Iterator<Item = usize> {
     (0..count).map(move |i| (start + i) % count.max(1))
 }
 
+/// SystemInfo's `status` of a side that serves with a degraded service: used only when no
+/// side is fully in service (better than no side at all).
+pub const PARTIAL_SERVICE: &str = "PARTIAL_SERVICE";
+
 /// Asks each side's SystemInfo, `start` first then in the listed order, and returns the first
-/// side in service with what it said. None in service: an error naming what each side said.
+/// side in service with what it said; when none is, the first in partial service. None of
+/// either: an error naming what each side said.
 pub async fn first_in_service(
     http: &reqwest::Client,
     sides: &[Url],
     start: usize,
 ) -> Result<(usize, SystemInfo)> {
     let mut said = Vec::new();
+    let mut partial = None;
     for i in order(sides.len(), start) {
         let side = &sides[i];
         match Finesse::new(side.clone(), http.clone()).system_info().await {
             Ok(info) if in_service(&info) => return Ok((i, info)),
-            Ok(info) => said.push(format!(
-                "{} is {}",
-                host_of(side),
-                info.status.as_deref().unwrap_or("?")
-            )),
+            Ok(info) => {
+                let status = info.status.clone().unwrap_or_default();
+                said.push(format!("{} is {status}", host_of(side)));
+                if partial.is_none() && status.eq_ignore_ascii_case(PARTIAL_SERVICE) {
+                    partial = Some((i, info));
+                }
+            }
             Err(e) => said.push(e.to_string()),
         }
     }
-    Err(Error::Server {
+    partial.ok_or_else(|| Error::Server {
         step: "SystemInfo",
         host: sides.iter().map(host_of).collect::<Vec<_>>().join(", "),
         detail: format!("no Finesse side is IN_SERVICE ({})", said.join("; ")),

@@ -268,6 +268,12 @@ async fn moves_between_sides_wait_out_the_backoff_and_never_loop() {
     assert_eq!((&s.side, s.moved_from.as_ref()), (&b, Some(&a)));
     assert_eq!(sides.current(), b);
 
+    // A side that cannot be reached counts as out.
+    let dead = Url::parse("http://127.0.0.1:1/").unwrap();
+    let other = SideInUse::new(vec![dead, b.clone()]);
+    let s = other.settle(&h, t0).await.unwrap();
+    assert_eq!(s.side, b, "an unreachable first side is left");
+
     // Side B fails soon after and A is back: no move back before the backoff is over.
     e.set_in_service(1, true);
     e.set_in_service(2, false);
@@ -292,6 +298,11 @@ async fn moves_between_sides_wait_out_the_backoff_and_never_loop() {
     assert!(err.contains("no Finesse side is IN_SERVICE"), "{err}");
     assert!(err.contains("OUT_OF_SERVICE"), "{err}");
     assert_eq!(sides.current(), a);
+    // No side fully in service but both partly: the side in use goes on, no error.
+    e.xmpp().set_system_status("PARTIAL_SERVICE");
+    let s = sides.settle(&h, later + MOVE_BACKOFF).await.unwrap();
+    assert_eq!((&s.side, &s.moved_from), (&a, &None));
+    assert_eq!(s.info.status.as_deref(), Some("PARTIAL_SERVICE"));
     assert!(
         e.xmpp().violations().is_empty(),
         "only SystemInfo was asked: {:?}",

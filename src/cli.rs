@@ -57,7 +57,8 @@ pub enum Command {
 /// Where the server is and how to reach it.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServerArgs {
-    /// Finesse server: `host` (→ https://host:8445), `host:port` or an https URL.
+    /// Finesse server: `host` (→ https://host:8445), `host:port` or an https URL; both sides
+    /// of a Finesse cluster as `side-a,side-b` (the first preferred while in service).
     #[arg(long, env = "FINESSE_SSO_SERVER")]
     pub server: Option<String>,
     /// Finesse user (loginName or peripheral id), sent as `cc_username`.

@@ -19,6 +19,9 @@ pub const SYSTEM_CONFIG_ENV: &str = "FINESSE_SSO_SYSTEM_CONFIG";
 /// Where one server, user and network setting come from.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct Section {
+    /// One Finesse side, or both: `server = ["finesse-a…", "finesse-b…"]` is kept as `--server`
+    /// takes it, `a,b`.
+    #[serde(default, deserialize_with = "one_or_both_sides")]
     pub server: Option<String>,
     pub user: Option<String>,
     pub ca_file: Option<PathBuf>,
@@ -30,6 +33,26 @@ pub struct Section {
     pub client_certificate: Option<crate::client_cert::ClientCertificate>,
     /// Hosts reached without `proxy` (curl's `no_proxy` syntax, comma-separated).
     pub proxy_bypass: Option<String>,
+}
+
+/// `server` as a string or a list of sides (joined with `,`, as `--server a,b` is written).
+fn one_or_both_sides<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Server {
+        One(String),
+        Sides(Vec<String>),
+    }
+    match Server::deserialize(d) {
+        Ok(Server::One(s)) => Ok(Some(s)),
+        Ok(Server::Sides(v)) if v.is_empty() || v.iter().any(|s| s.contains(',')) => Err(
+            serde::de::Error::custom("`server` lists one or two Finesse sides, each a host or URL"),
+        ),
+        Ok(Server::Sides(v)) => Ok(Some(v.join(","))),
+        Err(_) => Err(serde::de::Error::custom(
+            "`server` is a string or a list of strings (the Finesse sides)",
+        )),
+    }
 }
 
 /// Agent tuning.
@@ -461,6 +484,21 @@ user = "labuser"
         // A profile's empty list means none, not "inherit".
         assert_eq!(hosts("lab"), Some(vec![]));
         assert_eq!(Config::default().resolve(&args()).kerberos_hosts, None);
+    }
+
+    #[test]
+    fn server_lists_both_sides_or_names_one() {
+        let both = "server = [\"finesse-a.example\", \"finesse-b.example:8445\"]\n[profiles.p]\nserver = \"one\"\n";
+        let c = FileConfig::parse(Path::new("/x/c.toml"), both).unwrap();
+        assert_eq!(
+            c.top.server.as_deref(),
+            Some("finesse-a.example,finesse-b.example:8445")
+        );
+        assert_eq!(c.profiles["p"].server.as_deref(), Some("one"));
+        for bad in ["server = []", "server = [\"a,b\"]", "server = [1]"] {
+            let e = FileConfig::parse(Path::new("/x/c.toml"), bad).unwrap_err();
+            assert!(e.to_string().contains("server"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -30,7 +30,10 @@ or `server = \"HOST\"` in config.toml); `finesse-sso login --demo` signs in to t
 /// Which server and user, and how to reach the server.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The Finesse side to use: the first listed, or the one in service once settled.
     pub server: Url,
+    /// The other Finesse sides listed (`server = [a, b]`), in order; empty once settled.
+    pub other_sides: Vec<Url>,
     pub user: String,
     pub ca_pem: Option<Vec<u8>>,
     /// The proxy route and credential, shared by the window and the helper's client.
@@ -49,7 +52,8 @@ impl Target {
             .server
             .as_deref()
             .ok_or_else(|| Error::Usage(NO_SERVER.into()))?;
-        let server = crate::finesse::address::parse(server)?;
+        let mut sides = crate::finesse::address::parse_sides(server)?;
+        let server = sides.remove(0);
         let user = a
             .user
             .clone()
@@ -82,6 +86,7 @@ impl Target {
         };
         Ok(Target {
             server,
+            other_sides: sides,
             user,
             ca_pem,
             proxy,
@@ -89,6 +94,40 @@ impl Target {
             kerberos_hosts,
             client_cert,
         })
+    }
+
+    /// Every side listed, the first first.
+    pub fn sides(&self) -> Vec<Url> {
+        std::iter::once(self.server.clone())
+            .chain(self.other_sides.iter().cloned())
+            .collect()
+    }
+
+    /// This target on `side` alone (what one sign-in or one session uses).
+    pub fn on_side(&self, side: Url) -> Target {
+        Target {
+            server: side,
+            other_sides: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// This target on the first listed side whose SystemInfo says IN_SERVICE (one side: as
+    /// it is, unasked).
+    pub async fn in_service(&self) -> Result<Target> {
+        if self.other_sides.is_empty() {
+            return Ok(self.clone());
+        }
+        let sides = self.sides();
+        let (i, _) = crate::finesse::sides::first_in_service(&self.http()?, &sides, 0).await?;
+        if i > 0 {
+            tracing::info!(
+                "Finesse side {} is not in service; using {}",
+                crate::error::host_of(&self.server),
+                crate::error::host_of(&sides[i])
+            );
+        }
+        Ok(self.on_side(sides[i].clone()))
     }
 
     /// Holds the PIN (or PKCS#12 password) given for the client certificate.
@@ -198,6 +237,8 @@ pub fn check_display(opts: &SignInOptions) -> Result<()> {
 }
 
 async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<TokenResponse> {
+    // The window opens on the side in service (a target already settled is not asked again).
+    let target = &target.in_service().await?;
     if let Err(no_display) = check_display(opts) {
         // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
         require_sso(target).await?;

@@ -104,8 +104,7 @@ impl Desktop {
         if let Some(m) = *self.mode.lock().unwrap_or_else(|p| p.into_inner()) {
             return Ok(m);
         }
-        let target = keeper.target();
-        let m = match target.finesse()?.require_sso(&target.user).await {
+        let m = match keeper.finesse()?.require_sso(&keeper.target().user).await {
             Ok(()) => Mode::Sso,
             Err(Error::NotSso { .. }) => Mode::Basic,
             Err(e) => return Err(e),
@@ -120,6 +119,11 @@ impl Desktop {
         password: Option<Secret<String>>,
     ) -> Result<Session> {
         let target = keeper.target();
+        // Two sides: a side that went out of service since is left before the call (the
+        // notification session may not be there to notice).
+        if keeper.several_sides() {
+            keeper.settle_side().await?;
+        }
         let http = match self.http.get() {
             Some(h) => h.clone(),
             None => {
@@ -157,7 +161,7 @@ impl Desktop {
                     (Arc::new(creds), target.user.clone(), AUTH_BASIC, false)
                 }
             };
-        let api = UserApi::new(target.server.clone(), http, creds).with_id_cache(self.ids.clone());
+        let api = UserApi::new(keeper.side(), http, creds).with_id_cache(self.ids.clone());
         Ok(Session {
             api,
             user_id,
@@ -365,7 +369,7 @@ impl Desktop {
                     line(acqueon::agent_state(idr, &r.user))
                 }
                 Action::GetSystemInfo => {
-                    let mode = keeper.target().finesse()?.system_auth_mode().await?;
+                    let mode = keeper.finesse()?.system_auth_mode().await?;
                     line(acqueon::answer(
                         idr,
                         ("General", "System", "SetSystemInfo"),

@@ -8,22 +8,27 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
+use url::Url;
 
 use super::clock::{Clock, rfc3339};
 use super::held::Held;
 use super::policy::{self, PromptBudget};
+use super::side::{Settled, SideInUse};
 use crate::error::{Error, ErrorKind, Result};
 use crate::finesse::client::{Finesse, Refreshed};
 use crate::finesse::token_response::TokenResponse;
+use crate::ipc::events::Notice;
 use crate::ipc::protocol::{LastError, StatusInfo, TokenInfo, WireError};
+use crate::notify::update::SystemStatus;
 use crate::redact::Secret;
 use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
 use crate::window::Placement;
 
-/// The refresh call, as a seam (real: [`Finesse::refresh`]).
+/// The refresh call, as a seam (real: [`Finesse::refresh`] on the side in use).
 pub trait Refresher: Send + Sync {
     fn refresh<'a>(
         &'a self,
+        side: &'a Url,
         user: &'a str,
         token: &'a Secret<String>,
         refresh: &'a Secret<String>,
@@ -33,11 +38,12 @@ pub trait Refresher: Send + Sync {
 impl Refresher for Finesse {
     fn refresh<'a>(
         &'a self,
+        side: &'a Url,
         user: &'a str,
         token: &'a Secret<String>,
         refresh: &'a Secret<String>,
     ) -> BoxFuture<'a, Result<Refreshed>> {
-        Box::pin(Finesse::refresh(self, user, token, refresh))
+        Box::pin(async move { self.on(side.clone()).refresh(user, token, refresh).await })
     }
 }
 
@@ -59,7 +65,7 @@ pub enum Change {
     /// by Finesse's notifications (issue 15) with the `requestId` Finesse echoed.
     User(Arc<crate::finesse::user::User>, Option<String>),
     /// Anything else the notification session tells (issue 15).
-    Notice(Arc<crate::ipc::events::Notice>),
+    Notice(Arc<Notice>),
 }
 
 #[derive(Debug, Clone)]
@@ -106,7 +112,9 @@ struct Flight {
 
 pub struct Keeper {
     target: Target,
+    /// The first side listed: who this agent is (`hello`, `status`), whichever side it uses.
     server: String,
+    side: SideInUse,
     profile_dir: PathBuf,
     refresher: Arc<dyn Refresher>,
     browser: Arc<dyn SignInBrowser>,
@@ -151,6 +159,7 @@ impl Keeper {
         let (changes, _) = broadcast::channel(256);
         Arc::new(Keeper {
             server: target.server.as_str().trim_end_matches('/').to_string(),
+            side: SideInUse::new(target.sides()),
             target,
             profile_dir,
             refresher,
@@ -185,6 +194,48 @@ impl Keeper {
 
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// The Finesse side in use now.
+    pub fn side(&self) -> Url {
+        self.side.current()
+    }
+
+    /// More than one Finesse side listed.
+    pub fn several_sides(&self) -> bool {
+        self.side.several()
+    }
+
+    /// A Finesse client on the side in use.
+    pub fn finesse(&self) -> Result<Finesse> {
+        Ok(Finesse::new(self.side(), self.target.http()?))
+    }
+
+    /// Reads the side in use's SystemInfo and, with two sides, moves to the other when it is
+    /// not in service (see `side`); a move is told to subscribers as a `system` event.
+    pub async fn settle_side(&self) -> Result<Settled> {
+        let settled = self
+            .side
+            .settle(&self.target.http()?, self.clock.now())
+            .await?;
+        if let Some(from) = &settled.moved_from {
+            let name = |u: &Url| u.as_str().trim_end_matches('/').to_string();
+            tracing::warn!(
+                "Finesse side {} is not in service; the agent moved to {}",
+                name(from),
+                name(&settled.side)
+            );
+            self.publish(Change::Notice(Arc::new(Notice::System(SystemStatus {
+                status: settled
+                    .info
+                    .status
+                    .clone()
+                    .unwrap_or_else(|| crate::finesse::sides::IN_SERVICE.into()),
+                side: Some(name(&settled.side)),
+                failover_from: Some(name(from)),
+            }))));
+        }
+        Ok(settled)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
@@ -303,7 +354,7 @@ impl Keeper {
             let sent = self.clock.now();
             match self
                 .refresher
-                .refresh(&self.target.user, &h.token, rt)
+                .refresh(&self.side(), &self.target.user, &h.token, rt)
                 .await
             {
                 Ok(Refreshed::Token(t)) => return Ok((t, sent, false)),
@@ -322,12 +373,17 @@ impl Keeper {
     }
 
     async fn sign_in(&self, trigger: Trigger) -> Result<TokenResponse> {
+        // Two sides: the window opens on the one in service (one side: unasked, as always).
+        let target = match self.side.several() {
+            true => self.target.on_side(self.settle_side().await?.side),
+            false => self.target.clone(),
+        };
         let silent = SignInOptions {
             interactive: false,
             show: false,
             ..self.sign_in.clone()
         };
-        match self.browser.authenticate(&self.target, &silent).await {
+        match self.browser.authenticate(&target, &silent).await {
             Err(Error::InteractionRequired(why)) => {
                 if trigger == Trigger::Scheduled && !lock(&self.state).budget.take(self.clock.now())
                 {
@@ -345,7 +401,7 @@ impl Keeper {
                     placement,
                     ..self.sign_in.clone()
                 };
-                self.browser.authenticate(&self.target, &interactive).await
+                self.browser.authenticate(&target, &interactive).await
             }
             r => r,
         }
@@ -511,6 +567,9 @@ impl Keeper {
             .into(),
             profile: profile.into(),
             server: self.server.clone(),
+            side: self
+                .several_sides()
+                .then(|| self.side().as_str().trim_end_matches('/').to_string()),
             user: self.target.user.clone(),
             user_id: held.and_then(|h| h.user_id.clone()),
             expires_in: held.map(|h| h.remaining(now).as_secs()),

@@ -17,6 +17,7 @@ pub mod policy;
 mod properties;
 pub mod push;
 pub mod runner;
+pub mod side;
 #[cfg(test)]
 mod tests;
 

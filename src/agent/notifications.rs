@@ -21,6 +21,7 @@ use crate::ipc::events::{DesktopError, Notice, SessionState};
 use crate::notify::runner::{self, Event, Options, Prepared, Source};
 use crate::notify::session::Credential;
 use crate::notify::transport::{Reach, ws_url};
+use url::Url;
 
 /// How long the token a session signs in with must still be valid (the next token renews it).
 const MIN_VALID: Duration = Duration::from_secs(5);
@@ -161,30 +162,41 @@ fn tell(keeper: &Keeper, feed: &Feed, e: Event) {
                 );
             }
         }
-        Event::System(s) => feed.notice(keeper, Notice::System(s)),
+        Event::System(mut s) => {
+            // The session's side told it.
+            let side = keeper.side();
+            s.side
+                .get_or_insert_with(|| side.as_str().trim_end_matches('/').to_string());
+            feed.notice(keeper, Notice::System(s))
+        }
         Event::Dialogs(d) => tracing::debug!("notifications: {} dialog(s) updated", d.len()),
     }
 }
 
-/// The REST side of a session, with the agent's token.
+/// The REST side of a session, with the agent's token, on the side in use.
 struct KeeperSource {
     keeper: Arc<Keeper>,
-    /// The User API and the user id to address, made on the first `prepare`.
-    api: Mutex<Option<Arc<(UserApi, String)>>>,
+    /// The User API on the side in use and the user id to address, made on the first
+    /// `prepare` and again after a move to the other side.
+    api: Mutex<Option<Arc<(UserApi, String, Url)>>>,
 }
 
 impl KeeperSource {
-    fn api(&self) -> Option<Arc<(UserApi, String)>> {
+    fn api(&self) -> Option<Arc<(UserApi, String, Url)>> {
         self.api.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     async fn do_prepare(&self) -> Result<Prepared> {
         let target = self.keeper.target();
-        let finesse = target.finesse()?;
-        let info = finesse.system_info().await?;
+        // SystemInfo of the side in use; with two sides, a side out of service (or out of
+        // reach) is left for the other here, after the session dropped (`agent::side`).
+        let settled = self.keeper.settle_side().await?;
+        let (side, info) = (settled.side, settled.info);
         match info.auth_mode {
             AuthMode::Sso => {}
-            AuthMode::Hybrid => finesse
+            AuthMode::Hybrid => self
+                .keeper
+                .finesse()?
                 .require_sso(&target.user)
                 .await
                 .map_err(|_| non_sso(&target.user))?,
@@ -192,17 +204,18 @@ impl KeeperSource {
         }
         // A token valid long enough to sign in to the service, asked like a client would. Only
         // a few seconds: more than a short lifetime would force a refresh at every attempt.
+        // IdS tokens are valid on both sides: a move keeps the token.
         let t = self.keeper.token(MIN_VALID).await.map_err(Error::from)?;
-        let api = match self.api() {
+        let api = match self.api().filter(|a| a.2 == side) {
             Some(a) => a,
             None => {
                 let user_id = t.user_id.clone().unwrap_or_else(|| target.user.clone());
                 let api = UserApi::new(
-                    target.server.clone(),
+                    side.clone(),
                     target.http()?,
                     Arc::new(KeeperToken(self.keeper.clone())),
                 );
-                let a = Arc::new((api, user_id));
+                let a = Arc::new((api, user_id, side.clone()));
                 *self.api.lock().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
                 a
             }
@@ -217,7 +230,7 @@ impl KeeperSource {
             .map(|h| h.token.clone())
             .unwrap_or(t.token);
         Ok(Prepared {
-            url: ws_url(&target.server)?,
+            url: ws_url(&side)?,
             reach: Reach {
                 ca_pem: target.ca_pem.clone(),
                 proxy: target.proxy.clone(),
@@ -225,7 +238,7 @@ impl KeeperSource {
             login_id: user.login_id,
             domain: info
                 .xmpp_domain
-                .or_else(|| target.server.host_str().map(str::to_string))
+                .or_else(|| side.host_str().map(str::to_string))
                 .unwrap_or_default(),
             credential: Credential::SsoToken(token),
         })

@@ -97,6 +97,7 @@ impl FakeRefresh {
 impl Refresher for FakeRefresh {
     fn refresh<'a>(
         &'a self,
+        _: &'a url::Url,
         user: &'a str,
         token: &'a Secret<String>,
         refresh: &'a Secret<String>,
@@ -131,6 +132,7 @@ fn rig(auth: FakeAuth, refresh: FakeRefresh, prompts_per_hour: u32) -> Rig {
     let refresh = Arc::new(refresh);
     let target = Target {
         server: url::Url::parse("https://f.example:8445/").unwrap(),
+        other_sides: Vec::new(),
         user: "agent1".into(),
         ca_pem: None,
         proxy: Default::default(),

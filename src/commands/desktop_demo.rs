@@ -45,6 +45,7 @@ pub async fn run(
     ));
     let target = Target {
         server: emu.finesse_url().clone(),
+        other_sides: Vec::new(),
         user: DEMO_USER.to_string(),
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
         // The emulator runs here, on loopback: no proxy could reach it.

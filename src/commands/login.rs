@@ -40,7 +40,8 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
             target.client_cert.as_ref().map(|c| &c.cert),
             args.pin_stdin,
         )?;
-        let target = target.with_pin(pin);
+        // Two sides: the one in service signs in, and the output names it.
+        let target = target.with_pin(pin).in_service().await?;
         let token = browser.authenticate(&target, &opts).await?;
         return print(args, &target, &token);
     }
@@ -63,6 +64,7 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
     ));
     let target = Target {
         server: emu.finesse_url().clone(),
+        other_sides: Vec::new(),
         user: DEMO_USER.to_string(),
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
         // The emulator runs here, on loopback: no proxy could reach it.

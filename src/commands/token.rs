@@ -122,8 +122,10 @@ pub(super) fn check_same_target(client: &Client, wanted: &crate::cli::ServerArgs
             h.profile, h.user
         )));
     }
+    // An agent names the first side listed, whichever side it uses now.
     if let Some(s) = &wanted.server
-        && let Ok(url) = crate::finesse::address::parse(s)
+        && let Ok(sides) = crate::finesse::address::parse_sides(s)
+        && let Some(url) = sides.first()
         && url.as_str().trim_end_matches('/') != h.server
     {
         return Err(Error::Usage(format!(

@@ -75,8 +75,10 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             "no server given (--server, FINESSE_SSO_SERVER or `server` in config.toml)",
         );
     };
-    let base = match crate::finesse::address::parse(given) {
-        Ok(u) => u,
+    // Two sides listed: the rows below check the first (the one the helper prefers); the
+    // `sides` row says what each side's SystemInfo reports.
+    let sides = match crate::finesse::address::parse_sides(given) {
+        Ok(sides) => sides,
         Err(e) => {
             rows.push(Check::fail("finesse", e.to_string()));
             rows.push(Check::skip("tls", "no usable server address"));
@@ -84,6 +86,7 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             return rows;
         }
     };
+    let base = sides[0].clone();
     let shown = redact::url(&base);
     let opts = HttpOptions {
         ca_pem: ca_pem.clone(),
@@ -98,6 +101,9 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             return with_skips(rows, "no HTTP client");
         }
     };
+    if sides.len() > 1 {
+        rows.push(sides_row(&client, &sides).await);
+    }
     let finesse = Finesse::new(base.clone(), client);
     let trust = match (&server.ca_file, &ca_pem) {
         (Some(ca), Some(_)) => format!("the system store and {}", ca.display()),
@@ -154,6 +160,42 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
     };
     rows.push(auth_mode(&finesse, &mode, server.user.as_deref()).await);
     rows
+}
+
+/// Each listed side's SystemInfo status: ok when all serve, a warning while one does (the
+/// helper uses it), a failure when none does.
+async fn sides_row(client: &reqwest::Client, sides: &[url::Url]) -> Check {
+    const NAME: &str = "sides";
+    let mut serving = 0;
+    let mut said = Vec::new();
+    for side in sides {
+        let asked = tokio::time::timeout(
+            ASK_WITHIN,
+            Finesse::new(side.clone(), client.clone()).system_info(),
+        )
+        .await;
+        let what = match asked {
+            Ok(Ok(info)) => {
+                if crate::finesse::sides::in_service(&info) {
+                    serving += 1;
+                }
+                info.status
+                    .unwrap_or_else(|| "no status (taken as in service)".into())
+            }
+            Ok(Err(e)) => format!("not usable: {e}"),
+            Err(_) => format!("no answer within {} s", ASK_WITHIN.as_secs()),
+        };
+        said.push(format!("{} {what}", redact::url(side)));
+    }
+    let said = said.join("; ");
+    match serving {
+        0 => Check::fail(NAME, format!("no side is in service: {said}")),
+        n if n == sides.len() => Check::ok(NAME, said),
+        _ => Check::warn(
+            NAME,
+            format!("{said} (the helper uses the side in service)"),
+        ),
+    }
 }
 
 fn tls_ok(plain: bool, trust: &str) -> Check {

@@ -42,6 +42,14 @@ impl Finesse {
         Finesse { base, http }
     }
 
+    /// The same client on another base URL (the other Finesse side).
+    pub fn on(&self, base: Url) -> Finesse {
+        Finesse {
+            base,
+            http: self.http.clone(),
+        }
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }

@@ -216,6 +216,9 @@ pub struct StatusInfo {
     pub activity: String,
     pub profile: String,
     pub server: String,
+    /// With two Finesse sides listed: the side in use now (`server` stays the first listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,

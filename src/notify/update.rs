@@ -43,10 +43,17 @@ pub struct Dialog {
     pub call_type: Option<String>,
 }
 
-/// SystemInfo's service status (`IN_SERVICE`, `OUT_OF_SERVICE`, `PARTIAL_SERVICE`).
+/// SystemInfo's service status (`IN_SERVICE`, `OUT_OF_SERVICE`, `PARTIAL_SERVICE`), and for
+/// the agent's `system` event the side it is about and, after a failover, the side left.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SystemStatus {
     pub status: String,
+    /// The Finesse side (base URL) that reported the status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
+    /// Set when the agent just moved to `side` from this one (a failover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failover_from: Option<String>,
 }
 
 type Node<'a> = roxmltree::Node<'a, 'a>;
@@ -111,6 +118,7 @@ fn body(payload: &str, obj: Node<'_>) -> Result<Body, String> {
             status: text_of(obj, "status")
                 .filter(|s| !s.is_empty())
                 .ok_or("a SystemInfo without <status>")?,
+            ..SystemStatus::default()
         }),
         "dialogs" | "dialog" => Body::Dialogs(
             obj.descendants()
@@ -184,7 +192,8 @@ mod tests {
         assert_eq!(
             s.body,
             Body::SystemInfo(SystemStatus {
-                status: "OUT_OF_SERVICE".into()
+                status: "OUT_OF_SERVICE".into(),
+                ..SystemStatus::default()
             })
         );
         let d = parse(

@@ -164,6 +164,7 @@ async fn storm(agent: &Agent, n: usize, refresh: bool) -> Vec<Result<TokenInfo>>
 async fn accepted(emu: &Emulator, token: &str) -> bool {
     let target = finesse_sso::signin::Target {
         server: emu.finesse_url().clone(),
+        other_sides: Vec::new(),
         user: "agent1".into(),
         ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
         proxy: Default::default(),

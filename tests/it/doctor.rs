@@ -91,6 +91,26 @@ fn row<'a>(r: &'a BTreeMap<String, (String, String)>, name: &str) -> (&'a str, &
 }
 
 #[tokio::test]
+async fn two_sides_each_say_whether_they_serve() {
+    let e = support::emulator(&["--sides", "2", "--out-of-service", "2"]).await;
+    let home = tempfile::tempdir().unwrap();
+    let ca = e.ca_file().unwrap().display().to_string();
+    let both = format!("{},{}", e.side_urls()[0], e.side_urls()[1]);
+    let r = rows(&output(doctor(home.path(), &["--server", &both, "--ca-file", &ca])).await);
+    let (s, d) = row(&r, "sides");
+    assert_eq!(s, "warn", "{d}");
+    assert!(
+        d.contains("IN_SERVICE") && d.contains("OUT_OF_SERVICE"),
+        "{d}"
+    );
+    assert_eq!(row(&r, "finesse").0, "ok", "the first side is checked");
+    e.set_in_service(1, false);
+    let r = rows(&output(doctor(home.path(), &["--server", &both, "--ca-file", &ca])).await);
+    assert_eq!(row(&r, "sides").0, "fail");
+    e.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_reachable_server_its_trust_and_auth_mode() {
     let e = support::emulator(&[]).await;
     let home = tempfile::tempdir().unwrap();

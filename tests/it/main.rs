@@ -14,6 +14,7 @@ mod desktop;
 mod desktop_pipe;
 mod doctor;
 mod emulator;
+mod failover;
 mod hostile;
 #[cfg(target_os = "linux")]
 mod kerberos;

@@ -19,10 +19,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::{emulator, logs};
 
-type Lines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
+pub(crate) type Lines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
 
 /// Fast timings, so that drops and missed pings show within a test.
-fn fast() -> Options {
+pub(crate) fn fast() -> Options {
     Options {
         ping_every: Duration::from_millis(300),
         backoff_min: Duration::from_millis(100),
@@ -34,7 +34,7 @@ fn fast() -> Options {
     }
 }
 
-async fn rig(e: &Emulator, max_clients: usize) -> AgentRig {
+pub(crate) async fn rig(e: &Emulator, max_clients: usize) -> AgentRig {
     AgentRig::start(
         e,
         RigOptions {
@@ -47,13 +47,13 @@ async fn rig(e: &Emulator, max_clients: usize) -> AgentRig {
 }
 
 /// A raw subscriber: `hello`, then `subscribe` with `extra`; its event lines one by one.
-struct Sub {
+pub(crate) struct Sub {
     lines: Lines,
     _w: tokio::net::unix::OwnedWriteHalf,
 }
 
 impl Sub {
-    async fn new(ep: &Endpoint, extra: Value) -> Sub {
+    pub(crate) async fn new(ep: &Endpoint, extra: Value) -> Sub {
         let s = tokio::net::UnixStream::connect(&ep.path).await.unwrap();
         let (r, mut w) = s.into_split();
         let mut lines = BufReader::new(r).lines();
@@ -70,7 +70,7 @@ impl Sub {
         Sub { lines, _w: w }
     }
 
-    async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         let l = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
             .await
             .expect("an event in time")
@@ -80,7 +80,7 @@ impl Sub {
     }
 
     /// The next event of kind `event`, with those of other kinds it skipped.
-    async fn until(&mut self, event: &str) -> (Value, Vec<Value>) {
+    pub(crate) async fn until(&mut self, event: &str) -> (Value, Vec<Value>) {
         let mut skipped = Vec::new();
         loop {
             let v = self.next().await;
@@ -92,7 +92,7 @@ impl Sub {
     }
 
     /// The next `user` event's state; fails on another `user` event in between.
-    async fn state(&mut self) -> String {
+    pub(crate) async fn state(&mut self) -> String {
         let (v, skipped) = self.until("user").await;
         assert!(skipped.iter().all(|s| s["event"] != "user"), "{skipped:?}");
         v["user"]["state"].as_str().unwrap().to_string()
@@ -116,7 +116,7 @@ async fn put(rig: &AgentRig, token: &str, body: &str, request_id: &str) {
     assert_eq!(r.status(), 202, "{body}");
 }
 
-fn state(s: &str, reason: Option<&str>) -> Request {
+pub(crate) fn state(s: &str, reason: Option<&str>) -> Request {
     Request::DesktopState(StateRequest {
         state: s.into(),
         reason: reason.map(str::to_string),

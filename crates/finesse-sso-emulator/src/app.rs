@@ -15,7 +15,8 @@ use crate::tokens::TokenIssuer;
 /// Which of the three servers a request reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
-    Finesse,
+    /// A Finesse side: 0 is the first (`finesse_url`), 1 the second (`--sides 2`).
+    Finesse(usize),
     Ids,
     Idp,
     /// The IdP's certificate host (`--idp-login client-cert`): its own port, client certificates.
@@ -25,7 +26,8 @@ pub(crate) enum Origin {
 impl Origin {
     pub fn as_str(self) -> &'static str {
         match self {
-            Origin::Finesse => "finesse",
+            Origin::Finesse(0) => "finesse",
+            Origin::Finesse(_) => "finesse2",
             Origin::Ids => "ids",
             Origin::Idp => "idp",
             Origin::IdpCert => "idp_cert",
@@ -38,7 +40,10 @@ pub(crate) const FINESSE_CLIENT_ID: &str = "bedbc55e4b6c1a2f0c9d8e7f6a5b4c3d2e1f
 
 /// Fixed facts of this run.
 pub(crate) struct Settings {
+    /// The first Finesse side (`sides[0]`).
     pub finesse: Url,
+    /// Every Finesse side, first one first: two sides share IdS, the users and the CTI state.
+    pub sides: Vec<Url>,
     pub ids: Url,
     pub idp: Url,
     /// The IdP's certificate host (`--idp-login client-cert` only).
@@ -53,9 +58,14 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// `<finesse>/desktop/sso/authcode`, the redirect URI registered for Finesse at IdS.
-    pub fn finesse_redirect_uri(&self) -> String {
-        self.at(&self.finesse, "/desktop/sso/authcode")
+    /// A side's URL (the first side for an index out of range: only listeners make sides).
+    pub fn side(&self, side: usize) -> &Url {
+        self.sides.get(side).unwrap_or(&self.finesse)
+    }
+
+    /// `<side>/desktop/sso/authcode`, the redirect URI each Finesse side registers at IdS.
+    pub fn finesse_redirect_uri(&self, side: usize) -> String {
+        self.at(self.side(side), "/desktop/sso/authcode")
     }
 
     /// IdS's ACS URL (12.5(1)SU2+ form).
@@ -105,7 +115,7 @@ impl App {
     pub fn new(settings: Settings, tokens: TokenIssuer, log: RequestLog) -> Self {
         let faults = Faults::from_config(&settings.config);
         let idp_key = crate::state::random_id(32).into_bytes();
-        let xmpp = crate::xmpp_hub::XmppControl::new(&settings.config.xmpp);
+        let xmpp = crate::xmpp_hub::XmppControl::new(&settings.config, settings.sides.len());
         App {
             xmpp,
             settings,

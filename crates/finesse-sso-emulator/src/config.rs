@@ -14,6 +14,15 @@ pub struct EmulatorConfig {
     /// Finesse port on 127.0.0.1 (0 = a random free port).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub finesse_port: u16,
+    /// Finesse sides (1 or 2). Two sides share IdS, the users and the agents' CTI state, each
+    /// with its own port, notification service and SystemInfo status; the second listens on a
+    /// free port (the ready line's `sides`).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub sides: u8,
+    /// Start Finesse side N (1 or 2) out of service: SystemInfo says OUT_OF_SERVICE, every
+    /// other request is a 503 (repeatable; runtime: `set_in_service`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub out_of_service: Vec<usize>,
     /// Cisco Identity Service port on 127.0.0.1 (0 = a random free port).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub ids_port: u16,

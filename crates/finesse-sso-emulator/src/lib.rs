@@ -125,7 +125,21 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
                 source,
             })
     };
+    if let Some(n) = config
+        .out_of_service
+        .iter()
+        .find(|&&n| n == 0 || n > usize::from(config.sides))
+    {
+        return Err(EmulatorError::Config(format!(
+            "--out-of-service {n}: the sides are numbered 1 to {}",
+            config.sides
+        )));
+    }
     let finesse_l = bind("Finesse", config.finesse_port).await?;
+    let second_l = match config.sides {
+        2 => Some(bind("second Finesse side", 0).await?),
+        _ => None,
+    };
     let ids_l = bind("IdS", config.ids_port).await?;
     let idp_l = bind("IdP", config.idp_port).await?;
     let cert_host = idp_cert::CertHost::prepare(&config).await?;
@@ -151,6 +165,10 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
             .map_err(|e| EmulatorError::Config(e.to_string()))
     };
     let (finesse, ids, idp) = (url_of(&finesse_l)?, url_of(&ids_l)?, url_of(&idp_l)?);
+    let mut sides = vec![finesse.clone()];
+    if let Some(l) = &second_l {
+        sides.push(url_of(l)?);
+    }
 
     // RSA keygen takes a noticeable moment; keep it off the async worker threads.
     let key = tokio::task::spawn_blocking(tokens::generate_key)
@@ -172,6 +190,7 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         ids_entity: format!("{}ids/saml/sp", ids.as_str()),
         idp_entity: format!("{}idp/metadata", idp.as_str()),
         finesse,
+        sides,
         ids,
         idp,
         idp_cert: cert_host.as_ref().map(idp_cert::CertHost::url),
@@ -189,11 +208,15 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         .map(|t| tokio_rustls::TlsAcceptor::from(t.server.clone()));
     let (stop, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
+    let second = second_l.map(|l| (l, Origin::Finesse(1)));
     for (tcp, origin) in [
-        (finesse_l, Origin::Finesse),
+        (finesse_l, Origin::Finesse(0)),
         (ids_l, Origin::Ids),
         (idp_l, Origin::Idp),
-    ] {
+    ]
+    .into_iter()
+    .chain(second)
+    {
         servers.push(listener::spawn(
             tcp,
             acceptor.clone(),
@@ -223,6 +246,17 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
 impl Emulator {
     pub fn finesse_url(&self) -> &Url {
         &self.app.settings.finesse
+    }
+
+    /// Every Finesse side's URL, the first (`finesse_url`) first (`--sides`).
+    pub fn side_urls(&self) -> &[Url] {
+        &self.app.settings.sides
+    }
+
+    /// Takes Finesse side number `side` (1: the first) out of service, or puts it back (see
+    /// [`XmppControl::set_in_service`]).
+    pub fn set_in_service(&self, side: usize, in_service: bool) {
+        self.app.xmpp.set_in_service(side, in_service);
     }
 
     pub fn ids_url(&self) -> &Url {
@@ -279,6 +313,7 @@ impl Emulator {
             "ids_url": s.ids.as_str(),
             "idp_url": s.idp.as_str(),
             "xmpp_url": self.xmpp_url().as_str(),
+            "sides": s.sides.iter().map(Url::as_str).collect::<Vec<_>>(),
             "token_url_template": format!("{}desktop/sso/token?cc_username={{user}}&return_refresh_token=true", s.finesse),
             "system_auth_mode": s.config.auth_mode.as_str(),
             "tls": s.tls,
@@ -336,9 +371,14 @@ impl Emulator {
         &self.app.xmpp
     }
 
-    /// The notification endpoint, `wss://…/ws/` (`ws://` with `--no-tls`).
+    /// The first side's notification endpoint, `wss://…/ws/` (`ws://` with `--no-tls`).
     pub fn xmpp_url(&self) -> Url {
-        let mut u = self.app.settings.finesse.clone();
+        self.xmpp_url_of(1)
+    }
+
+    /// Side number `side`'s notification endpoint (1: the first).
+    pub fn xmpp_url_of(&self, side: usize) -> Url {
+        let mut u = self.app.settings.side(side.saturating_sub(1)).clone();
         let _ = u.set_scheme(if self.app.settings.tls { "wss" } else { "ws" });
         u.set_path("/ws/");
         u

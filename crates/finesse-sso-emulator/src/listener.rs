@@ -160,9 +160,14 @@ pub(crate) async fn dispatch(
     req: Request<Incoming>,
 ) -> Response<Answer> {
     // The notification service takes the connection over (WebSocket, RFC 7395).
-    if origin == Origin::Finesse && crate::xmpp::is_ws_path(req.uri().path()) {
+    if let Origin::Finesse(side) = origin
+        && crate::xmpp::is_ws_path(req.uri().path())
+    {
         *app.state().request_counts.entry("/ws/".into()).or_insert(0) += 1;
-        return into_hyper(crate::xmpp::accept(app.clone(), req));
+        if let Some(refused) = crate::router::out_of_service(app, side, "/ws/") {
+            return into_hyper(refused);
+        }
+        return into_hyper(crate::xmpp::accept(app.clone(), side, req));
     }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {

@@ -16,6 +16,11 @@ pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
         .request_counts
         .entry(req.path.clone())
         .or_insert(0) += 1;
+    if let Origin::Finesse(side) = origin
+        && let Some(refused) = out_of_service(app, side, &req.path)
+    {
+        return refused;
+    }
     let (fail, delay) = app.faults.for_path(&req.path);
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
@@ -23,7 +28,7 @@ pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
     let resp = match fail {
         Some(status) => injected(origin, status),
         None => match origin {
-            Origin::Finesse => finesse::handle(app, &req),
+            Origin::Finesse(side) => finesse::handle(app, side, &req),
             Origin::Ids => ids::handle(app, &req),
             Origin::Idp if req.path == idp_negotiate::PATH => idp_negotiate::handle(app, &req),
             Origin::Idp => idp::handle(app, &req),
@@ -58,7 +63,24 @@ fn cut(mut resp: Resp) -> Resp {
 fn injected(origin: Origin, status: u16) -> Resp {
     let msg = format!("injected failure (HTTP {status})");
     match origin {
-        Origin::Finesse => Resp::api_error(status, "Injected", &msg),
+        Origin::Finesse(_) => Resp::api_error(status, "Injected", &msg),
         _ => Resp::html(status, crate::pages::message("Injected failure", &msg)),
     }
+}
+
+/// A side out of service answers only SystemInfo (which says so); every other request is a 503
+/// and a violation: a client checks SystemInfo before it uses a side (Cisco's desktop does).
+pub(crate) fn out_of_service(app: &App, side: usize, path: &str) -> Option<Resp> {
+    if app.xmpp.in_service(side) || path == "/finesse/api/SystemInfo" {
+        return None;
+    }
+    app.xmpp.violation(format!(
+        "{path} on Finesse side {} while it is OUT_OF_SERVICE (SystemInfo says so)",
+        side + 1
+    ));
+    Some(Resp::api_error(
+        503,
+        "Service Unavailable",
+        "this Finesse side is OUT_OF_SERVICE",
+    ))
 }

@@ -37,7 +37,7 @@ pub(crate) fn is_ws_path(path: &str) -> bool {
 
 /// Checks the upgrade request and answers 101, serving the session on the upgraded
 /// connection; a request that is no WebSocket upgrade with the `xmpp` subprotocol is a 400.
-pub(crate) fn accept(app: Arc<App>, mut req: Request<Incoming>) -> Resp {
+pub(crate) fn accept(app: Arc<App>, side: usize, mut req: Request<Incoming>) -> Resp {
     let h = |n: &str| {
         req.headers()
             .get(n)
@@ -81,7 +81,7 @@ pub(crate) fn accept(app: Arc<App>, mut req: Request<Incoming>) -> Resp {
             .max_frame_size(Some(st::MAX_CLIENT_FRAME));
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config)).await;
-        Session::new(app).run(ws).await;
+        Session::new(app, side).run(ws).await;
     });
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     Resp::new(101, crate::response::TEXT, Vec::new())
@@ -109,6 +109,8 @@ enum End {
 
 struct Session {
     app: Arc<App>,
+    /// The Finesse side whose service this connection reached (0: the first).
+    side: usize,
     phase: Phase,
     record: usize,
     /// The authenticated user: login name and login id.
@@ -123,8 +125,9 @@ struct Session {
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 impl Session {
-    fn new(app: Arc<App>) -> Self {
+    fn new(app: Arc<App>, side: usize) -> Self {
         let record = app.xmpp.record(XmppSession {
+            side: side + 1,
             user: String::new(),
             auth: "",
             resource: String::new(),
@@ -135,6 +138,7 @@ impl Session {
         });
         Session {
             app,
+            side,
             phase: Phase::Open,
             record,
             user: None,
@@ -180,8 +184,14 @@ impl Session {
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                         Err(_) => break End::Dropped("shut down"),
                     };
+                    if p.side.is_some_and(|s| s != self.side) {
+                        continue;
+                    }
                     if self.wants(&p) && self.notify(&mut ws, &p).await.is_err() {
                         break End::Dropped("the client went away");
+                    }
+                    if p.then_drop {
+                        break End::Dropped("the Finesse side went OUT_OF_SERVICE");
                     }
                 }
                 _ = sleep_until(ping_at) => {

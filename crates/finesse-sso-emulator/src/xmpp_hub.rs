@@ -8,22 +8,33 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
-use crate::xmpp_config::XmppConfig;
+use crate::config::EmulatorConfig;
+
+/// SystemInfo `status` values (reference §1.2, SystemInfo).
+pub(crate) const IN_SERVICE: &str = "IN_SERVICE";
+pub(crate) const OUT_OF_SERVICE: &str = "OUT_OF_SERVICE";
 
 /// Finesse's reason code for a sign-out forced by lost presence (reference §4.2).
 pub(crate) const FORCED_LOGOUT_REASON: i64 = 255;
 
-/// One published update: for one user's sessions, or for everyone (SystemInfo).
+/// One published update: for one user's sessions, or for everyone (SystemInfo), on every
+/// side or on one (a side's own SystemInfo status).
 #[derive(Debug, Clone)]
 pub(crate) struct Published {
     pub login_id: Option<String>,
+    /// Only the sessions of this side (0: the first); `None`: every side (the shared CTI state).
+    pub side: Option<usize>,
     pub node: String,
     pub update: Arc<str>,
+    /// After this update, the side's sessions are dropped (it went out of service).
+    pub then_drop: bool,
 }
 
 /// One notification session as the emulator saw it (for tests; no secret in it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmppSession {
+    /// The Finesse side number whose service the connection reached (1: the first).
+    pub side: usize,
     /// The login name of the authenticated user (empty before SASL succeeded).
     pub user: String,
     /// `token` (SSO: an IdS access token) or `password` (NON_SSO).
@@ -61,7 +72,8 @@ struct HubState {
     rest_seen: HashSet<String>,
     sessions: Vec<XmppSession>,
     violations: Vec<String>,
-    system_status: Option<String>,
+    /// Each side's SystemInfo `status`, first side first.
+    system_status: Vec<String>,
     item: u64,
 }
 
@@ -85,8 +97,10 @@ impl XmppControl {
     pub(crate) fn publish_user(&self, login_id: &str, user_xml: &str, request_id: Option<&str>) {
         self.publish(Published {
             login_id: Some(login_id.to_string()),
+            side: None,
             node: format!("/finesse/api/User/{login_id}"),
             update: crate::xmpp_stanza::user_update(login_id, user_xml, request_id).into(),
+            then_drop: false,
         });
     }
 
@@ -101,15 +115,25 @@ impl XmppControl {
         let source = format!("/finesse/api/User/{login_id}");
         self.publish(Published {
             login_id: Some(login_id.to_string()),
+            side: None,
             update: crate::xmpp_stanza::api_errors_update(
                 &source, error_type, message, "", request_id,
             )
             .into(),
             node: source,
+            then_drop: false,
         });
     }
 
-    pub(crate) fn new(c: &XmppConfig) -> Self {
+    /// The service of `sides` Finesse sides; those `--out-of-service` names start out of service.
+    pub(crate) fn new(config: &EmulatorConfig, sides: usize) -> Self {
+        let c = &config.xmpp;
+        let system_status = (1..=sides)
+            .map(|n| match config.out_of_service.contains(&n) {
+                true => OUT_OF_SERVICE.to_string(),
+                false => IN_SERVICE.to_string(),
+            })
+            .collect();
         XmppControl {
             tx: broadcast::channel(1024).0,
             knobs: Mutex::new(Knobs {
@@ -120,7 +144,10 @@ impl XmppControl {
                 malformed: c.xmpp_malformed,
                 device_busy: c.xmpp_device_busy,
             }),
-            state: Mutex::default(),
+            state: Mutex::new(HubState {
+                system_status,
+                ..HubState::default()
+            }),
             kill: watch::channel(0).0,
         }
     }
@@ -174,20 +201,62 @@ impl XmppControl {
             .unwrap_or(0)
     }
 
-    pub(crate) fn system_status(&self) -> String {
+    /// SystemInfo's `status` on side `side` (0: the first).
+    pub(crate) fn system_status(&self, side: usize) -> String {
         lock(&self.state)
             .system_status
-            .clone()
-            .unwrap_or_else(|| "IN_SERVICE".into())
+            .get(side)
+            .cloned()
+            .unwrap_or_else(|| IN_SERVICE.into())
     }
 
-    /// Sets SystemInfo's `status` and notifies every session.
+    /// Whether side `side` serves requests (it answers only SystemInfo when not).
+    pub(crate) fn in_service(&self, side: usize) -> bool {
+        self.system_status(side) != OUT_OF_SERVICE
+    }
+
+    /// Sets SystemInfo's `status` on every side and notifies every session (nothing is dropped).
     pub fn set_system_status(&self, status: &str) {
-        lock(&self.state).system_status = Some(status.to_string());
+        lock(&self.state)
+            .system_status
+            .iter_mut()
+            .for_each(|s| *s = status.to_string());
         self.publish(Published {
             login_id: None,
+            side: None,
             node: "/finesse/api/SystemInfo".into(),
             update: crate::xmpp_stanza::system_info_update(status).into(),
+            then_drop: false,
+        });
+    }
+
+    /// Takes Finesse side number `side` (1: the first) out of service, or puts it back. Out:
+    /// its sessions are told OUT_OF_SERVICE on SystemInfo and then dropped, and it answers
+    /// every request but SystemInfo with 503 until it is back. The other side goes on.
+    pub fn set_in_service(&self, side: usize, in_service: bool) {
+        let index = side.saturating_sub(1);
+        let status = if in_service {
+            IN_SERVICE
+        } else {
+            OUT_OF_SERVICE
+        };
+        {
+            let mut s = lock(&self.state);
+            match s.system_status.get_mut(index) {
+                Some(slot) if side >= 1 => *slot = status.to_string(),
+                _ => {
+                    tracing::warn!("set_in_service: there is no Finesse side {side}");
+                    return;
+                }
+            }
+        }
+        tracing::info!("Finesse side {side} is now {status}");
+        self.publish(Published {
+            login_id: None,
+            side: Some(index),
+            node: "/finesse/api/SystemInfo".into(),
+            update: crate::xmpp_stanza::system_info_update(status).into(),
+            then_drop: !in_service,
         });
     }
 

@@ -113,6 +113,7 @@ impl AgentRig {
         let dirs = Dirs::under(home.path());
         let target = Target {
             server: emu.finesse_url().clone(),
+            other_sides: emu.side_urls()[1..].to_vec(),
             user: o.user.into(),
             ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
             proxy: Default::default(),

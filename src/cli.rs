@@ -67,7 +67,7 @@ pub struct ServerArgs {
     /// Extra CA certificates (PEM) to trust, for the helper's requests and inside the window.
     #[arg(long, env = "FINESSE_SSO_CA_FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Proxy for the window and the helper's requests (http://[user@]host:port); default: the
+    /// Proxy for the window and the helper's requests (`http://[user@]host:port`); default: the
     /// environment (https_proxy, http_proxy, all_proxy), else the system's proxy settings.
     #[arg(long, env = "FINESSE_SSO_PROXY")]
     pub proxy: Option<String>,

@@ -20,6 +20,7 @@ mod hostile;
 mod kerberos;
 mod login;
 mod notify;
+mod notify_bench;
 mod notify_watch;
 #[cfg(target_os = "linux")]
 mod placement;

@@ -8,7 +8,7 @@ mod refresh;
 mod refusals;
 mod sign_in;
 mod verb;
-mod xmpp;
+pub(crate) mod xmpp;
 
 use std::sync::Arc;
 use std::time::Duration;

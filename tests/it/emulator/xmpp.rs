@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 const FRAMING: &str = "xmlns=\"urn:ietf:params:xml:ns:xmpp-framing\"";
 
 /// A raw client: frames in, frames out, nothing of our session logic.
-struct Raw(Ws);
+pub(crate) struct Raw(Ws);
 
 impl Raw {
     async fn connect(e: &Emulator) -> Raw {
@@ -56,7 +56,7 @@ impl Raw {
     }
 
     /// The next frame that is not a server ping (answered on the way).
-    async fn recv(&mut self) -> Option<String> {
+    pub(crate) async fn recv(&mut self) -> Option<String> {
         loop {
             let f = self.frame().await?;
             if !f.contains("urn:xmpp:ping") {
@@ -102,7 +102,7 @@ impl Raw {
     }
 
     /// Open, authenticate, bind `r1`, send presence: the session is online.
-    async fn online(e: &Emulator, authcid: &str, secret: &str) -> Raw {
+    pub(crate) async fn online(e: &Emulator, authcid: &str, secret: &str) -> Raw {
         let mut r = Raw::connect(e).await;
         r.open().await;
         r.expect("<mechanism>PLAIN</mechanism>").await;

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 mod kind;
+mod throttle;
 
 pub use kind::{ErrorKind, exit, exit_codes};
+pub use throttle::Throttle;
 
 /// Which step of the work an error happened in, for messages like "SystemInfo on host X: …".
 pub type Step = &'static str;
@@ -99,6 +101,14 @@ pub enum Error {
     /// password) and what to do.
     #[error("{0}")]
     ProxyAuth(String),
+    /// The VPN-less proxy's 418 (client blocked) or 429 (rate limited): wait `retry_after`.
+    #[error("{step} on {host}: {}", throttle::describe(*why, *retry_after))]
+    Throttled {
+        step: Step,
+        host: String,
+        why: Throttle,
+        retry_after: std::time::Duration,
+    },
     /// Stdout's reader went away (`EPIPE`, a closed Windows pipe): `main` exits without a word.
     #[error("stdout was closed by its reader")]
     StdoutClosed,
@@ -149,7 +159,23 @@ impl Error {
             Error::ForeignPipe(_) => ErrorKind::ForeignPipe,
             Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
             Error::ProxyAuth(_) => ErrorKind::ProxyAuth,
+            Error::Throttled {
+                why: Throttle::Blocked,
+                ..
+            } => ErrorKind::ProxyBlocked,
+            Error::Throttled {
+                why: Throttle::RateLimited,
+                ..
+            } => ErrorKind::RateLimited,
             Error::StdoutClosed => ErrorKind::StdoutClosed,
+        }
+    }
+
+    /// How long nothing may be retried after this error (418/429), if it says.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Throttled { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -249,6 +275,8 @@ mod tests {
             Error::DoctorFailed("x".into()),
             Error::ProxyAuth("x".into()),
             Error::StdoutClosed,
+            Throttle::error("s", "h".into(), 418, None).unwrap(),
+            Throttle::error("s", "h".into(), 429, None).unwrap(),
         ];
         for e in errors {
             let kind = e.kind();

@@ -271,6 +271,10 @@ impl UserApi {
                 Err(e) => return Err(Error::request(step, url, &e)),
             };
             let status = resp.status();
+            // The proxy's block or rate limit: never retried here, whatever the policy.
+            if let Some(e) = super::client::throttled(step, url, &resp) {
+                return Err(e);
+            }
             let body = super::client::read_body(step, url, resp).await?;
             if status.is_success() {
                 return Ok(body);
@@ -310,8 +314,7 @@ impl UserApi {
         };
         let host = self.host();
         match status.as_u16() {
-            // A reverse proxy's brute-force block and rate limit (reference §5, §7.1).
-            418 | 423 | 429 => Error::AccountLocked { step, host, detail },
+            423 => Error::AccountLocked { step, host, detail },
             401 if is_lock(api.as_ref()) => Error::AccountLocked { step, host, detail },
             401 | 403 => Error::AuthRejected {
                 step,

@@ -125,9 +125,21 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
                 source,
             })
     };
-    let finesse_l = bind("Finesse", config.finesse_port).await?;
-    let ids_l = bind("IdS", config.ids_port).await?;
-    let idp_l = bind("IdP", config.idp_port).await?;
+    // `--vpnless`: only the proxy listens (on the Finesse port); Finesse, IdS and the IdP are
+    // reached through it, as from outside the contact center's network.
+    let finesse_l = bind(
+        if config.vpnless { "proxy" } else { "Finesse" },
+        config.finesse_port,
+    )
+    .await?;
+    let (ids_l, idp_l) = if config.vpnless {
+        (None, None)
+    } else {
+        (
+            Some(bind("IdS", config.ids_port).await?),
+            Some(bind("IdP", config.idp_port).await?),
+        )
+    };
     let cert_host = idp_cert::CertHost::prepare(&config).await?;
 
     let tls = if config.no_tls {
@@ -150,7 +162,15 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
             .map_err(|e| EmulatorError::Config(e.to_string()))
     };
-    let (finesse, ids, idp) = (url_of(&finesse_l)?, url_of(&ids_l)?, url_of(&idp_l)?);
+    let finesse = url_of(&finesse_l)?;
+    let ids = match &ids_l {
+        Some(l) => url_of(l)?,
+        None => finesse.clone(),
+    };
+    let idp = match &idp_l {
+        Some(l) => url_of(l)?,
+        None => finesse.clone(),
+    };
 
     // RSA keygen takes a noticeable moment; keep it off the async worker threads.
     let key = tokio::task::spawn_blocking(tokens::generate_key)
@@ -189,11 +209,19 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         .map(|t| tokio_rustls::TlsAcceptor::from(t.server.clone()));
     let (stop, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
+    let front = if ids_l.is_none() {
+        Origin::Proxy
+    } else {
+        Origin::Finesse
+    };
     for (tcp, origin) in [
-        (finesse_l, Origin::Finesse),
+        (Some(finesse_l), front),
         (ids_l, Origin::Ids),
         (idp_l, Origin::Idp),
-    ] {
+    ]
+    .into_iter()
+    .filter_map(|(l, o)| l.map(|l| (l, o)))
+    {
         servers.push(listener::spawn(
             tcp,
             acceptor.clone(),

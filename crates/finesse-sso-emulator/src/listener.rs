@@ -160,8 +160,13 @@ pub(crate) async fn dispatch(
     req: Request<Incoming>,
 ) -> Response<Answer> {
     // The notification service takes the connection over (WebSocket, RFC 7395).
-    if origin == Origin::Finesse && crate::xmpp::is_ws_path(req.uri().path()) {
+    if matches!(origin, Origin::Finesse | Origin::Proxy)
+        && crate::xmpp::is_ws_path(req.uri().path())
+    {
         *app.state().request_counts.entry("/ws/".into()).or_insert(0) += 1;
+        if let (Some(status), _) = app.faults.for_path("/ws/") {
+            return into_hyper(crate::router::injected(app, origin, status));
+        }
         return into_hyper(crate::xmpp::accept(app.clone(), req));
     }
     let (parts, body) = req.into_parts();

@@ -38,3 +38,4 @@ mod security_settings;
 mod security_state;
 mod state_faults;
 mod support;
+mod throttle;

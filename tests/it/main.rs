@@ -11,6 +11,7 @@ mod cli;
 mod client_cert;
 mod closed_stdio;
 mod desktop;
+mod desktop_confirm;
 mod desktop_pipe;
 mod doctor;
 mod emulator;

@@ -40,3 +40,4 @@ mod security_state;
 mod state_faults;
 mod support;
 mod throttle;
+mod vpnless;

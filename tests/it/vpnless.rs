@@ -193,3 +193,36 @@ async fn a_window_refuses_the_token_on_a_look_alike_proxy_origin() {
     assert!(e.issued_access_tokens().is_empty());
     e.shutdown().await;
 }
+
+/// The proxy's 429 and 418 on the token URL in a real window: exits 25 and 24, naming the
+/// proxy's refusal, and no token.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
+async fn a_window_reports_the_proxys_rate_limit_and_block() {
+    support::need_display();
+    for (status, code, needle) in [
+        ("429", 25, "rate-limiting this client (HTTP 429)"),
+        (
+            "418",
+            24,
+            "blocks this client after repeated failures (HTTP 418)",
+        ),
+    ] {
+        let fail = format!("token={status}");
+        let e = emulator(&["--vpnless", "--auto-login", "agent1", "--fail", &fail]).await;
+        let home = tempfile::tempdir().unwrap();
+        let o = output(support::login_command(
+            home.path(),
+            &e,
+            "agent1",
+            &["--timeout", "30"],
+        ))
+        .await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(o.stdout.is_empty());
+        assert_eq!(e.request_count("/desktop/sso/token"), 1, "{err}");
+        e.shutdown().await;
+    }
+}

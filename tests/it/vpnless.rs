@@ -134,8 +134,16 @@ async fn notifications_and_the_desktop_work_through_the_proxy() {
 #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
 async fn a_window_signs_in_through_the_proxy() {
     support::need_display();
-    let e = emulator(&["--vpnless", "--auto-login", "agent1"]).await;
     let home = tempfile::tempdir().unwrap();
+    let log = home.path().join("requests.jsonl");
+    let e = emulator(&[
+        "--vpnless",
+        "--auto-login",
+        "agent1",
+        "--log",
+        log.to_str().unwrap(),
+    ])
+    .await;
     let o = output(support::login_command(
         home.path(),
         &e,
@@ -152,6 +160,30 @@ async fn a_window_signs_in_through_the_proxy() {
     );
     assert_eq!(v["server"], e.finesse_url().as_str().trim_end_matches('/'));
     assert!(e.request_count("/idp/login") >= 1, "{err}");
+    // The user name cookie goes to Finesse's paths only, not to IdS or the IdP behind the
+    // same proxy origin (the request log has cookie names, never values).
+    let entries: Vec<serde_json::Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let has_user = |x: &serde_json::Value| {
+        x["cookies"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|n| n == "cc_username"))
+    };
+    assert!(
+        entries
+            .iter()
+            .any(|x| x["path"] == "/desktop/sso/token" && has_user(x)),
+        "{entries:?}"
+    );
+    for x in &entries {
+        if x["origin"] == "ids" || x["origin"] == "idp" {
+            assert!(!has_user(x), "cc_username reached {x}");
+        }
+    }
+    assert!(entries.iter().any(|x| x["origin"] == "idp"));
     e.shutdown().await;
 }
 

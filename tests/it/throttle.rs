@@ -168,3 +168,75 @@ async fn a_throttled_notification_session_waits_before_it_reconnects() {
         e.shutdown().await;
     }
 }
+
+/// The proxy's 429 on REST: a desktop request fails at once with `rate_limited` after one
+/// request (no retry), and a notification session whose SystemInfo call is refused waits the
+/// default 2 minutes (no `Retry-After`) before its next attempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_rest_call_is_not_repeated() {
+    use finesse_sso::ipc::desktop::{SignInRequest, UserResult};
+    use finesse_sso::ipc::protocol::Request;
+
+    let e = emulator(&[]).await;
+    let rig = rig(&e).await;
+    let mut c = rig.client().await;
+    c.token(60).await.unwrap();
+    e.faults().set_status("user", Some(429)).unwrap();
+    let before = e.request_count("/finesse/api/User/agent1");
+    let err = c
+        .call::<UserResult>(Request::DesktopSignIn(SignInRequest {
+            extension: "1001001".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    let Error::FromAgent { kind, message } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*kind, ErrorKind::RateLimited, "{message}");
+    assert_eq!(err.exit_code(), 25);
+    assert_eq!(e.request_count("/finesse/api/User/agent1") - before, 1);
+    e.faults().set_status("user", None).unwrap();
+
+    const SYSTEM_INFO: &str = "/finesse/api/SystemInfo";
+    e.faults().set_status("systeminfo", Some(429)).unwrap();
+    let s = tokio::net::UnixStream::connect(&rig.ep.path).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut lines = BufReader::new(r).lines();
+    w.write_all(
+        format!(
+            "{}\n{}\n",
+            json!({"op":"hello","v":1}),
+            json!({"op":"subscribe","id":"s","notifications":true,"tokens":false})
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let down = loop {
+        let l = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("the agent kept the connection");
+        let v: Value = serde_json::from_str(&l).unwrap();
+        if v["event"] == "notifications" && v["state"] == "disconnected" {
+            break v;
+        }
+    };
+    assert!(
+        down["retry_in_ms"].as_u64().is_some_and(|ms| ms >= 120_000),
+        "{down}"
+    );
+    let sent = e.request_count(SYSTEM_INFO);
+    tokio::time::sleep(WATCH).await;
+    assert_eq!(
+        e.request_count(SYSTEM_INFO),
+        sent,
+        "SystemInfo was asked again"
+    );
+    assert_eq!(e.request_count("/ws/"), 0);
+    drop(w);
+    rig.stop();
+    e.shutdown().await;
+}

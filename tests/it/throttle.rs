@@ -196,6 +196,25 @@ async fn a_throttled_rest_call_is_not_repeated() {
     assert_eq!(*kind, ErrorKind::RateLimited, "{message}");
     assert_eq!(err.exit_code(), 25);
     assert_eq!(e.request_count("/finesse/api/User/agent1") - before, 1);
+    // The same through the CLI (it uses the running agent): its own exit code, 418 too.
+    for (status, code, needle) in [(429, 25, "HTTP 429"), (418, 24, "HTTP 418")] {
+        e.faults().set_status("user", Some(status)).unwrap();
+        let mut args = vec!["user".to_string()];
+        args.extend(crate::support::desktop::server_args(&e, "agent1"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = crate::support::output(crate::support::desktop::desktop_command(
+            rig.home.path(),
+            &args,
+        ))
+        .await;
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(
+            err.contains(needle) && err.contains("VPN-less proxy"),
+            "{err}"
+        );
+        assert!(o.stdout.is_empty());
+    }
     e.faults().set_status("user", None).unwrap();
 
     const SYSTEM_INFO: &str = "/finesse/api/SystemInfo";

@@ -4,8 +4,6 @@
 //! driver and a real window), the notification session and the desktop work unchanged; a
 //! token answer on a look-alike origin (the same proxy under another name) is never taken.
 
-use std::time::Duration;
-
 use finesse_sso::flow::{CaptureRefusal, Flow};
 use finesse_sso::testing::{DriverError, HttpDriver};
 
@@ -70,6 +68,8 @@ async fn a_look_alike_proxy_origin_yields_no_token_http_driver() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_and_the_desktop_work_through_the_proxy() {
+    use std::time::Duration;
+
     use finesse_sso::ipc::desktop::{SignInRequest, UserResult};
     use finesse_sso::ipc::protocol::Request;
     use serde_json::{Value, json};

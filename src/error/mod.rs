@@ -172,9 +172,19 @@ impl Error {
     }
 
     /// How long nothing may be retried after this error (418/429), if it says.
+    /// The agent's answer of that kind (its wait is not on the wire) counts as the refusal's
+    /// own wait.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Error::Throttled { retry_after, .. } => Some(*retry_after),
+            Error::FromAgent {
+                kind: ErrorKind::ProxyBlocked,
+                ..
+            } => Some(Throttle::Blocked.wait(None)),
+            Error::FromAgent {
+                kind: ErrorKind::RateLimited,
+                ..
+            } => Some(Throttle::RateLimited.wait(None)),
             _ => None,
         }
     }
@@ -312,6 +322,26 @@ mod tests {
         ] {
             assert!(table.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
         }
+    }
+
+    /// The agent's 418/429 answer keeps a wait, so a caller of the agent (the notification
+    /// session asking for a token) holds off as long.
+    #[test]
+    fn a_throttle_from_the_agent_keeps_a_wait() {
+        let from = |kind: ErrorKind| Error::FromAgent {
+            kind,
+            message: "m".into(),
+        };
+        assert_eq!(
+            from(ErrorKind::ProxyBlocked).retry_after(),
+            Some(throttle::BLOCKED_WAIT_MIN)
+        );
+        assert_eq!(
+            from(ErrorKind::RateLimited).retry_after(),
+            Some(throttle::RATE_LIMITED_WAIT)
+        );
+        assert_eq!(from(ErrorKind::Network).retry_after(), None);
+        assert_eq!(from(ErrorKind::RateLimited).exit_code(), 25);
     }
 
     /// A squatter on the pipe is exit 21, apart from "our own agent runs" (15), and the message

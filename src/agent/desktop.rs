@@ -161,7 +161,12 @@ impl Desktop {
                     (Arc::new(creds), target.user.clone(), AUTH_BASIC, false)
                 }
             };
-        let api = UserApi::new(keeper.side(), http, creds).with_id_cache(self.ids.clone());
+        let mut api = UserApi::new(keeper.side(), http, creds).with_id_cache(self.ids.clone());
+        // With a notification session up, the request's own notification confirms it
+        // (listening from now, before the PUT); otherwise the User is read back.
+        if self.feed.session_up() {
+            api = api.with_outcome(Box::new(super::confirm::Notified::new(keeper.subscribe())));
+        }
         Ok(Session {
             api,
             user_id,

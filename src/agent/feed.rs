@@ -6,6 +6,7 @@
 //! makes one event, and a re-read after a gap makes exactly the events that were missed.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::keeper::{Change, Keeper};
@@ -22,6 +23,9 @@ pub struct Feed {
     errors: Mutex<VecDeque<DesktopError>>,
     /// The notification session's last state (for subscribers that arrive later).
     session: Mutex<Option<SessionState>>,
+    /// Whether a notification session is up now: desktop requests are then confirmed by its
+    /// notifications (`agent::confirm`) instead of reading the User back.
+    up: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -39,19 +43,23 @@ pub fn material(u: &User) -> impl PartialEq + '_ {
 
 impl Feed {
     /// Tells subscribers about `user` unless it is the last one told. Returns whether it did.
+    /// An update that answers a request (`request_id`) still goes out as a change, for the
+    /// request's confirmation; subscribers' own formatters drop it as a repeat.
     pub fn user(&self, keeper: &Keeper, user: User, request_id: Option<String>) -> bool {
-        {
+        let new = {
             let mut last = lock(&self.last);
-            if last
+            let same = last
                 .as_ref()
-                .is_some_and(|l| material(l) == material(&user))
-            {
-                return false;
+                .is_some_and(|l| material(l) == material(&user));
+            if !same {
+                *last = Some(user.clone());
             }
-            *last = Some(user.clone());
+            !same
+        };
+        if new || request_id.is_some() {
+            keeper.publish(Change::User(Arc::new(user), request_id));
         }
-        keeper.publish(Change::User(Arc::new(user), request_id));
-        true
+        new
     }
 
     /// The last User told (for a subscriber that fell behind).
@@ -78,8 +86,19 @@ impl Feed {
     pub fn notice(&self, keeper: &Keeper, n: Notice) {
         if let Notice::Session(s) = &n {
             *lock(&self.session) = Some(s.clone());
+            self.up.store(s.state == "connected", Ordering::SeqCst);
         }
         keeper.publish(Change::Notice(Arc::new(n)));
+    }
+
+    /// Whether a notification session is up now.
+    pub fn session_up(&self) -> bool {
+        self.up.load(Ordering::SeqCst)
+    }
+
+    /// The session ended (its last subscriber left): no longer up.
+    pub fn session_ended(&self) {
+        self.up.store(false, Ordering::SeqCst);
     }
 
     /// The notification session's last state, if one ever ran.

@@ -14,7 +14,7 @@ use super::clock::{Clock, rfc3339};
 use super::held::Held;
 use super::policy::{self, PromptBudget};
 use super::side::{Settled, SideInUse};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Step, Throttle};
 use crate::finesse::client::{Finesse, Refreshed};
 use crate::finesse::token_response::TokenResponse;
 use crate::ipc::events::Notice;
@@ -93,6 +93,9 @@ struct State {
     last_error: Option<LastError>,
     failures: u32,
     failed_at: Option<Instant>,
+    /// The VPN-less proxy's 418/429: no request (refresh or sign-in, timer or client) before
+    /// this instant; the refusal is answered from memory until then.
+    throttle: Option<(Instant, Step, String, Throttle)>,
     /// No unattended attempts until a client asks (logged out, or the user must act).
     parked: bool,
     /// Bumped by `logout`: an acquisition begun before it does not install its token.
@@ -173,6 +176,7 @@ impl Keeper {
                 last_error: None,
                 failures: 0,
                 failed_at: None,
+                throttle: None,
                 parked: !opts.sign_in_at_start,
                 epoch: 0,
                 serial: 0,
@@ -306,6 +310,11 @@ impl Keeper {
 
     /// Joins the running acquisition or starts one; returns its result and its trigger.
     pub async fn acquire(self: &Arc<Self>, trigger: Trigger) -> (FlightResult, Trigger) {
+        // Answered from memory: not an attempt, so it neither counts nor moves the timer.
+        if let Some(e) = self.held_off() {
+            tracing::info!("not asking the server: {e}");
+            return (Err(WireError::from(&e)), trigger);
+        }
         let (mut rx, joined) = {
             let mut slot = lock(&self.flight);
             match &*slot {
@@ -407,6 +416,18 @@ impl Keeper {
         }
     }
 
+    /// The remembered 418/429 while its wait lasts.
+    fn held_off(&self) -> Option<Error> {
+        let (until, step, host, why) = lock(&self.state).throttle.clone()?;
+        let now = self.clock.now();
+        (until > now).then(|| Error::Throttled {
+            step,
+            host,
+            why,
+            retry_after: until - now,
+        })
+    }
+
     /// Records the outcome; installs a new token and tells subscribers.
     fn finish(&self, got: Result<(TokenResponse, Instant, bool)>, epoch: u64) -> FlightResult {
         let mut s = lock(&self.state);
@@ -436,6 +457,7 @@ impl Keeper {
                 s.last_error = None;
                 s.failures = 0;
                 s.failed_at = None;
+                s.throttle = None;
                 s.parked = false;
                 drop(s);
                 tracing::info!(
@@ -451,6 +473,15 @@ impl Keeper {
                 tracing::warn!("getting a token failed: {e}");
                 s.failures = s.failures.saturating_add(1);
                 s.failed_at = Some(self.clock.now());
+                if let Error::Throttled {
+                    step,
+                    host,
+                    why,
+                    retry_after,
+                } = &e
+                {
+                    s.throttle = Some((self.clock.now() + *retry_after, step, host.clone(), *why));
+                }
                 if !policy::retry_unattended(&e) {
                     s.parked = true;
                 }
@@ -471,7 +502,8 @@ impl Keeper {
             return None;
         }
         if let Some(at) = s.failed_at.filter(|_| s.failures > 0) {
-            return Some(at + policy::backoff(s.failures));
+            let retry = at + policy::backoff(s.failures);
+            return Some(s.throttle.as_ref().map_or(retry, |t| t.0.max(retry)));
         }
         match &s.held {
             Some(h) => Some(h.refresh_due()),

@@ -4,6 +4,7 @@
 //! never a Finesse agent (a contact-center person signed in at an extension).
 
 pub mod clock;
+mod confirm;
 pub mod connection;
 pub mod desktop;
 pub mod feed;

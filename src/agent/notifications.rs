@@ -111,8 +111,10 @@ async fn serve(
         api: Mutex::default(),
     });
     let k = keeper.clone();
+    let ended = feed.clone();
     let emit = move |e: Event| tell(&k, &feed, e);
     tokio::join!(bridge, runner::run(source, options, renew, emit, stop));
+    ended.session_ended();
 }
 
 fn tell(keeper: &Keeper, feed: &Feed, e: Event) {

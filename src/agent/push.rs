@@ -95,8 +95,10 @@ impl Formatter {
                     id.as_ref(),
                     e,
                 ))),
-                // Acqueon has no such message; the session's state is ours.
-                Notice::Session(_) => None,
+                Notice::Session(s) => Some(protocol::line(&acqueon::connection_status_event(
+                    id.as_ref(),
+                    s,
+                ))),
             };
         }
         Some(match n {

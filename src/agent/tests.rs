@@ -209,6 +209,51 @@ async fn refreshes_at_75_percent_and_keeps_or_rotates_the_refresh_token() {
     assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t4");
 }
 
+/// The VPN-less proxy's 418/429 on a refresh: nothing reaches the server again (timer or
+/// client) until the wait is over, the clients get the typed refusal meanwhile, then one
+/// refresh goes out.
+#[tokio::test]
+async fn a_throttled_refresh_holds_every_attempt_off_until_the_wait_is_over() {
+    use crate::error::Throttle;
+    for (status, retry_after, wait) in [(429, Some("600"), S(600)), (418, None, S(300))] {
+        let r = rig(
+            FakeAuth::answers(vec![Ok(tr("t1", Some("r1"), 3600))]),
+            FakeRefresh::answers(vec![
+                Err(
+                    Throttle::error("token refresh", "p:8445".into(), status, retry_after).unwrap(),
+                ),
+                Ok(Refreshed::Token(tr("t2", None, 300))),
+            ]),
+            3,
+        );
+        r.keeper.token(S(0)).await.unwrap();
+        r.clock.advance(S(2700));
+        assert!(r.keeper.tick().await);
+        assert_eq!(r.refresh.seen().len(), 1);
+        assert_eq!(r.keeper.next_wake().unwrap() - r.clock.now(), wait);
+        let kind = if status == 418 {
+            ErrorKind::ProxyBlocked
+        } else {
+            ErrorKind::RateLimited
+        };
+        // A client that insists gets the refusal from memory, with the time left, and so does
+        // the timer: no request goes out during the wait.
+        r.clock.advance(wait - S(1));
+        for _ in 0..5 {
+            let e = r.keeper.refresh().await.unwrap_err();
+            assert_eq!(e.kind, kind, "{}", e.message);
+            assert!(e.message.contains("not retried for 1 s"), "{}", e.message);
+        }
+        assert!(!r.keeper.tick().await);
+        assert_eq!(r.refresh.seen().len(), 1, "HTTP {status}");
+        assert_eq!(r.keeper.status("t").last_error.unwrap().kind, kind);
+        r.clock.advance(S(1));
+        assert!(r.keeper.tick().await);
+        assert_eq!(r.refresh.seen().len(), 2);
+        assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t2");
+    }
+}
+
 #[tokio::test]
 async fn refresh_needing_the_browser_signs_in_silently_then_interactively() {
     let r = rig(

@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 mod kind;
+mod throttle;
 
 pub use kind::{ErrorKind, exit, exit_codes};
+pub use throttle::Throttle;
 
 /// Which step of the work an error happened in, for messages like "SystemInfo on host X: …".
 pub type Step = &'static str;
@@ -99,6 +101,14 @@ pub enum Error {
     /// password) and what to do.
     #[error("{0}")]
     ProxyAuth(String),
+    /// The VPN-less proxy's 418 (client blocked) or 429 (rate limited): wait `retry_after`.
+    #[error("{step} on {host}: {}", throttle::describe(*why, *retry_after))]
+    Throttled {
+        step: Step,
+        host: String,
+        why: Throttle,
+        retry_after: std::time::Duration,
+    },
     /// Stdout's reader went away (`EPIPE`, a closed Windows pipe): `main` exits without a word.
     #[error("stdout was closed by its reader")]
     StdoutClosed,
@@ -149,7 +159,33 @@ impl Error {
             Error::ForeignPipe(_) => ErrorKind::ForeignPipe,
             Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
             Error::ProxyAuth(_) => ErrorKind::ProxyAuth,
+            Error::Throttled {
+                why: Throttle::Blocked,
+                ..
+            } => ErrorKind::ProxyBlocked,
+            Error::Throttled {
+                why: Throttle::RateLimited,
+                ..
+            } => ErrorKind::RateLimited,
             Error::StdoutClosed => ErrorKind::StdoutClosed,
+        }
+    }
+
+    /// How long nothing may be retried after this error (418/429), if it says.
+    /// The agent's answer of that kind (its wait is not on the wire) counts as the refusal's
+    /// own wait.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Throttled { retry_after, .. } => Some(*retry_after),
+            Error::FromAgent {
+                kind: ErrorKind::ProxyBlocked,
+                ..
+            } => Some(Throttle::Blocked.wait(None)),
+            Error::FromAgent {
+                kind: ErrorKind::RateLimited,
+                ..
+            } => Some(Throttle::RateLimited.wait(None)),
+            _ => None,
         }
     }
 
@@ -249,6 +285,8 @@ mod tests {
             Error::DoctorFailed("x".into()),
             Error::ProxyAuth("x".into()),
             Error::StdoutClosed,
+            Throttle::error("s", "h".into(), 418, None).unwrap(),
+            Throttle::error("s", "h".into(), 429, None).unwrap(),
         ];
         for e in errors {
             let kind = e.kind();
@@ -284,6 +322,26 @@ mod tests {
         ] {
             assert!(table.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
         }
+    }
+
+    /// The agent's 418/429 answer keeps a wait, so a caller of the agent (the notification
+    /// session asking for a token) holds off as long.
+    #[test]
+    fn a_throttle_from_the_agent_keeps_a_wait() {
+        let from = |kind: ErrorKind| Error::FromAgent {
+            kind,
+            message: "m".into(),
+        };
+        assert_eq!(
+            from(ErrorKind::ProxyBlocked).retry_after(),
+            Some(throttle::BLOCKED_WAIT_MIN)
+        );
+        assert_eq!(
+            from(ErrorKind::RateLimited).retry_after(),
+            Some(throttle::RATE_LIMITED_WAIT)
+        );
+        assert_eq!(from(ErrorKind::Network).retry_after(), None);
+        assert_eq!(from(ErrorKind::RateLimited).exit_code(), 25);
     }
 
     /// A squatter on the pipe is exit 21, apart from "our own agent runs" (15), and the message

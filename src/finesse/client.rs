@@ -8,7 +8,7 @@ use url::Url;
 use super::TOKEN_PATH;
 use super::token_response::TokenResponse;
 use super::xml::{self, AuthMode};
-use crate::error::{Error, Result, Step, host_of};
+use crate::error::{Error, Result, Step, Throttle, host_of};
 use crate::redact::Secret;
 
 /// What a per-user auth-mode lookup found.
@@ -283,13 +283,25 @@ impl Finesse {
     }
 }
 
-/// Reads a bounded body.
+/// The VPN-less proxy's 418 or 429, as its typed error (the body is not read).
+pub(crate) fn throttled(step: Step, url: &Url, resp: &reqwest::Response) -> Option<Error> {
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok());
+    Throttle::error(step, host_of(url), resp.status().as_u16(), retry_after)
+}
+
+/// Reads a bounded body; a 418 or 429 is the proxy's throttle error.
 async fn read(
     step: Step,
     url: &Url,
     resp: reqwest::Response,
 ) -> Result<(StatusCode, String, Vec<u8>)> {
     let status = resp.status();
+    if let Some(e) = throttled(step, url, &resp) {
+        return Err(e);
+    }
     let ctype = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)

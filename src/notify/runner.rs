@@ -210,7 +210,9 @@ pub async fn run(
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let refused = matches!(e, Error::AuthRejected { .. });
-                let retry_in = backoff(&opts, failures, refused);
+                // The VPN-less proxy's 418/429: no attempt before its wait is over.
+                let retry_in =
+                    backoff(&opts, failures, refused).max(e.retry_after().unwrap_or_default());
                 tracing::warn!("notifications: {e}; retrying in {} s", retry_in.as_secs());
                 emit(Event::Down {
                     reason: e.to_string(),

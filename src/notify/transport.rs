@@ -21,7 +21,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use url::Url;
 
-use crate::error::{Error, Result, Step, host_of};
+use crate::error::{Error, Result, Step, Throttle, host_of};
 use crate::finesse::address::is_loopback;
 use crate::proxy::{ProxyCredential, ProxySetup};
 
@@ -121,11 +121,15 @@ async fn open(url: &Url, reach: &Reach) -> Result<Ws> {
     let (ws, resp) = tokio_tungstenite::client_async_with_config(req, stream, Some(config))
         .await
         .map_err(|e| match e {
-            tokio_tungstenite::tungstenite::Error::Http(r) => Error::Server {
-                step: STEP,
-                host: host_of(url),
-                detail: format!("the WebSocket upgrade was answered HTTP {}", r.status()),
-            },
+            tokio_tungstenite::tungstenite::Error::Http(r) => {
+                let retry_after = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
+                Throttle::error(STEP, host_of(url), r.status().as_u16(), retry_after)
+                    .unwrap_or_else(|| Error::Server {
+                        step: STEP,
+                        host: host_of(url),
+                        detail: format!("the WebSocket upgrade was answered HTTP {}", r.status()),
+                    })
+            }
             e => net(format!("WebSocket upgrade: {e}")),
         })?;
     // RFC 7395 §3.2: without `xmpp` selected, the client must close.

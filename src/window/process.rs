@@ -14,7 +14,7 @@ use super::rendering::{self, Facts, Var};
 use super::tree::Tree;
 use super::wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
 use super::xvfb::Xvfb;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Throttle};
 use crate::finesse::token_response::TokenResponse;
 
 /// How to start the window process.
@@ -298,6 +298,19 @@ fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
         ErrorKind::PasswordRequired => Error::PasswordRequired(message),
         ErrorKind::Usage => Error::Usage(message),
         ErrorKind::ProxyAuth => Error::ProxyAuth(message),
+        // The engine's record has no `Retry-After`: the refusal's own wait applies.
+        ErrorKind::ProxyBlocked | ErrorKind::RateLimited => {
+            let status = if *kind == ErrorKind::ProxyBlocked {
+                418
+            } else {
+                429
+            };
+            Throttle::error("sign-in window", host.clone(), status, None).unwrap_or(Error::Server {
+                step: "sign-in window",
+                host,
+                detail: message,
+            })
+        }
         _ => Error::Webview(message),
     }
 }

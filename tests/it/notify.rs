@@ -79,6 +79,16 @@ impl Sub {
         serde_json::from_str(&l).unwrap()
     }
 
+    /// The next Acqueon line that is not the session's state (`SetConnectionStatus`).
+    async fn next_but_connection(&mut self) -> Value {
+        loop {
+            let v = self.next().await;
+            if v["subtopic"] != "SetConnectionStatus" {
+                return v;
+            }
+        }
+    }
+
     /// The next event of kind `event`, with those of other kinds it skipped.
     pub(crate) async fn until(&mut self, event: &str) -> (Value, Vec<Value>) {
         let mut skipped = Vec::new();
@@ -380,8 +390,23 @@ async fn hostile_stanzas_change_nothing_and_cti_errors_and_system_status_arrive(
         .await;
     e.xmpp().set_malformed(false);
 
-    // Acqueon's envelopes for the same events: the User as it was, Login, then the state.
-    let before = acq.next().await;
+    // Acqueon's envelopes for the same events: the session's state, the User as it was, Login,
+    // then the state.
+    let up = acq.next().await;
+    assert_eq!(
+        (
+            up["topic"].as_str(),
+            up["subtopic"].as_str(),
+            up["message"]["data"]["status"].as_str()
+        ),
+        (
+            Some("Connection"),
+            Some("SetConnectionStatus"),
+            Some("connected")
+        ),
+        "{up}"
+    );
+    let before = acq.next_but_connection().await;
     assert_eq!(
         (
             before["subtopic"].as_str(),
@@ -390,13 +415,13 @@ async fn hostile_stanzas_change_nothing_and_cti_errors_and_system_status_arrive(
         (Some("SetAgentState"), Some("LOGOUT")),
         "{before}"
     );
-    let login = acq.next().await;
+    let login = acq.next_but_connection().await;
     assert_eq!(
         (login["channel"].as_str(), login["subtopic"].as_str()),
         (Some("Finesse"), Some("Login")),
         "{login}"
     );
-    let ready = acq.next().await;
+    let ready = acq.next_but_connection().await;
     assert_eq!(ready["subtopic"], "SetAgentState");
     assert_eq!(ready["message"]["data"]["state"], "READY");
 
@@ -443,7 +468,7 @@ async fn hostile_stanzas_change_nothing_and_cti_errors_and_system_status_arrive(
     let (sys, _) = sub.until("system").await;
     assert_eq!(sys["system"]["status"], "OUT_OF_SERVICE");
     loop {
-        let v = acq.next().await;
+        let v = acq.next_but_connection().await;
         if v["subtopic"] == "Error" {
             assert_eq!(v["message"]["data"]["kind"], "desktop_error");
             assert_eq!(v["message"]["data"]["errorType"], "Device Busy");
@@ -451,7 +476,7 @@ async fn hostile_stanzas_change_nothing_and_cti_errors_and_system_status_arrive(
         }
     }
     assert_eq!(
-        acq.next().await["message"]["data"]["systemInfo"]["status"],
+        acq.next_but_connection().await["message"]["data"]["systemInfo"]["status"],
         "OUT_OF_SERVICE"
     );
     assert!(

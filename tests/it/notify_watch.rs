@@ -99,3 +99,115 @@ async fn watch_prints_events_until_interrupted_and_logs_no_secret() {
     rig.stop();
     e.shutdown().await;
 }
+
+/// `desktop watch --acqueon`, end to end through the pipe: the session's state, the User as it
+/// is, Acqueon's `Finesse / Agent / Login` after the sign-in (confirmed by its notification),
+/// the state change as `SetAgentState`, and an asynchronous Device Busy as an `Error`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_acqueon_speaks_acqueons_envelopes() {
+    use finesse_sso::ipc::desktop::{SignOutRequest, StateRequest};
+
+    let e = emulator(&[]).await;
+    let rig = AgentRig::start(&e, RigOptions::default()).await;
+    let mut c = rig.client().await;
+    c.token(60).await.unwrap();
+    let mut args = vec!["watch".to_string(), "--acqueon".to_string()];
+    args.extend(server_args(&e, "agent1"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut child = tokio::process::Command::from(desktop_command(rig.home.path(), &args))
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = async || -> Value {
+        let l = tokio::time::timeout(Duration::from_secs(20), out.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("watch still runs");
+        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not one JSON line ({e}): {l}"))
+    };
+    let route = |v: &Value| {
+        format!(
+            "{}/{}/{}",
+            v["channel"].as_str().unwrap_or("?"),
+            v["topic"].as_str().unwrap_or("?"),
+            v["subtopic"].as_str().unwrap_or("?")
+        )
+    };
+    let up = next().await;
+    assert_eq!(route(&up), "Cisco/Connection/SetConnectionStatus", "{up}");
+    assert_eq!(up["message"]["data"]["status"], "connected");
+    let now = next().await;
+    assert_eq!(route(&now), "Cisco/Agent/SetAgentState", "{now}");
+    assert_eq!(now["message"]["data"]["state"], "LOGOUT");
+
+    let _: UserResult = c
+        .call(Request::DesktopSignIn(SignInRequest {
+            extension: "1001001".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let login = next().await;
+    assert_eq!(route(&login), "Finesse/Agent/Login", "{login}");
+    assert_eq!(
+        (
+            login["message"]["event"].as_str(),
+            login["message"]["data"]["loginID"].as_str(),
+            login["message"]["data"]["state"].as_str()
+        ),
+        (Some("login"), Some("1001"), Some("Login"))
+    );
+    let _: UserResult = c
+        .call(Request::DesktopState(StateRequest {
+            state: "READY".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let ready = next().await;
+    assert_eq!(route(&ready), "Cisco/Agent/SetAgentState", "{ready}");
+    assert_eq!(ready["message"]["data"]["state"], "READY");
+
+    // Signed out, then a sign-in the CTI server fails: Acqueon's Error.
+    let _: UserResult = c
+        .call(Request::DesktopState(StateRequest {
+            state: "NOT_READY".into(),
+            reason: Some("16".into()),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
+    let _: UserResult = c
+        .call(Request::DesktopSignOut(SignOutRequest {
+            reason: Some("55".into()),
+            password: None,
+        }))
+        .await
+        .unwrap();
+    for want in ["NOT_READY", "LOGOUT"] {
+        let v = next().await;
+        assert_eq!(
+            (route(&v), v["message"]["data"]["state"].as_str()),
+            ("Cisco/Agent/SetAgentState".to_string(), Some(want)),
+            "{v}"
+        );
+    }
+    e.xmpp().set_device_busy(true);
+    let refused = c
+        .call::<UserResult>(Request::DesktopSignIn(SignInRequest {
+            extension: "1001001".into(),
+            ..Default::default()
+        }))
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("Device Busy"), "{refused}");
+    let err = next().await;
+    assert_eq!(route(&err), "Cisco/Agent/Error", "{err}");
+    assert_eq!(err["message"]["data"]["errorType"], "Device Busy");
+    drop(out);
+    let _ = child.start_kill();
+    rig.stop();
+    e.shutdown().await;
+}

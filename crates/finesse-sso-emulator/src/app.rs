@@ -21,6 +21,8 @@ pub(crate) enum Origin {
     Idp,
     /// The IdP's certificate host (`--idp-login client-cert`): its own port, client certificates.
     IdpCert,
+    /// The VPN-less reverse proxy (`--vpnless`): one origin in front of the other three.
+    Proxy,
 }
 
 impl Origin {
@@ -31,6 +33,22 @@ impl Origin {
             Origin::Ids => "ids",
             Origin::Idp => "idp",
             Origin::IdpCert => "idp_cert",
+            Origin::Proxy => "proxy",
+        }
+    }
+
+    /// The server the VPN-less proxy forwards `path` to, by the path prefixes each one owns;
+    /// `None`: a path the proxy does not forward (it rejects unknown paths, reference §7.1).
+    pub fn behind_proxy(path: &str) -> Option<Origin> {
+        let under = |prefix: &str| crate::endpoints::covers(prefix, path);
+        if under("/ids") {
+            Some(Origin::Ids)
+        } else if under("/idp") {
+            Some(Origin::Idp)
+        } else if ["/finesse", "/desktop", "/ws"].iter().any(|p| under(p)) {
+            Some(Origin::Finesse(0))
+        } else {
+            None
         }
     }
 }

@@ -93,6 +93,15 @@ pub struct EmulatorConfig {
     /// Answer ENDPOINT with STATUS (repeatable). ENDPOINT is a path or a short name (see docs).
     #[arg(long = "fail", value_name = "ENDPOINT=STATUS", value_parser = parse_fail)]
     pub fails: Vec<FailSpec>,
+    /// With `--fail ENDPOINT=418|429`: the `Retry-After` seconds those answers carry, as the
+    /// VPN-less reverse proxy's rate limit and client block do (none when not given).
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u64>,
+    /// Behind the VPN-less reverse proxy (Finesse 12.6/15.0): Finesse, IdS and the IdP are
+    /// reached through one proxy origin only, routed by path (`/finesse`, `/desktop`, `/ws` to
+    /// Finesse; `/ids` to IdS; `/idp` to the IdP), and every redirect names the proxy.
+    #[arg(long)]
+    pub vpnless: bool,
     /// Delay ENDPOINT by MS milliseconds (repeatable).
     #[arg(long = "delay", value_name = "ENDPOINT=MS", value_parser = parse_delay)]
     pub delays: Vec<DelaySpec>,
@@ -236,6 +245,9 @@ pub enum ForgeMode {
     IdpJson,
     /// After IdP login, a token-shaped JSON on the IdS origin.
     IdsJson,
+    /// After IdP login, a token-shaped JSON at Finesse's token path on a look-alike origin:
+    /// the same server (or, with `--vpnless`, the same proxy) named `localhost`, not `127.0.0.1`.
+    LookAlike,
     /// The Finesse token URL answers HTML with a cross-origin iframe posting forged messages.
     Iframe,
     /// The IdP page tries to send `cc_username` and cookies to `/steal`.

@@ -27,6 +27,15 @@ fn route(app: &App, side: usize, req: &Req) -> Result<Resp, Resp> {
             req.only(&[Method::GET])?;
             Ok(system_info(app, side))
         }
+        // `--forge look-alike`: the token path reached under another name answers forged JSON.
+        "/desktop/sso/token"
+            if app.faults.forge() == Some(ForgeMode::LookAlike)
+                && req
+                    .header("host")
+                    .is_some_and(|h| h.starts_with("localhost")) =>
+        {
+            Ok(crate::forge::forged_json(app))
+        }
         "/desktop/sso/token" => match req.method {
             Method::GET => token_get(app, side, req),
             Method::POST => crate::refresh::post(app, side, req),

@@ -280,6 +280,11 @@ pub(crate) fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
     match app.faults.forge() {
         Some(ForgeMode::IdpJson) => return Resp::redirect(&s.at(&s.idp, "/desktop/sso/token")),
         Some(ForgeMode::IdsJson) => return Resp::redirect(&s.at(&s.ids, "/desktop/sso/token")),
+        Some(ForgeMode::LookAlike) => {
+            let mut look_alike = s.finesse.clone();
+            let _ = look_alike.set_host(Some("localhost"));
+            return Resp::redirect(&s.at(&look_alike, "/desktop/sso/token"));
+        }
         _ => {}
     }
     let acs = s.acs_url();

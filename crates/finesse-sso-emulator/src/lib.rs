@@ -135,13 +135,30 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
             config.sides
         )));
     }
-    let finesse_l = bind("Finesse", config.finesse_port).await?;
+    if config.vpnless && config.sides == 2 {
+        return Err(EmulatorError::Config(
+            "--vpnless with --sides 2: one proxy in front of two sides is not modelled".into(),
+        ));
+    }
+    // `--vpnless`: only the proxy listens (on the Finesse port); Finesse, IdS and the IdP are
+    // reached through it, as from outside the contact center's network.
+    let finesse_l = bind(
+        if config.vpnless { "proxy" } else { "Finesse" },
+        config.finesse_port,
+    )
+    .await?;
     let second_l = match config.sides {
         2 => Some(bind("second Finesse side", 0).await?),
         _ => None,
     };
-    let ids_l = bind("IdS", config.ids_port).await?;
-    let idp_l = bind("IdP", config.idp_port).await?;
+    let (ids_l, idp_l) = if config.vpnless {
+        (None, None)
+    } else {
+        (
+            Some(bind("IdS", config.ids_port).await?),
+            Some(bind("IdP", config.idp_port).await?),
+        )
+    };
     let cert_host = idp_cert::CertHost::prepare(&config).await?;
 
     let tls = if config.no_tls {
@@ -164,7 +181,15 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
             .map_err(|e| EmulatorError::Config(e.to_string()))
     };
-    let (finesse, ids, idp) = (url_of(&finesse_l)?, url_of(&ids_l)?, url_of(&idp_l)?);
+    let finesse = url_of(&finesse_l)?;
+    let ids = match &ids_l {
+        Some(l) => url_of(l)?,
+        None => finesse.clone(),
+    };
+    let idp = match &idp_l {
+        Some(l) => url_of(l)?,
+        None => finesse.clone(),
+    };
     let mut sides = vec![finesse.clone()];
     if let Some(l) = &second_l {
         sides.push(url_of(l)?);
@@ -209,12 +234,18 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
     let (stop, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
     let second = second_l.map(|l| (l, Origin::Finesse(1)));
+    let front = if ids_l.is_none() {
+        Origin::Proxy
+    } else {
+        Origin::Finesse(0)
+    };
     for (tcp, origin) in [
-        (finesse_l, Origin::Finesse(0)),
+        (Some(finesse_l), front),
         (ids_l, Origin::Ids),
         (idp_l, Origin::Idp),
     ]
     .into_iter()
+    .filter_map(|(l, o)| l.map(|l| (l, o)))
     .chain(second)
     {
         servers.push(listener::spawn(

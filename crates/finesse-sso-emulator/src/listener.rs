@@ -160,10 +160,19 @@ pub(crate) async fn dispatch(
     req: Request<Incoming>,
 ) -> Response<Answer> {
     // The notification service takes the connection over (WebSocket, RFC 7395).
-    if let Origin::Finesse(side) = origin
+    let ws_side = match origin {
+        Origin::Finesse(side) => Some(side),
+        // The VPN-less proxy fronts the one side.
+        Origin::Proxy => Some(0),
+        _ => None,
+    };
+    if let Some(side) = ws_side
         && crate::xmpp::is_ws_path(req.uri().path())
     {
         *app.state().request_counts.entry("/ws/".into()).or_insert(0) += 1;
+        if let (Some(status), _) = app.faults.for_path("/ws/") {
+            return into_hyper(crate::router::injected(app, origin, status));
+        }
         if let Some(refused) = crate::router::out_of_service(app, side, "/ws/") {
             return into_hyper(refused);
         }

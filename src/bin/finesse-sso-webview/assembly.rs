@@ -158,7 +158,9 @@ pub fn assemble(
     })
 }
 
-/// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it).
+/// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it),
+/// for Finesse's `/desktop` paths only: behind the VPN-less proxy, IdS (`/ids`) and the IdP
+/// may share that origin, and they need not see it.
 fn restore_cookies(webview: &WebView, req: &WindowRequest) {
     let finesse = &req.finesse;
     let host = finesse.host_str().unwrap_or("").to_string();
@@ -171,7 +173,7 @@ fn restore_cookies(webview: &WebView, req: &WindowRequest) {
     restored.push(
         cookie::Cookie::build(("cc_username", req.user.clone()))
             .domain(host)
-            .path("/")
+            .path("/desktop")
             .secure(finesse.scheme() == "https")
             .http_only(true)
             .build(),

@@ -541,6 +541,15 @@ impl Session {
                 let finished = self.last_page.as_ref().map(|(u, _)| u.clone());
                 self.load_cancelled(finished.unwrap_or_else(|| url.to_string()))
             }
+            // The VPN-less proxy's client block or rate limit on the token URL: its own kinds.
+            Err(refusal @ CaptureRefusal::Status(418 | 429)) => Some(WindowOutcome::error(
+                if refusal == CaptureRefusal::Status(418) {
+                    ErrorKind::ProxyBlocked
+                } else {
+                    ErrorKind::RateLimited
+                },
+                format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),
+            )),
             Err(refusal) => Some(WindowOutcome::error(
                 ErrorKind::Server,
                 format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),

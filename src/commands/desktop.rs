@@ -160,7 +160,8 @@ pub async fn run(args: &DesktopArgs, verbosity: u8, log_format: LogFormat) -> Re
             via_agent(&mut client, op).await?
         }
         Err(Error::AgentNotRunning(_)) => {
-            let target = Target::from_args(&server)?;
+            // With two sides listed, the one in service (its REST calls and its window).
+            let target = Target::from_args(&server)?.in_service().await?;
             let opts = SignInOptions {
                 timeout: Duration::from_secs(common.timeout),
                 verbosity,

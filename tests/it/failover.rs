@@ -341,7 +341,7 @@ async fn desktop_calls_leave_a_side_gone_out_without_a_notification_session() {
 /// `login --server A,B` with side A out: the window signs in on side B and the output names it.
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(skip_window_tests, ignore = "FINESSE_SSO_SKIP_WINDOW_TESTS is set")]
-async fn login_with_both_sides_signs_in_on_the_side_in_service() {
+async fn login_and_desktop_with_both_sides_use_the_side_in_service() {
     crate::support::need_display();
     let e = emulator(&[
         "--auto-login",
@@ -375,6 +375,20 @@ async fn login_with_both_sides_signs_in_on_the_side_in_service() {
         e.issued_access_tokens(),
         vec![v["token"].as_str().unwrap().to_string()]
     );
+    // `desktop` without an agent signs in and calls the User API on the side in service too.
+    let mut cmd = crate::support::cli(home.path());
+    cmd.args(["desktop", "user"])
+        .args(["--server", &format!("{},{}", name(&a), name(&b))])
+        .args(["--user", "agent1"])
+        .arg("--ca-file")
+        .arg(e.ca_file().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let o = crate::support::output(cmd).await;
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "stderr: {err}");
+    let u: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(u["loginId"], "1001", "{u}");
     assert!(
         e.xmpp().violations().is_empty(),
         "side A was only asked for SystemInfo: {:?}",

@@ -1,6 +1,10 @@
 //! The client certificate (or smart card) offered to an IdP that asks for one: the
 //! `[client_certificate]` config table, its checks, and the PIN held for the sign-ins of one
-//! process (asked once, in memory only, forgotten when the card or file refuses it).
+//! process (asked once, in memory only, forgotten when the card or file refuses it); and the
+//! selection from a store that offers a list (Windows, macOS): which certificate the rules
+//! pick, and what to tell the engine when none fits.
+
+pub mod names;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -9,6 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::redact::Secret;
+
+pub use names::CertNames;
 
 /// `[client_certificate]`: where the certificate is, and which one to pick where the engine
 /// offers a list (WebView2, the macOS keychain). Paths and URIs only; never key bytes or a PIN.
@@ -78,6 +84,74 @@ impl ClientCertificate {
             (_, Some(u)) => format!("smart card {u}"),
             _ => "the certificate chosen by the issuer/subject rules".into(),
         }
+    }
+}
+
+impl ClientCertificate {
+    /// Whether an `issuer` or `subject` rule is set: without one, no certificate of a store is
+    /// offered on the person's behalf (it would tell the IdP who they are).
+    pub fn has_rules(&self) -> bool {
+        self.issuer.is_some() || self.subject.is_some()
+    }
+
+    /// Whether a certificate with these names satisfies every rule given (an absent rule
+    /// passes). A rule is satisfied when any of that side's names matches it.
+    pub fn selects(&self, names: &CertNames) -> bool {
+        let fits = |rule: &Option<String>, names: &[String]| {
+            rule.as_deref()
+                .is_none_or(|r| names.iter().any(|n| name_matches(r, n)))
+        };
+        fits(&self.subject, &names.subject) && fits(&self.issuer, &names.issuer)
+    }
+}
+
+/// What to tell an engine whose store offers certificates (WebView2's list, the macOS
+/// keychain) when a server asks for one.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CertAnswer<C> {
+    /// The first certificate the rules select.
+    Offer(C, CertNames),
+    /// The engine's own way (WebView2's picker; WKWebView continues without a certificate): the
+    /// person may pick one or choose another sign-in method.
+    EngineDefault,
+    /// Non-interactive and nothing fits: the sign-in ends with this (`ErrorKind::Usage`).
+    Refuse(String),
+}
+
+/// The one decision for both stores: the first offered certificate the rules select; else,
+/// interactive, the engine's default; else a refusal naming the host and what to configure.
+/// `store` names where certificates came from ("the Windows store").
+pub fn answer_request<C>(
+    config: Option<&ClientCertificate>,
+    interactive: bool,
+    hostport: &str,
+    store: &str,
+    offered: impl IntoIterator<Item = (C, CertNames)>,
+) -> CertAnswer<C> {
+    let rules = config.filter(|c| c.has_rules());
+    if let Some(rules) = rules
+        && let Some((cert, names)) = offered.into_iter().find(|(_, n)| rules.selects(n))
+    {
+        return CertAnswer::Offer(cert, names);
+    }
+    if interactive {
+        return CertAnswer::EngineDefault;
+    }
+    CertAnswer::Refuse(none_fits(hostport, store, rules.is_some()))
+}
+
+/// "asks for a client certificate and none …": the words every platform uses for it.
+pub fn none_fits(hostport: &str, store: &str, has_rules: bool) -> String {
+    if has_rules {
+        format!(
+            "{hostport} asks for a client certificate and none in {store} matches \
+             [client_certificate] (its issuer/subject rules; docs/administrators.md)"
+        )
+    } else {
+        format!(
+            "{hostport} asks for a client certificate and none is configured: set `issuer` or \
+             `subject` in [client_certificate] to pick one from {store} (docs/administrators.md)"
+        )
     }
 }
 
@@ -153,6 +227,100 @@ mod tests {
         assert!(!name_matches("fabrikam", n));
         assert!(!name_matches("CN=agent2*", n));
         assert!(name_matches("*", n));
+    }
+
+    fn names(subject: &[&str], issuer: &[&str]) -> CertNames {
+        let v = |s: &[&str]| s.iter().map(|n| n.to_string()).collect();
+        CertNames {
+            subject: v(subject),
+            issuer: v(issuer),
+        }
+    }
+
+    #[test]
+    fn every_rule_given_must_fit_some_name_of_its_side() {
+        let agent = names(
+            &["agent1", "CN=agent1, O=Contoso"],
+            &["Contoso Issuing CA", "CN=Contoso Issuing CA, O=Contoso"],
+        );
+        let rules = |issuer: Option<&str>, subject: Option<&str>| ClientCertificate {
+            issuer: issuer.map(Into::into),
+            subject: subject.map(Into::into),
+            ..Default::default()
+        };
+        assert!(rules(Some("Contoso Issuing CA"), Some("*agent1*")).selects(&agent));
+        // A whole-name pattern fits the display name or the distinguished name.
+        assert!(rules(None, Some("agent1")).selects(&agent));
+        assert!(rules(None, Some("agent*")).selects(&agent));
+        assert!(rules(None, Some("CN=agent1, O=*")).selects(&agent));
+        assert!(rules(Some("*, O=Contoso"), None).selects(&agent));
+        // Each rule on its own side: the subject's name does not satisfy the issuer rule.
+        assert!(!rules(Some("agent1"), None).selects(&agent));
+        assert!(!rules(Some("Contoso"), Some("agent2")).selects(&agent));
+        assert!(!rules(Some("Fabrikam"), Some("agent1")).selects(&agent));
+        assert!(rules(None, None).selects(&agent));
+        assert!(!rules(None, None).has_rules());
+        assert!(!rules(None, Some("x")).selects(&CertNames::default()));
+    }
+
+    #[test]
+    fn the_answer_is_the_first_selected_else_the_engine_else_a_refusal() {
+        let offered = || {
+            vec![
+                (1, names(&["agent2"], &["Fabrikam CA"])),
+                (2, names(&["agent1"], &["Contoso CA"])),
+                (3, names(&["agent1b"], &["Contoso CA"])),
+            ]
+        };
+        let config = ClientCertificate {
+            issuer: Some("contoso".into()),
+            ..Default::default()
+        };
+        let host = "idp.example:443";
+        match answer_request(Some(&config), false, host, "the keychain", offered()) {
+            CertAnswer::Offer(2, n) => assert_eq!(n.describe(), "agent1 (issuer Contoso CA)"),
+            other => panic!("{other:?}"),
+        }
+        let none = ClientCertificate {
+            subject: Some("agent9".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            answer_request(Some(&none), true, host, "the keychain", offered()),
+            CertAnswer::EngineDefault
+        );
+        let CertAnswer::Refuse(m) =
+            answer_request(Some(&none), false, host, "the keychain", offered())
+        else {
+            panic!("not refused")
+        };
+        assert!(
+            m.contains(
+                "idp.example:443 asks for a client certificate and none in the keychain matches"
+            ),
+            "{m}"
+        );
+        // No rules (a `file` is not a rule): nothing of the store is offered, even when one
+        // certificate would fit anything.
+        let file_only = ClientCertificate {
+            file: Some("a.p12".into()),
+            ..Default::default()
+        };
+        for config in [Some(&file_only), None] {
+            assert_eq!(
+                answer_request(config, true, host, "the keychain", offered()),
+                CertAnswer::EngineDefault
+            );
+            let CertAnswer::Refuse(m) =
+                answer_request(config, false, host, "the keychain", offered())
+            else {
+                panic!("not refused")
+            };
+            assert!(
+                m.contains("none is configured: set `issuer` or `subject`"),
+                "{m}"
+            );
+        }
     }
 
     #[test]

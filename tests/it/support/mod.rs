@@ -14,7 +14,7 @@ pub mod kdc;
 pub mod softhsm;
 #[cfg(target_os = "linux")] // its one user, tests/it/proxy.rs, runs on Linux
 pub mod tinyproxy;
-#[cfg(target_os = "linux")]
+#[cfg(target_os = "linux")] // /proc and X11: its users (placement, rendering, popup) are Linux's
 pub mod x11;
 
 use std::path::Path;

@@ -1,7 +1,8 @@
 //! macOS (WKWebView): process set-up, the webview in the window, `--ca-file` (the keychain
 //! only), and native capture: the navigation delegate that judges WebKit's main-frame response
 //! before it renders and reads the token body in an isolated content world for that navigation
-//! only (`capture_delegate`).
+//! only, and answers client-certificate challenges from the keychain (`capture_delegate`,
+//! `macos_cert`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -68,7 +69,14 @@ pub fn attach_hooks(
     last_denied: Rc<RefCell<Option<DenyReason>>>,
 ) {
     let wk = webview.webview();
-    if !CaptureDelegate::install(&wk, Flow::new(&req.finesse), proxy.clone(), last_denied) {
+    let certificate = (req.client_certificate.clone(), req.interactive);
+    if !CaptureDelegate::install(
+        &wk,
+        Flow::new(&req.finesse),
+        proxy.clone(),
+        last_denied,
+        certificate,
+    ) {
         // Without it nothing could be captured: say so now rather than time out.
         let _ = proxy.send_event(Ev::Fail {
             kind: finesse_sso::error::ErrorKind::Webview,

@@ -61,6 +61,8 @@ mod capture_delegate;
 #[cfg(target_os = "macos")]
 mod macos;
 #[cfg(target_os = "macos")]
+mod macos_cert;
+#[cfg(target_os = "macos")]
 pub use macos::*;
 #[cfg(target_os = "macos")]
 mod macos_popup;

@@ -4,7 +4,7 @@
 //! card's PIN is asked by its own Windows Security prompt (the CSP's), never by us.
 //! Compile-checked only: no WebView2 runtime runs here (docs/administrators.md).
 
-use finesse_sso::client_cert::{ClientCertificate, name_matches};
+use finesse_sso::client_cert::{CertAnswer, CertNames, answer_request};
 use finesse_sso::error::ErrorKind;
 use finesse_sso::window::WindowRequest;
 use tao::event_loop::EventLoopProxy;
@@ -33,16 +33,16 @@ pub fn attach(core: &ICoreWebView2, req: &WindowRequest, proxy: EventLoopProxy<E
             args.Port(&mut port)?;
         }
         let hostport = format!("{}:{port}", take_pwstr(host));
-        // SAFETY: the event's own args, inside its handler.
-        let offered = unsafe { args.MutuallyTrustedCertificates()? };
-        let chosen = match &config {
-            Some(rules) => choose(&offered, rules)?,
-            None => None,
+        // Only read when rules can select from it.
+        let offered = match &config {
+            Some(rules) if rules.has_rules() => trusted_certificates(&args)?,
+            _ => Vec::new(),
         };
-        match chosen {
-            Some((cert, subject, issuer)) => {
+        match answer_request(config.as_ref(), interactive, &hostport, STORE, offered) {
+            CertAnswer::Offer(cert, names) => {
                 tracing::info!(
-                    "{hostport} asks for a client certificate: offering {subject} (issuer {issuer})"
+                    "{hostport} asks for a client certificate: offering {}",
+                    names.describe()
                 );
                 // SAFETY: a certificate of this event's own collection.
                 unsafe {
@@ -51,19 +51,15 @@ pub fn attach(core: &ICoreWebView2, req: &WindowRequest, proxy: EventLoopProxy<E
                 }
             }
             // The person picks in WebView2's own dialog, or chooses another sign-in method.
-            None if interactive => {
+            CertAnswer::EngineDefault => {
                 tracing::info!("{hostport} asks for a client certificate; none matches the config")
             }
-            None => {
+            CertAnswer::Refuse(message) => {
                 // SAFETY: as above.
                 unsafe { args.SetCancel(true)? };
                 let _ = proxy.send_event(Ev::Fail {
                     kind: ErrorKind::Usage,
-                    message: format!(
-                        "{hostport} asks for a client certificate and none in the Windows store \
-                         matches [client_certificate] (its issuer/subject rules; \
-                         docs/administrators.md)"
-                    ),
+                    message,
                 });
             }
         }
@@ -76,18 +72,21 @@ pub fn attach(core: &ICoreWebView2, req: &WindowRequest, proxy: EventLoopProxy<E
     }
 }
 
-/// The first certificate whose subject and issuer satisfy the rules (absent rules pass), with
-/// both names for the log. `file` and `pkcs11_uri` are Linux's: the store is Windows' source.
-fn choose(
-    offered: &ICoreWebView2ClientCertificateCollection,
-    rules: &ClientCertificate,
-) -> windows::core::Result<Option<(ICoreWebView2ClientCertificate, String, String)>> {
-    if rules.issuer.is_none() && rules.subject.is_none() {
-        return Ok(None);
-    }
+/// Where the certificates come from, in messages.
+const STORE: &str = "the Windows store";
+
+/// The certificates WebView2 offers (those the server trusts, in the store's order), each with
+/// its subject and issuer as WebView2 reports them. `file` and `pkcs11_uri` are Linux's: the
+/// store is Windows' source.
+fn trusted_certificates(
+    args: &ICoreWebView2ClientCertificateRequestedEventArgs,
+) -> windows::core::Result<Vec<(ICoreWebView2ClientCertificate, CertNames)>> {
+    // SAFETY: the event's own args, inside its handler.
+    let offered = unsafe { args.MutuallyTrustedCertificates()? };
     let mut count = 0u32;
     // SAFETY: a valid out-pointer.
     unsafe { offered.Count(&mut count)? };
+    let mut all = Vec::new();
     for i in 0..count {
         // SAFETY: an index below the collection's count.
         let cert = unsafe { offered.GetValueAtIndex(i)? };
@@ -97,13 +96,11 @@ fn choose(
             cert.Subject(&mut subject)?;
             cert.Issuer(&mut issuer)?;
         }
-        let (subject, issuer) = (take_pwstr(subject), take_pwstr(issuer));
-        let fits = |rule: &Option<String>, name: &str| {
-            rule.as_deref().is_none_or(|r| name_matches(r, name))
+        let names = CertNames {
+            subject: vec![take_pwstr(subject)],
+            issuer: vec![take_pwstr(issuer)],
         };
-        if fits(&rules.subject, &subject) && fits(&rules.issuer, &issuer) {
-            return Ok(Some((cert, subject, issuer)));
-        }
+        all.push((cert, names));
     }
-    Ok(None)
+    Ok(all)
 }

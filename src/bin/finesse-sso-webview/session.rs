@@ -372,13 +372,16 @@ impl Session {
             .last_page
             .as_ref()
             .is_some_and(|(u, _)| self.flow.borrow().is_token_endpoint(u));
-        if !still || token_page {
-            return;
-        }
+        // Only Linux looks (X11 pixels); elsewhere there is nothing to look with.
         #[cfg(target_os = "linux")]
-        if let Some(wv) = &self.webview {
+        if still
+            && !token_page
+            && let Some(wv) = &self.webview
+        {
             platform::linux_paint::check_paint(wv, self.proxy.clone(), seq);
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (still, token_page);
     }
 
     /// A look's result: blank looks in a row over a page with text are the renderer painting

@@ -159,13 +159,17 @@ async fn notification_latency_and_memory() {
         }
     };
     let token = c.token(0).await.unwrap().token.expose().clone();
-    let http = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(emu.ca_pem().unwrap().as_bytes()).unwrap(),
-        )
-        .no_proxy()
-        .build()
-        .unwrap();
+    // The helper's own client (its TLS provider and trust), as a supervisor's desktop's PUT.
+    let http = finesse_sso::http::client(
+        &finesse_sso::http::HttpOptions {
+            ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
+            follow_redirects: false,
+            timeout: Some(Duration::from_secs(20)),
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
     let put_url = emu.finesse_url().join("/finesse/api/User/1001").unwrap();
     let r = http
         .put(put_url.clone())

@@ -216,6 +216,18 @@ pub fn connection_status_event(id: Option<&Value>, s: &crate::ipc::events::Sessi
     )
 }
 
+/// A call as `Cisco / Agent / CallsStateChange`, a message Acqueon's SetUserInfo sets off
+/// (reference §6; its topic and data fields are not public, so the data is our `dialog`
+/// event's call).
+pub fn calls_state_change_event(id: Option<&Value>, c: &crate::ipc::events::Call) -> Value {
+    answer(
+        id,
+        ("Cisco", "Agent", "CallsStateChange"),
+        "CallsStateChange",
+        serde_json::to_value(c).unwrap_or_default(),
+    )
+}
+
 /// An asynchronous CTI error (Device Busy after a sign-in) as `Cisco / Agent / Error`.
 pub fn desktop_error_event(id: Option<&Value>, e: &crate::ipc::events::DesktopError) -> Value {
     answer(

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::reason_codes::{self, ReasonCodes};
 
 /// The states a user can be in here; `Reserved` and `Talking` are system-driven, by a call
-/// (`crate::call`).
+/// (the `call` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
     Logout,
@@ -39,7 +39,7 @@ pub(crate) struct Agent {
     pub state_change_time: String,
     pub mobile: Option<(String, String)>,
     /// The call the agent is on (ringing or answered).
-    pub call: Option<crate::call::Call>,
+    pub call: Option<Call>,
 }
 
 impl Agent {
@@ -60,6 +60,20 @@ impl Default for Agent {
             call: None,
         }
     }
+}
+
+/// The one call an agent is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    /// The agent's device on the call.
+    pub extension: String,
+    /// The Dialog's state: `ALERTING`, `ACTIVE`, then `DROPPED`.
+    pub state: &'static str,
+    /// When the call reached the agent (`startTime` of its participants).
+    pub started: String,
 }
 
 /// A parsed `<User>` request body.

@@ -3,25 +3,11 @@
 //! TALKING → READY) and publishing the Dialogs update and then the User update. The steps
 //! are pure functions of the agent, unit-tested; docs/emulator.md ("Calls") has the shapes.
 
-use crate::agent_state::{Agent, State};
+use crate::agent_state::{Agent, Call, State};
 use crate::pages::escape;
 
 /// Dialog ids start here (Finesse's are numbers; the value means nothing).
 const FIRST_DIALOG_ID: u64 = 16817;
-
-/// The one call an agent is on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Call {
-    pub id: String,
-    pub from: String,
-    pub to: String,
-    /// The agent's device on the call.
-    pub extension: String,
-    /// The Dialog's state: `ALERTING`, `ACTIVE`, then `DROPPED`.
-    pub state: &'static str,
-    /// When the call reached the agent (`startTime` of its participants).
-    pub started: String,
-}
 
 /// A Dialogs update to publish: the verb and the Dialog as it is now.
 type Step = Result<(&'static str, Call), String>;

@@ -479,6 +479,31 @@ mod tests {
         );
         assert_eq!(up["message"]["data"], json!({"status": "connected"}));
     }
+
+    #[test]
+    fn a_call_is_calls_state_change_with_the_dialog_fields() {
+        let c = crate::ipc::events::Call {
+            kind: "ended".into(),
+            id: "16818".into(),
+            state: "DROPPED".into(),
+            from: "5551234".into(),
+            to: "6000".into(),
+            direction: "inbound".into(),
+            call_type: Some("ACD_IN".into()),
+            media_type: Some("Voice".into()),
+        };
+        let v = calls_state_change_event(Some(&json!(7)), &c);
+        assert_eq!(
+            v,
+            json!({
+                "channel": "Cisco", "topic": "Agent", "subtopic": "CallsStateChange", "id": 7,
+                "message": {"event": "CallsStateChange", "source": "finesse-sso", "data": {
+                    "kind": "ended", "id": "16818", "state": "DROPPED", "from": "5551234",
+                    "to": "6000", "direction": "inbound", "callType": "ACD_IN", "mediaType": "Voice"
+                }}
+            })
+        );
+    }
 }
 
 #[cfg(test)]

@@ -171,7 +171,14 @@ fn tell(keeper: &Keeper, feed: &Feed, e: Event) {
                 .get_or_insert_with(|| side.as_str().trim_end_matches('/').to_string());
             feed.notice(keeper, Notice::System(s))
         }
-        Event::Dialogs(d) => tracing::debug!("notifications: {} dialog(s) updated", d.len()),
+        Event::Dialogs { event, dialogs } => {
+            // The direction rule needs the agent's extension: the User as last told.
+            let extension = feed.last_user().map(|u| u.extension);
+            for d in dialogs {
+                let call = super::calls::call(&event, d, extension.as_deref());
+                feed.notice(keeper, Notice::Dialog(call));
+            }
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use super::keeper::{Change, Keeper};
 use crate::finesse::user::User;
 use crate::ipc::acqueon;
 use crate::ipc::events::{
-    DesktopErrorEvent, EVENT_DESKTOP_ERROR, EVENT_NOTIFICATIONS, EVENT_SYSTEM, Notice,
-    NotificationsEvent, SessionState, SubscribeRequest, SystemEvent,
+    DesktopErrorEvent, DialogEvent, EVENT_DESKTOP_ERROR, EVENT_DIALOG, EVENT_NOTIFICATIONS,
+    EVENT_SYSTEM, Notice, NotificationsEvent, SessionState, SubscribeRequest, SystemEvent,
 };
 use crate::ipc::protocol::{self, EVENT_LOGGED_OUT, EVENT_TOKEN, Event, Id};
 
@@ -87,6 +87,10 @@ impl Formatter {
         let id = self.wants.id.clone();
         if self.wants.acqueon {
             return match n {
+                Notice::Dialog(c) => Some(protocol::line(&acqueon::calls_state_change_event(
+                    id.as_ref(),
+                    c,
+                ))),
                 Notice::System(s) => Some(protocol::line(&acqueon::system_event(
                     id.as_ref(),
                     &s.status,
@@ -102,6 +106,11 @@ impl Formatter {
             };
         }
         Some(match n {
+            Notice::Dialog(c) => protocol::line(&DialogEvent {
+                event: EVENT_DIALOG.into(),
+                id,
+                dialog: c.clone(),
+            }),
             Notice::System(s) => protocol::line(&SystemEvent {
                 event: EVENT_SYSTEM.into(),
                 id,

@@ -216,6 +216,18 @@ pub fn connection_status_event(id: Option<&Value>, s: &crate::ipc::events::Sessi
     )
 }
 
+/// A call as `Cisco / Agent / CallsStateChange`, a message Acqueon's SetUserInfo sets off
+/// (reference §6; its topic and data fields are not public, so the data is our `dialog`
+/// event's call).
+pub fn calls_state_change_event(id: Option<&Value>, c: &crate::ipc::events::Call) -> Value {
+    answer(
+        id,
+        ("Cisco", "Agent", "CallsStateChange"),
+        "CallsStateChange",
+        serde_json::to_value(c).unwrap_or_default(),
+    )
+}
+
 /// An asynchronous CTI error (Device Busy after a sign-in) as `Cisco / Agent / Error`.
 pub fn desktop_error_event(id: Option<&Value>, e: &crate::ipc::events::DesktopError) -> Value {
     answer(
@@ -466,6 +478,31 @@ mod tests {
             },
         );
         assert_eq!(up["message"]["data"], json!({"status": "connected"}));
+    }
+
+    #[test]
+    fn a_call_is_calls_state_change_with_the_dialog_fields() {
+        let c = crate::ipc::events::Call {
+            kind: "ended".into(),
+            id: "16818".into(),
+            state: "DROPPED".into(),
+            from: "5551234".into(),
+            to: "6000".into(),
+            direction: "inbound".into(),
+            call_type: Some("ACD_IN".into()),
+            media_type: Some("Voice".into()),
+        };
+        let v = calls_state_change_event(Some(&json!(7)), &c);
+        assert_eq!(
+            v,
+            json!({
+                "channel": "Cisco", "topic": "Agent", "subtopic": "CallsStateChange", "id": 7,
+                "message": {"event": "CallsStateChange", "source": "finesse-sso", "data": {
+                    "kind": "ended", "id": "16818", "state": "DROPPED", "from": "5551234",
+                    "to": "6000", "direction": "inbound", "callType": "ACD_IN", "mediaType": "Voice"
+                }}
+            })
+        );
     }
 }
 

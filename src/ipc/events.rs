@@ -1,6 +1,6 @@
 //! Wire types of the events the agent pushes from Finesse's notifications (issue 15) and of
-//! the `subscribe` request that asks for them: `system`, `desktop_error` and `notifications`
-//! (the session's state). The `user` event is `ipc::desktop::UserEvent`.
+//! the `subscribe` request that asks for them: `dialog` (a call), `system`, `desktop_error`
+//! and `notifications` (the session's state). The `user` event is `ipc::desktop::UserEvent`.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use crate::redact::Secret;
 pub const EVENT_SYSTEM: &str = "system";
 pub const EVENT_DESKTOP_ERROR: &str = "desktop_error";
 pub const EVENT_NOTIFICATIONS: &str = "notifications";
+pub const EVENT_DIALOG: &str = "dialog";
 
 /// `subscribe`. Without fields: tokens and the changes made through the agent, as in v1.0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,9 +103,40 @@ pub struct NotificationsEvent {
     pub session: SessionState,
 }
 
+/// One call (a Finesse Dialog) as a screen-pop needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Call {
+    /// `new` (Finesse POSTed the Dialog), `update` (PUT) or `ended` (DELETE).
+    pub kind: String,
+    /// The Dialog id (`/finesse/api/Dialog/<id>`).
+    pub id: String,
+    /// Finesse's Dialog state: `ALERTING`, `INITIATING`, `ACTIVE`, `HELD`, `DROPPED`, …
+    pub state: String,
+    /// The Dialog's `fromAddress` and `toAddress` (the caller's and the called number).
+    pub from: String,
+    pub to: String,
+    /// `inbound`, `outbound` or `unknown` (the rule is in `agent::calls`).
+    pub direction: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+/// `dialog`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogEvent {
+    pub event: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<serde_json::Value>,
+    pub dialog: Call,
+}
+
 /// What the notification session tells subscribers besides the User (the agent's broadcast).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
+    Dialog(Call),
     System(crate::notify::update::SystemStatus),
     DesktopError(DesktopError),
     Session(SessionState),
@@ -143,5 +175,29 @@ mod tests {
             serde_json::to_string(&n).unwrap(),
             r#"{"event":"notifications","state":"connected","jid":"1001@d/r"}"#
         );
+    }
+
+    #[test]
+    fn the_dialog_event_shape() {
+        let d = DialogEvent {
+            event: EVENT_DIALOG.into(),
+            id: Some("s".into()),
+            dialog: Call {
+                kind: "new".into(),
+                id: "16817".into(),
+                state: "ALERTING".into(),
+                from: "5551234".into(),
+                to: "1001001".into(),
+                direction: "inbound".into(),
+                call_type: Some("ACD_IN".into()),
+                media_type: None,
+            },
+        };
+        let line = serde_json::to_string(&d).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"dialog","id":"s","dialog":{"kind":"new","id":"16817","state":"ALERTING","from":"5551234","to":"1001001","direction":"inbound","callType":"ACD_IN"}}"#
+        );
+        assert_eq!(serde_json::from_str::<DialogEvent>(&line).unwrap(), d);
     }
 }

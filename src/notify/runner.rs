@@ -64,7 +64,11 @@ pub enum Event {
         source: String,
     },
     System(SystemStatus),
-    Dialogs(Vec<Dialog>),
+    /// A Dialogs update: `event` is `POST` (a new call), `PUT` (a change) or `DELETE` (ended).
+    Dialogs {
+        event: String,
+        dialogs: Vec<Dialog>,
+    },
 }
 
 /// Timings (Finesse's desktop: pings every 10 s, two missed → disconnected; reference §4.2).
@@ -143,7 +147,10 @@ pub fn event_of(login_id: &str, (node, payload): &Item) -> Option<Event> {
             source: u.source,
         }),
         (Node::System, Body::SystemInfo(s)) if source_ok => Some(Event::System(s)),
-        (Node::Dialogs, Body::Dialogs(d)) => Some(Event::Dialogs(d)),
+        (Node::Dialogs, Body::Dialogs(dialogs)) => Some(Event::Dialogs {
+            event: u.event,
+            dialogs,
+        }),
         (_, Body::Other(what)) => {
             tracing::debug!("notifications: ignored an update of <{what}>");
             None

@@ -41,6 +41,9 @@ pub struct Dialog {
     pub to_address: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub call_type: Option<String>,
+    /// `Voice` (or another media's name), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
 }
 
 /// SystemInfo's service status (`IN_SERVICE`, `OUT_OF_SERVICE`, `PARTIAL_SERVICE`), and for
@@ -120,19 +123,39 @@ fn body(payload: &str, obj: Node<'_>) -> Result<Body, String> {
                 .ok_or("a SystemInfo without <status>")?,
             ..SystemStatus::default()
         }),
-        "dialogs" | "dialog" => Body::Dialogs(
-            obj.descendants()
+        // `<dialogs><Dialog>…` (POST, DELETE on the Dialogs node) or one `<Dialog>` (PUT).
+        "dialogs" | "dialog" => {
+            let dialogs: Vec<Dialog> = std::iter::once(obj)
+                .chain(obj.children())
                 .filter(|d| d.is_element() && d.tag_name().name().eq_ignore_ascii_case("dialog"))
-                .map(|d| Dialog {
-                    id: text_of(d, "id").unwrap_or_default(),
-                    state: text_of(d, "state").unwrap_or_default(),
-                    from_address: text_of(d, "fromAddress").unwrap_or_default(),
-                    to_address: text_of(d, "toAddress").unwrap_or_default(),
-                    call_type: named(d, "mediaProperties").and_then(|m| text_of(m, "callType")),
-                })
-                .collect(),
-        ),
+                .map(dialog)
+                .collect::<Result<_, _>>()?;
+            if dialogs.is_empty() {
+                return Err("a <dialogs> without a <Dialog>".into());
+            }
+            Body::Dialogs(dialogs)
+        }
         _ => Body::Other(short(&name)),
+    })
+}
+
+/// One `<Dialog>`: a call without an id or a state is nothing a client could act on.
+fn dialog(d: Node<'_>) -> Result<Dialog, String> {
+    let required = |name: &str| {
+        text_of(d, name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| format!("a <Dialog> without <{name}>"))
+    };
+    let optional = |n: Option<Node<'_>>, name: &str| {
+        n.and_then(|n| text_of(n, name)).filter(|v| !v.is_empty())
+    };
+    Ok(Dialog {
+        id: required("id")?,
+        state: required("state")?,
+        from_address: text_of(d, "fromAddress").unwrap_or_default(),
+        to_address: text_of(d, "toAddress").unwrap_or_default(),
+        call_type: optional(named(d, "mediaProperties"), "callType"),
+        media_type: optional(Some(d), "mediaType"),
     })
 }
 
@@ -207,6 +230,45 @@ mod tests {
             (ds[0].id.as_str(), ds[0].call_type.as_deref()),
             ("18", Some("ACD_IN"))
         );
+        // A PUT carries one `<Dialog>`, not wrapped; participants' own `<Dialog>`-less
+        // `<state>`s are not the call's.
+        let put = parse(
+            "<Update><event>PUT</event><source>/finesse/api/Dialog/18</source><data><Dialog>\
+             <fromAddress>5551</fromAddress><id>18</id><mediaType>Voice</mediaType><participants><Participant>\
+             <mediaAddress>1001001</mediaAddress><state>ACTIVE</state></Participant></participants>\
+             <state>ACTIVE</state><toAddress>1001001</toAddress></Dialog></data></Update>",
+        )
+        .unwrap();
+        assert_eq!(
+            put.body,
+            Body::Dialogs(vec![Dialog {
+                id: "18".into(),
+                state: "ACTIVE".into(),
+                from_address: "5551".into(),
+                to_address: "1001001".into(),
+                call_type: None,
+                media_type: Some("Voice".into()),
+            }])
+        );
+    }
+
+    #[test]
+    fn malformed_dialogs_are_errors() {
+        for bad in [
+            // No id, no state, an empty id, nothing in the list.
+            "<Update><event>POST</event><source>/s</source><data><dialogs><Dialog><state>ALERTING</state></Dialog></dialogs></data></Update>",
+            "<Update><event>POST</event><source>/s</source><data><dialogs><Dialog><id>1</id></Dialog></dialogs></data></Update>",
+            "<Update><event>PUT</event><source>/s</source><data><Dialog><id> </id><state>ACTIVE</state></Dialog></data></Update>",
+            "<Update><event>POST</event><source>/s</source><data><dialogs/></data></Update>",
+            // One good, one without an id: the whole update is skipped, not half of it.
+            "<Update><event>POST</event><source>/s</source><data><dialogs><Dialog><id>1</id><state>ALERTING</state></Dialog>\
+             <Dialog><state>ALERTING</state></Dialog></dialogs></data></Update>",
+            // An entity expanding into the call's number.
+            "<!DOCTYPE Update [<!ENTITY n \"5551\">]><Update><event>POST</event><source>/s</source><data><dialogs><Dialog>\
+             <id>1</id><state>ALERTING</state><fromAddress>&n;</fromAddress></Dialog></dialogs></data></Update>",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

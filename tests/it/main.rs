@@ -13,6 +13,7 @@ mod closed_stdio;
 mod desktop;
 mod desktop_confirm;
 mod desktop_pipe;
+mod dialog;
 mod doctor;
 mod emulator;
 mod failover;

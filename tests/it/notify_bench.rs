@@ -41,7 +41,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 /// The body of change `i`: READY and NOT_READY (with a reason) in turn.
 fn change(i: usize) -> &'static str {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         "<User><state>READY</state></User>"
     } else {
         "<User><state>NOT_READY</state><reasonCodeId>17</reasonCodeId></User>"

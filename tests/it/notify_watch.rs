@@ -1,5 +1,5 @@
 //! `finesse-sso desktop watch` at `-vvv` against an agent holding a notification session: one
-//! JSON line per event on stdout until Ctrl-C (exit 0), never a token; and no token or SASL
+//! JSON line per event on stdout (a call's `dialog` too) until Ctrl-C (exit 0), never a token; and no token or SASL
 //! PLAIN payload in the watch's or the agent's logs, where the inferred credential form is
 //! named.
 #![cfg(unix)]
@@ -61,6 +61,36 @@ async fn watch_prints_events_until_interrupted_and_logs_no_secret() {
         (Some("user"), Some("NOT_READY")),
         "{ev}"
     );
+    // A call: the `dialog` line as the agent sent it, then the agent's RESERVED.
+    let _: UserResult = c
+        .call(Request::DesktopState(
+            finesse_sso::ipc::desktop::StateRequest {
+                state: "READY".into(),
+                reason: None,
+                password: None,
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next().await["user"]["state"], "READY");
+    let id = e.ring("1001", "5551234", "6000").unwrap();
+    let ev = next().await;
+    assert_eq!(
+        (
+            ev["event"].as_str(),
+            ev["dialog"]["kind"].as_str(),
+            ev["dialog"]["id"].as_str(),
+            ev["dialog"]["from"].as_str()
+        ),
+        (
+            Some("dialog"),
+            Some("new"),
+            Some(id.as_str()),
+            Some("5551234")
+        ),
+        "{ev}"
+    );
+    assert_eq!(next().await["user"]["state"], "RESERVED");
     // Ctrl-C ends it cleanly.
     // SAFETY: kill(2) on our own child's pid, which has not been reaped (we hold it).
     let rc = unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };

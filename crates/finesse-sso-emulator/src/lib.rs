@@ -6,6 +6,7 @@
 
 mod agent_state;
 mod app;
+mod call;
 pub mod config;
 mod duration;
 mod endpoints;

@@ -300,7 +300,7 @@ pub(crate) fn parse_put(body: &[u8]) -> Result<Put, String> {
 }
 
 /// Finesse's timestamp form, `YYYY-MM-DDThh:MM:ss.SSSZ`.
-fn finesse_time() -> String {
+pub(crate) fn finesse_time() -> String {
     let f = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
@@ -325,6 +325,13 @@ pub(crate) fn force_logout(app: &App, login_id: &str, reason: i64) -> Option<Str
             ..Agent::default()
         };
     }
+    let codes = ReasonCodes::new(app.settings.config.user_api.no_reason_codes);
+    Some(user_xml(app, &user, codes, "user"))
+}
+
+/// The `<user>` of `login_id`'s User notification as its agent state is now.
+pub(crate) fn user_notification(app: &App, login_id: &str) -> Option<String> {
+    let user = app.settings.users.find(login_id)?.clone();
     let codes = ReasonCodes::new(app.settings.config.user_api.no_reason_codes);
     Some(user_xml(app, &user, codes, "user"))
 }

@@ -526,6 +526,15 @@ impl Session {
                 &st::user_update("9999", &ready("9999"), None),
             ),
             n(node, &st::user_update(&login_id, &ready("9999"), None)),
+            // A call on another user's Dialogs node, and one without an id on this user's.
+            n(
+                "/finesse/api/User/9999/Dialogs",
+                &st::dialog_update("POST", "9999", "666", &stray_dialog("<id>666</id>")),
+            ),
+            n(
+                &format!("/finesse/api/User/{login_id}/Dialogs"),
+                &st::dialog_update("POST", &login_id, "", &stray_dialog("")),
+            ),
         ]
     }
 
@@ -556,4 +565,12 @@ impl Session {
 
 async fn send(ws: &mut Ws, frame: String) -> Result<(), ()> {
     ws.send(Message::text(frame)).await.map_err(|_| ())
+}
+
+/// A ringing call from 666 for the malformed knob; `id` is its `<id>` element, if any.
+fn stray_dialog(id: &str) -> String {
+    format!(
+        "<Dialog><fromAddress>666</fromAddress>{id}<mediaProperties><callType>ACD_IN</callType>\
+         </mediaProperties><state>ALERTING</state><toAddress>6666</toAddress></Dialog>"
+    )
 }

@@ -104,6 +104,17 @@ impl XmppControl {
         });
     }
 
+    /// Publishes a Dialogs update of `login_id` on its Dialogs node (a call, `crate::call`).
+    pub(crate) fn publish_dialog(&self, login_id: &str, update: String) {
+        self.publish(Published {
+            login_id: Some(login_id.to_string()),
+            side: None,
+            node: format!("/finesse/api/User/{login_id}/Dialogs"),
+            update: update.into(),
+            then_drop: false,
+        });
+    }
+
     /// Publishes an asynchronous CTI error for `login_id` (reference §1.3).
     pub(crate) fn publish_api_error(
         &self,

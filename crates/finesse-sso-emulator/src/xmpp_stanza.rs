@@ -285,6 +285,29 @@ pub(crate) fn api_errors_update(
     )
 }
 
+/// A Dialogs notification: `POST`/`DELETE` carry `<dialogs><Dialog>` with the user's Dialogs
+/// node as the source, `PUT` the one `<Dialog>` with its own URI (docs/emulator.md, "Calls").
+pub(crate) fn dialog_update(
+    event: &str,
+    login_id: &str,
+    dialog_id: &str,
+    dialog_xml: &str,
+) -> String {
+    let (source, data) = match event {
+        "PUT" => (
+            format!("/finesse/api/Dialog/{}", escape(dialog_id)),
+            dialog_xml.to_string(),
+        ),
+        _ => (
+            format!("/finesse/api/User/{}/Dialogs", escape(login_id)),
+            format!("<dialogs>{dialog_xml}</dialogs>"),
+        ),
+    };
+    format!(
+        "<Update><data>{data}</data><event>{event}</event><requestId></requestId><source>{source}</source></Update>"
+    )
+}
+
 /// A SystemInfo notification carrying the status (`IN_SERVICE`, `OUT_OF_SERVICE`).
 pub(crate) fn system_info_update(status: &str) -> String {
     format!(

@@ -381,8 +381,34 @@ async fn faults_pings_busy_device_drops_and_forced_logout() {
         }
         hostile += 1;
     }
-    assert_eq!(hostile, 6);
+    assert_eq!(hostile, 8);
     e.xmpp().set_malformed(false);
+
+    // A call: the Dialogs update on the user's Dialogs node, then the User's new state; the
+    // answer's PUT carries the one <Dialog> with its own URI as the source.
+    let id = e.ring("1001", "5551234", "6000").unwrap();
+    let d = r.expect("&lt;dialogs&gt;&lt;Dialog&gt;").await;
+    assert!(
+        d.contains("node=\"/finesse/api/User/1001/Dialogs\"")
+            && d.contains("&lt;event&gt;POST&lt;/event&gt;")
+            && d.contains(&format!("&lt;id&gt;{id}&lt;/id&gt;"))
+            && d.contains("&lt;fromAddress&gt;5551234&lt;/fromAddress&gt;")
+            && d.contains("&lt;callType&gt;ACD_IN&lt;/callType&gt;"),
+        "{d}"
+    );
+    r.expect("&lt;state&gt;RESERVED&lt;/state&gt;").await;
+    assert_eq!(e.agent_state("1001"), "RESERVED");
+    e.answer("1001").unwrap();
+    let a = r
+        .expect(&format!(
+            "&lt;source&gt;/finesse/api/Dialog/{id}&lt;/source&gt;"
+        ))
+        .await;
+    assert!(a.contains("&lt;event&gt;PUT&lt;/event&gt;"), "{a}");
+    r.expect("&lt;state&gt;TALKING&lt;/state&gt;").await;
+    e.hang_up("1001").unwrap();
+    r.expect("&lt;event&gt;DELETE&lt;/event&gt;").await;
+    r.expect("&lt;state&gt;READY&lt;/state&gt;").await;
 
     // Dropped: the connection ends without a word; the agent stays signed in while the
     // forced-logout delay runs, and presence coming back cancels it.

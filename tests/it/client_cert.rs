@@ -199,9 +199,19 @@ async fn a_wrong_pin_is_offered_once_and_ends_the_sign_in_clearly() {
         "{}",
         text(&o.stderr)
     );
-    // SoftHSM2 quirk, not understood: the process right after a sign-in sometimes (1 run in 3)
-    // does not find the certificate; a fresh process listing it first avoids that.
-    card.wait_until_listed(Duration::from_secs(10));
+    // The wrong PIN on a card of its own: after a sign-in through one SoftHSM2 token, later
+    // processes sometimes could not list its certificate at all, even 10 s on (root cause not
+    // found; a one-sign-in-per-token setup never showed it). One token per sign-in here, as
+    // in every other smart-card test.
+    let card_dir = dir.path().join("second-card");
+    std::fs::create_dir_all(&card_dir).unwrap();
+    let card = SoftHsm::new(
+        &card_dir,
+        "finesse-card",
+        "agent1",
+        PIN,
+        &ca.client("agent1"),
+    );
     let home = tempfile::tempdir().unwrap();
     configure(home.path(), &format!("pkcs11_uri = {:?}", card.uri));
     let mut c = login(home.path(), &emu, &["--pin-stdin"]);

@@ -210,27 +210,6 @@ impl SoftHsm {
             .env("XDG_CONFIG_HOME", &self.xdg_config);
     }
 
-    /// Waits until a fresh process (p11tool, through p11-kit as GLib goes) lists the card's
-    /// certificate; fails after `within`.
-    pub fn wait_until_listed(&self, within: std::time::Duration) {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let mut l = Command::new("p11tool");
-            l.args(["--list-all-certs", &self.uri]);
-            self.configure(&mut l);
-            let o = l.stdin(Stdio::null()).output().unwrap();
-            if String::from_utf8_lossy(&o.stdout).contains("URL: pkcs11:") {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the card's certificate is not listed within {within:?}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-
     fn run(&self, cmd: &mut Command) {
         self.configure(cmd);
         let o = cmd.stdin(Stdio::null()).output().unwrap();

@@ -118,7 +118,7 @@ impl Raw {
     }
 }
 
-async fn token(e: &Emulator) -> String {
+pub(super) async fn token(e: &Emulator) -> String {
     driver(e, demo())
         .sign_in(&mut Flow::new(e.finesse_url()), "agent1")
         .await
@@ -128,7 +128,7 @@ async fn token(e: &Emulator) -> String {
         .clone()
 }
 
-async fn put(e: &Emulator, token: &str, body: &str, request_id: &str) -> u16 {
+pub(super) async fn put(e: &Emulator, token: &str, body: &str, request_id: &str) -> u16 {
     client(e, None)
         .put(at(e.finesse_url(), "/finesse/api/User/1001"))
         .bearer_auth(token)
@@ -142,7 +142,7 @@ async fn put(e: &Emulator, token: &str, body: &str, request_id: &str) -> u16 {
         .as_u16()
 }
 
-async fn get_user(e: &Emulator, token: &str) {
+pub(super) async fn get_user(e: &Emulator, token: &str) {
     let r = client(e, None)
         .get(at(e.finesse_url(), "/finesse/api/User/1001"))
         .bearer_auth(token)

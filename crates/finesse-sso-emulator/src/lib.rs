@@ -347,6 +347,7 @@ impl Emulator {
             "ids_url": s.ids.as_str(),
             "idp_url": s.idp.as_str(),
             "xmpp_url": self.xmpp_url().as_str(),
+            "bosh_url": self.bosh_url().as_str(),
             "sides": s.sides.iter().map(Url::as_str).collect::<Vec<_>>(),
             "token_url_template": format!("{}desktop/sso/token?cc_username={{user}}&return_refresh_token=true", s.finesse),
             "system_auth_mode": s.config.auth_mode.as_str(),

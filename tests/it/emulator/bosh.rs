@@ -271,7 +271,7 @@ async fn rid_and_the_body_are_strict() {
 }
 
 #[tokio::test]
-async fn a_drop_answers_the_held_poll_and_the_transport_knob_hides_a_path() {
+async fn a_drop_ends_the_session_and_the_transport_knob_hides_a_path() {
     let e = start(&["--xmpp-bosh-wait", "5s", "--xmpp-transport", "bosh"]).await;
     let t = token(&e).await;
     get_user(&e, &t).await;

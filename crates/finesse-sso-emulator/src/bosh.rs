@@ -1,7 +1,7 @@
 //! Finesse's notification service over BOSH (XEP-0124 with XEP-0206) at `/http-bind/` on the
 //! Finesse port, as 12.0/12.5 served it on 7443: POSTs of `text/xml` `<body/>`s, a session per
 //! `sid` whose task runs the same XMPP session core as the WebSocket service (`xmpp::Session`),
-//! `rid` strictly one more each request, one request held up to `wait`, the restart after SASL.
+//! `rid` strictly one more each request (one request early may wait for the one due), one request held up to `wait`, the restart after SASL.
 //! Strict: what a client gets wrong ends the session with a terminate and a recorded violation.
 
 use std::sync::Arc;
@@ -139,6 +139,7 @@ fn create(app: &Arc<App>, side: usize, b: ClientBody) -> String {
         wait,
         held: None,
         out: Vec::new(),
+        ahead: None,
     };
     tokio::spawn(task.run(requests));
     body::created(
@@ -166,6 +167,9 @@ struct Bosh {
     held: Option<(oneshot::Sender<String>, Instant)>,
     /// Stanzas for the client, sent with the next answer.
     out: Vec<String>,
+    /// A request that arrived one `rid` early (two in flight race): handled after the one due
+    /// (XEP-0124 §14.1).
+    ahead: Option<Exchange>,
 }
 
 impl Bosh {
@@ -251,9 +255,24 @@ impl Bosh {
         self.session.finish(why);
     }
 
-    /// One request: the held one (if any) is answered, this one is held; then its `rid`, a
-    /// restart, its stanzas and a terminate are handled in that order.
+    /// One request; one that is a `rid` early waits for the one due.
     fn on_request(&mut self, ex: Exchange) -> Option<Stop> {
+        if ex.body.rid == self.next_rid + 1 && self.ahead.is_none() {
+            self.ahead = Some(ex);
+            return None;
+        }
+        if let Some(stop) = self.on_due(ex) {
+            return Some(stop);
+        }
+        match self.ahead.take() {
+            Some(ex) => self.on_due(ex),
+            None => None,
+        }
+    }
+
+    /// The request due: the held one (if any) is answered, this one is held; then its `rid`, a
+    /// restart, its stanzas and a terminate are handled in that order.
+    fn on_due(&mut self, ex: Exchange) -> Option<Stop> {
         let payload = self.out.drain(..).collect::<String>();
         self.answer(body::reply(&payload));
         self.held = Some((ex.reply, Instant::now() + self.wait));

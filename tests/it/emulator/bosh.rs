@@ -244,10 +244,21 @@ async fn rid_and_the_body_are_strict() {
             .unwrap()
             .contains("rid 1000 where 1001")
     );
-    // A rid that skips one, too.
+    // One rid early waits for the one due (two requests in flight race; whichever arrives
+    // first, both are answered); two ahead ends the session.
+    let (r, _) = Raw::create(&e, 60).await;
+    let body = |rid: u64| format!("<body {HTTPBIND} rid=\"{rid}\" sid=\"{}\"/>", r.sid);
+    let (early, due) = tokio::join!(
+        Raw::post_raw(&r.http, &r.url, body(1002)),
+        Raw::post_raw(&r.http, &r.url, body(1001))
+    );
+    assert!(
+        !early.contains("terminate") && !due.contains("terminate"),
+        "{early} {due}"
+    );
     let (mut r, _) = Raw::create(&e, 60).await;
     assert!(
-        r.post_rid(1002, "", "")
+        r.post_rid(1003, "", "")
             .await
             .contains("condition=\"item-not-found\"")
     );

@@ -324,3 +324,65 @@ async fn a_drop_ends_the_session_and_the_transport_knob_hides_a_path() {
     assert_eq!(b.status(), 404);
     e.shutdown().await;
 }
+
+/// Our own connection (`notify::connection`) over BOSH: the same session machine as over the
+/// WebSocket, up to online, a state change on a held poll, and a clean terminate.
+#[tokio::test]
+async fn our_connection_runs_the_session_over_bosh() {
+    use finesse_sso::notify::connection::{Connection, Happening};
+    use finesse_sso::notify::session::{Credential, Login};
+    use finesse_sso::notify::transport::Reach;
+    let e = start(&["--xmpp-bosh-wait", "1s", "--xmpp-transport", "bosh"]).await;
+    let t = token(&e).await;
+    get_user(&e, &t).await;
+    let reach = Reach {
+        ca_pem: e.ca_pem().map(|p| p.as_bytes().to_vec()),
+        proxy: Default::default(),
+    };
+    let login = |credential| Login {
+        login_id: "1001".into(),
+        domain: "127.0.0.1".into(),
+        resource: Login::fresh_resource(),
+        credential,
+    };
+    let within = Duration::from_secs(10);
+    let presence = Duration::from_secs(5);
+    let bad = Credential::SsoToken("eyJhbGciOiJub25lIn0.e30.".to_string().into());
+    let err = Connection::establish(&e.bosh_url(), &reach, login(bad), within, presence)
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(err.exit_code(), 13, "{err}");
+    let good = Credential::SsoToken(t.clone().into());
+    let (mut conn, _) = Connection::establish(&e.bosh_url(), &reach, login(good), within, presence)
+        .await
+        .unwrap();
+    assert!(
+        conn.jid.starts_with("1001@127.0.0.1/finesse-sso-"),
+        "{}",
+        conn.jid
+    );
+    let body = "<User><state>LOGIN</state><extension>1001001</extension></User>";
+    assert_eq!(put(&e, &t, body, "req-1").await, 202);
+    let mut pings = tokio::time::interval(Duration::from_secs(60));
+    pings.tick().await;
+    let got = tokio::time::timeout(Duration::from_secs(10), conn.next(&mut pings, 3))
+        .await
+        .expect("an item in time");
+    let Happening::Item((node, payload)) = got else {
+        panic!("{got:?}");
+    };
+    assert_eq!(node, "/finesse/api/User/1001");
+    assert!(payload.contains("<state>NOT_READY</state>"), "{payload}");
+    conn.close(Duration::from_secs(5)).await;
+    let s = e.xmpp().sessions();
+    let last = s.last().unwrap();
+    assert_eq!(last.ended.as_deref(), Some("BOSH terminate"), "{s:?}");
+    assert_eq!(e.xmpp().present("1001"), 0);
+    assert!(
+        e.xmpp().violations().is_empty(),
+        "{:?}",
+        e.xmpp().violations()
+    );
+    e.shutdown().await;
+}

@@ -61,6 +61,8 @@ pub struct AgentSection {
     pub max_prompts_per_hour: Option<u32>,
     pub sign_in_timeout: Option<u64>,
     pub max_clients: Option<usize>,
+    /// `websocket`, `bosh` or `auto` (Finesse notifications' transport).
+    pub notifications: Option<crate::notify::transport::Choice>,
 }
 
 /// One file as written.
@@ -349,6 +351,7 @@ impl Config {
             out.max_prompts_per_hour = out.max_prompts_per_hour.or(f.agent.max_prompts_per_hour);
             out.sign_in_timeout = out.sign_in_timeout.or(f.agent.sign_in_timeout);
             out.max_clients = out.max_clients.or(f.agent.max_clients);
+            out.notifications = out.notifications.or(f.agent.notifications);
         }
         out
     }

@@ -6,12 +6,25 @@ use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
 use super::bosh::Bosh;
-use super::transport::{self, Reach, Ws};
-use crate::error::Result;
+use super::transport::{self, Choice, Reach, Ws};
+use crate::error::{Error, Result};
 
 pub enum Link {
     Ws(Box<Ws>),
     Bosh(Bosh),
+}
+
+/// The BOSH endpoint beside a WebSocket one: `https://host:port/http-bind/`.
+pub fn bosh_url(url: &Url) -> Url {
+    let mut u = url.clone();
+    let scheme = match url.scheme() {
+        "wss" => "https",
+        "ws" => "http",
+        s => s,
+    };
+    let _ = u.set_scheme(scheme);
+    u.set_path("/http-bind/");
+    u
 }
 
 /// Whether a notification URL is a BOSH endpoint (else a WebSocket one).
@@ -20,12 +33,24 @@ pub fn is_bosh(url: &Url) -> bool {
 }
 
 impl Link {
+    /// Connects to `url` (a `/ws/` or `/http-bind/` URL) with the transport `reach` chooses.
     pub async fn connect(url: &Url, reach: &Reach) -> Result<Link> {
-        if is_bosh(url) {
-            // BOSH has no handshake of its own: the session creation is the first request.
-            return Ok(Link::Bosh(Bosh::new(url, reach)?));
+        // BOSH has no handshake of its own: the session creation is the first request.
+        let bosh = || Ok(Link::Bosh(Bosh::new(&bosh_url(url), reach)?));
+        match reach.transport {
+            _ if is_bosh(url) => bosh(),
+            Choice::Bosh => bosh(),
+            Choice::Websocket => Ok(Link::Ws(Box::new(transport::connect(url, reach).await?))),
+            Choice::Auto => match transport::connect(url, reach).await {
+                Ok(ws) => Ok(Link::Ws(Box::new(ws))),
+                // The server answered but refused the upgrade: 12.0/12.5 without WebSocket.
+                Err(Error::Server { detail, .. }) => {
+                    tracing::info!("notifications: no WebSocket ({detail}); trying BOSH");
+                    bosh()
+                }
+                Err(e) => Err(e),
+            },
         }
-        Ok(Link::Ws(Box::new(transport::connect(url, reach).await?)))
     }
 
     pub async fn send(&mut self, frame: String) -> std::result::Result<(), String> {

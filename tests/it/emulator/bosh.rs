@@ -338,6 +338,7 @@ async fn our_connection_runs_the_session_over_bosh() {
     let reach = Reach {
         ca_pem: e.ca_pem().map(|p| p.as_bytes().to_vec()),
         proxy: Default::default(),
+        transport: Default::default(),
     };
     let login = |credential| Login {
         login_id: "1001".into(),

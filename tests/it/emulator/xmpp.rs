@@ -20,6 +20,7 @@ impl Raw {
         let reach = Reach {
             ca_pem: e.ca_pem().map(|p| p.as_bytes().to_vec()),
             proxy: Default::default(),
+            transport: Default::default(),
         };
         Raw(transport::connect(&e.xmpp_url(), &reach)
             .await

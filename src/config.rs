@@ -369,6 +369,7 @@ proxy_bypass = "corp.example"
 [agent]
 max_prompts_per_hour = 1
 max_clients = 64
+notifications = "bosh"
 [profiles.lab]
 server = "lab.example:8445"
 "#;
@@ -429,6 +430,10 @@ user = "labuser"
         let ag = c.agent();
         assert_eq!(ag.max_prompts_per_hour, Some(5));
         assert_eq!(ag.max_clients, Some(64));
+        assert_eq!(
+            ag.notifications,
+            Some(crate::notify::transport::Choice::Bosh)
+        );
         assert_eq!(ag.sign_in_timeout, None);
         assert_eq!(Config::default().resolve(&args()).server, None);
         assert_eq!(Config::default().resolve(&args()).profile(), "default");

@@ -159,7 +159,8 @@ pub(crate) async fn dispatch(
     origin: Origin,
     req: Request<Incoming>,
 ) -> Response<Answer> {
-    // The notification service takes the connection over (WebSocket, RFC 7395).
+    // The notification service takes the connection over (WebSocket, RFC 7395); BOSH is
+    // plain requests, below, once the body is read.
     let ws_side = match origin {
         Origin::Finesse(side) => Some(side),
         // The VPN-less proxy fronts the one side.

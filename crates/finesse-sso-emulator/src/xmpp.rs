@@ -1,5 +1,6 @@
 //! Finesse's notification service: XMPP over WebSocket (RFC 7395) at `/ws/` on the Finesse
-//! port, as 12.6+ serves it on 8445. The WebSocket upgrade, then one session per connection:
+//! port, as 12.6+ serves it on 8445, and the session core that BOSH (`bosh`) shares. The
+//! WebSocket upgrade, then one session per connection:
 //! stream open, SASL PLAIN (an IdS access token for SSO users, the password for NON_SSO ones),
 //! resource binding (`desktop` is Finesse's own: `conflict`), presence, pings both ways, and
 //! the user's PubSub notifications with the fault knobs of `xmpp_config`. Strict: what a

@@ -1,6 +1,6 @@
 //! Issue 15 over BOSH (Finesse 12.0/12.5): an agent in `auto` against an emulator that serves
 //! no WebSocket finds BOSH at `/http-bind/`, its subscriber gets the `user` events in order,
-//! and a dropped BOSH session comes back. Also `bosh` chosen outright.
+//! and a dropped BOSH session comes back; the token reaches no log. Also `bosh` chosen outright.
 #![cfg(unix)]
 
 use finesse_sso::ipc::desktop::{SignInRequest, UserResult};
@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::notify::{Sub, fast, put, state};
 use crate::support::agent_rig::{AgentRig, RigOptions};
-use crate::support::emulator;
+use crate::support::{emulator, logs};
 
 async fn rig(e: &Emulator, transport: Choice) -> AgentRig {
     AgentRig::start(
@@ -39,6 +39,7 @@ async fn connected(sub: &mut Sub) {
 
 #[tokio::test]
 async fn auto_finds_bosh_and_events_arrive_in_order_across_a_drop() {
+    let log = logs();
     let e = emulator(&["--xmpp-transport", "bosh", "--xmpp-bosh-wait", "1s"]).await;
     let rig = rig(&e, Choice::Auto).await;
     let mut c = rig.client().await;
@@ -88,6 +89,13 @@ async fn auto_finds_bosh_and_events_arrive_in_order_across_a_drop() {
         "{:?}",
         e.xmpp().violations()
     );
+    log.wait_for("no WebSocket (", std::time::Duration::from_secs(5))
+        .await;
+    // The token (the SASL PLAIN password) never reaches the logs, plain or base64.
+    use base64::Engine as _;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\01001\0{token}"));
+    let text = log.text();
+    assert!(!text.contains(&token) && !text.contains(&plain));
     rig.stop();
     e.shutdown().await;
 }

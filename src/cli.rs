@@ -200,6 +200,10 @@ pub struct AgentRunArgs {
     /// Connections beyond this are refused with `busy` (config: agent.max_clients; default 512).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_clients: Option<u64>,
+    /// Finesse notifications over `websocket` (12.6+), `bosh` (12.0/12.5) or `auto`: the
+    /// WebSocket first, BOSH when the server refuses it (config: agent.notifications).
+    #[arg(long, value_enum)]
+    pub notifications: Option<crate::notify::transport::Choice>,
     /// Do not sign in at start; wait for the first client to ask.
     #[arg(long)]
     pub lazy: bool,

@@ -61,6 +61,8 @@ pub struct AgentSection {
     pub max_prompts_per_hour: Option<u32>,
     pub sign_in_timeout: Option<u64>,
     pub max_clients: Option<usize>,
+    /// `websocket`, `bosh` or `auto` (Finesse notifications' transport).
+    pub notifications: Option<crate::notify::transport::Choice>,
 }
 
 /// One file as written.
@@ -349,6 +351,7 @@ impl Config {
             out.max_prompts_per_hour = out.max_prompts_per_hour.or(f.agent.max_prompts_per_hour);
             out.sign_in_timeout = out.sign_in_timeout.or(f.agent.sign_in_timeout);
             out.max_clients = out.max_clients.or(f.agent.max_clients);
+            out.notifications = out.notifications.or(f.agent.notifications);
         }
         out
     }
@@ -366,6 +369,7 @@ proxy_bypass = "corp.example"
 [agent]
 max_prompts_per_hour = 1
 max_clients = 64
+notifications = "bosh"
 [profiles.lab]
 server = "lab.example:8445"
 "#;
@@ -426,6 +430,10 @@ user = "labuser"
         let ag = c.agent();
         assert_eq!(ag.max_prompts_per_hour, Some(5));
         assert_eq!(ag.max_clients, Some(64));
+        assert_eq!(
+            ag.notifications,
+            Some(crate::notify::transport::Choice::Bosh)
+        );
         assert_eq!(ag.sign_in_timeout, None);
         assert_eq!(Config::default().resolve(&args()).server, None);
         assert_eq!(Config::default().resolve(&args()).profile(), "default");

@@ -243,6 +243,8 @@ impl KeeperSource {
             reach: Reach {
                 ca_pem: target.ca_pem.clone(),
                 proxy: target.proxy.clone(),
+                // Set from the runner's options.
+                transport: Default::default(),
             },
             login_id: user.login_id,
             domain: info

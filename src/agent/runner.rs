@@ -28,6 +28,7 @@ pub struct RunConfig {
     pub sign_in: SignInOptions,
     pub prompts_per_hour: u32,
     pub max_clients: usize,
+    pub notifications: crate::notify::transport::Choice,
     pub lazy: bool,
 }
 
@@ -68,7 +69,10 @@ pub async fn run_foreground(cfg: RunConfig) -> Result<()> {
                 profile,
                 limits: Limits::default(),
                 max_clients: cfg.max_clients,
-                notify: Default::default(),
+                notify: crate::notify::runner::Options {
+                    transport: cfg.notifications,
+                    ..Default::default()
+                },
             },
             stop,
         )

@@ -146,6 +146,7 @@ fn run_config(
             .map(|n| n as usize)
             .or(tuning.max_clients)
             .unwrap_or(512),
+        notifications: a.notifications.or(tuning.notifications).unwrap_or_default(),
         lazy: a.lazy,
     })
 }
@@ -190,6 +191,12 @@ pub fn launch(
         a.max_prompts_per_hour.map(|n| n.to_string().into()),
     );
     opt("--max-clients", a.max_clients.map(|n| n.to_string().into()));
+    opt(
+        "--notifications",
+        a.notifications
+            .and_then(|c| clap::ValueEnum::to_possible_value(&c))
+            .map(|v| v.get_name().to_string().into()),
+    );
     if a.lazy {
         v.push("--lazy".into());
     }
@@ -246,6 +253,7 @@ mod tests {
             sign_in_timeout: Some(60),
             max_prompts_per_hour: None,
             max_clients: None,
+            notifications: None,
             lazy: true,
             pin_stdin: false,
         };

@@ -86,6 +86,7 @@ pub(super) async fn agent_client(
                 sign_in_timeout: None,
                 max_prompts_per_hour: None,
                 max_clients: None,
+                notifications: None,
                 lazy: true,
                 pin_stdin: false,
             };

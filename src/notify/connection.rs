@@ -1,18 +1,17 @@
-//! One notification connection: the WebSocket driven by the session machine. It establishes
+//! One notification connection: the link (WebSocket or BOSH) driven by the session machine. It establishes
 //! (open, SASL, bind, presence, Finesse's presence), then yields PubSub items, answers server
 //! pings, sends ours on a timer, and closes with `<close/>`. Frames that are too large or not
 //! XML are logged and skipped; the connection goes on.
 
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::time::{Instant, Interval};
-use tokio_tungstenite::tungstenite::Message;
 use url::Url;
 
+use super::link::Link;
 use super::session::{Login, Machine, Out, SessionError};
 use super::stanza;
-use super::transport::{self, Reach, Ws};
+use super::transport::Reach;
 use crate::error::{Error, Result, Step, host_of};
 
 const STEP: Step = "notifications";
@@ -22,7 +21,7 @@ pub type Item = (String, String);
 
 /// An established session.
 pub struct Connection {
-    ws: Ws,
+    ws: Link,
     machine: Machine,
     host: String,
     pub jid: String,
@@ -52,30 +51,18 @@ fn session_error(host: &str, e: SessionError) -> Error {
 }
 
 /// Reads the next text frame, skipping (and logging) what cannot be a stanza.
-async fn read(ws: &mut Ws) -> std::result::Result<stanza::Inbound, String> {
+async fn read(link: &mut Link) -> std::result::Result<stanza::Inbound, String> {
     loop {
-        let text = match ws.next().await {
-            None => return Err("the connection closed".into()),
-            Some(Err(e)) => return Err(format!("WebSocket: {e}")),
-            Some(Ok(Message::Text(t))) => t,
-            Some(Ok(Message::Close(_))) => return Err("the server closed the WebSocket".into()),
-            Some(Ok(Message::Binary(_))) => {
-                tracing::warn!("notifications: skipped a binary frame (RFC 7395 uses text)");
-                continue;
-            }
-            Some(Ok(_)) => continue,
-        };
-        match stanza::parse(text.as_str()) {
+        let text = link.recv().await?;
+        match stanza::parse(&text) {
             Ok(f) => return Ok(f),
             Err(e) => tracing::warn!("notifications: skipped a frame: {e}"),
         }
     }
 }
 
-async fn send(ws: &mut Ws, s: String) -> std::result::Result<(), String> {
-    ws.send(Message::text(s))
-        .await
-        .map_err(|e| format!("WebSocket: {e}"))
+async fn send(link: &mut Link, s: String) -> std::result::Result<(), String> {
+    link.send(s).await
 }
 
 impl Connection {
@@ -96,7 +83,7 @@ impl Connection {
             host: host.clone(),
             cause: format!("the session was not up within {} s", within.as_secs()),
         };
-        let mut ws = tokio::time::timeout_at(deadline, transport::connect(url, reach))
+        let mut ws = tokio::time::timeout_at(deadline, Link::connect(url, reach))
             .await
             .map_err(|_| timeout())??;
         let mut machine = Machine::new(login).map_err(|e| session_error(&host, e))?;
@@ -225,7 +212,7 @@ impl Connection {
                 Err(_) => break,
             }
         }
-        let _ = self.ws.close(None).await;
+        self.ws.close().await;
         items
     }
 }

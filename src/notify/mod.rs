@@ -5,7 +5,9 @@
 //! session's I/O), `runner` (reconnects, renewals, the User re-read). The agent holds one
 //! `runner` per profile while clients subscribe (`agent::notifications`).
 
+pub mod bosh;
 pub mod connection;
+pub mod link;
 pub mod runner;
 pub mod session;
 pub mod stanza;

@@ -85,6 +85,8 @@ pub struct Options {
     pub drain: Duration,
     /// A session that lasted this long resets the backoff when it drops.
     pub stable_after: Duration,
+    /// The transport (`Reach::transport` of every session).
+    pub transport: super::transport::Choice,
 }
 
 impl Default for Options {
@@ -99,6 +101,7 @@ impl Default for Options {
             presence_wait: Duration::from_secs(5),
             drain: Duration::from_secs(2),
             stable_after: Duration::from_secs(30),
+            transport: Default::default(),
         }
     }
 }
@@ -165,7 +168,8 @@ pub fn event_of(login_id: &str, (node, payload): &Item) -> Option<Event> {
 }
 
 async fn connect(source: &dyn Source, opts: &Options) -> Result<(Connection, String, Vec<Item>)> {
-    let p = source.prepare().await?;
+    let mut p = source.prepare().await?;
+    p.reach.transport = opts.transport;
     let login = Login {
         login_id: p.login_id.clone(),
         domain: p.domain,

@@ -41,11 +41,25 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub type Ws = WebSocketStream<Box<dyn Io>>;
 
+/// Which transport to use (config `agent.notifications`, flag `--notifications`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Choice {
+    /// The WebSocket first (`/ws/`); on an HTTP answer that refuses the upgrade (a 404 on
+    /// 12.0/12.5 without it), BOSH at `/http-bind/` on the same port.
+    #[default]
+    Auto,
+    Websocket,
+    Bosh,
+}
+
 /// How to reach the notification service: the CA and proxy of every other request.
 #[derive(Debug, Clone, Default)]
 pub struct Reach {
     pub ca_pem: Option<Vec<u8>>,
     pub proxy: ProxySetup,
+    /// WebSocket, BOSH, or the first that answers.
+    pub transport: Choice,
 }
 
 /// `wss://host:port/ws/` for a Finesse base URL (12.6+ serves it on the REST port, 8445);

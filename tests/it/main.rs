@@ -23,6 +23,7 @@ mod kerberos;
 mod login;
 mod notify;
 mod notify_bench;
+mod notify_bosh;
 mod notify_watch;
 #[cfg(target_os = "linux")]
 mod placement;

@@ -109,7 +109,7 @@ impl Sub {
     }
 }
 
-async fn put(rig: &AgentRig, token: &str, body: &str, request_id: &str) {
+pub(crate) async fn put(rig: &AgentRig, token: &str, body: &str, request_id: &str) {
     let url = rig.target.server.join("/finesse/api/User/1001").unwrap();
     let r = rig
         .target
@@ -519,6 +519,7 @@ async fn unanswered_pings_reconnect_and_a_refused_token_says_so() {
     let reach = Reach {
         ca_pem: e.ca_pem().map(|p| p.as_bytes().to_vec()),
         proxy: Default::default(),
+        transport: Default::default(),
     };
     let login = Login {
         login_id: "1001".into(),

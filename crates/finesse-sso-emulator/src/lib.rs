@@ -6,6 +6,8 @@
 
 mod agent_state;
 mod app;
+mod bosh;
+mod bosh_body;
 mod call;
 pub mod config;
 mod duration;
@@ -60,7 +62,7 @@ pub use endpoints::{ENDPOINTS, normalize_endpoint};
 pub use faults::{Faults, TokenBody};
 pub use secret::Secret;
 pub use user_api_config::UserApiConfig;
-pub use xmpp_config::XmppConfig;
+pub use xmpp_config::{XmppConfig, XmppTransport};
 pub use xmpp_hub::{XmppControl, XmppSession};
 
 use app::{App, Origin, Settings};
@@ -345,6 +347,7 @@ impl Emulator {
             "ids_url": s.ids.as_str(),
             "idp_url": s.idp.as_str(),
             "xmpp_url": self.xmpp_url().as_str(),
+            "bosh_url": self.bosh_url().as_str(),
             "sides": s.sides.iter().map(Url::as_str).collect::<Vec<_>>(),
             "token_url_template": format!("{}desktop/sso/token?cc_username={{user}}&return_refresh_token=true", s.finesse),
             "system_auth_mode": s.config.auth_mode.as_str(),
@@ -406,6 +409,13 @@ impl Emulator {
     /// The first side's notification endpoint, `wss://…/ws/` (`ws://` with `--no-tls`).
     pub fn xmpp_url(&self) -> Url {
         self.xmpp_url_of(1)
+    }
+
+    /// The first side's BOSH endpoint, `https://…/http-bind/` (`http://` with `--no-tls`).
+    pub fn bosh_url(&self) -> Url {
+        let mut u = self.app.settings.side(0).clone();
+        u.set_path("/http-bind/");
+        u
     }
 
     /// Side number `side`'s notification endpoint (1: the first).

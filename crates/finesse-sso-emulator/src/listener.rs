@@ -159,7 +159,8 @@ pub(crate) async fn dispatch(
     origin: Origin,
     req: Request<Incoming>,
 ) -> Response<Answer> {
-    // The notification service takes the connection over (WebSocket, RFC 7395).
+    // The notification service takes the connection over (WebSocket, RFC 7395); BOSH is
+    // plain requests, below, once the body is read.
     let ws_side = match origin {
         Origin::Finesse(side) => Some(side),
         // The VPN-less proxy fronts the one side.
@@ -175,6 +176,13 @@ pub(crate) async fn dispatch(
         }
         if let Some(refused) = crate::router::out_of_service(app, side, "/ws/") {
             return into_hyper(refused);
+        }
+        if !app.xmpp.transport.websocket() {
+            return into_hyper(Resp::api_error(
+                404,
+                "Not Found",
+                "no WebSocket here (--xmpp-transport)",
+            ));
         }
         return into_hyper(crate::xmpp::accept(app.clone(), side, req));
     }
@@ -196,6 +204,28 @@ pub(crate) async fn dispatch(
         parts.headers,
         body,
     );
+    if let Some(side) = ws_side
+        && crate::bosh::is_bosh_path(&req.path)
+    {
+        *app.state()
+            .request_counts
+            .entry("/http-bind/".into())
+            .or_insert(0) += 1;
+        if let (Some(status), _) = app.faults.for_path("/http-bind/") {
+            return into_hyper(crate::router::injected(app, origin, status));
+        }
+        if let Some(refused) = crate::router::out_of_service(app, side, "/http-bind/") {
+            return into_hyper(refused);
+        }
+        if !app.xmpp.transport.bosh() {
+            return into_hyper(Resp::api_error(
+                404,
+                "Not Found",
+                "no BOSH here (--xmpp-transport)",
+            ));
+        }
+        return into_hyper(crate::bosh::handle(app, side, &req).await);
+    }
     into_hyper(crate::router::handle(app, origin, req).await)
 }
 

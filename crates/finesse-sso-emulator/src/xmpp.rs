@@ -1,5 +1,6 @@
 //! Finesse's notification service: XMPP over WebSocket (RFC 7395) at `/ws/` on the Finesse
-//! port, as 12.6+ serves it on 8445. The WebSocket upgrade, then one session per connection:
+//! port, as 12.6+ serves it on 8445, and the session core that BOSH (`bosh`) shares. The
+//! WebSocket upgrade, then one session per connection:
 //! stream open, SASL PLAIN (an IdS access token for SSO users, the password for NON_SSO ones),
 //! resource binding (`desktop` is Finesse's own: `conflict`), presence, pings both ways, and
 //! the user's PubSub notifications with the fault knobs of `xmpp_config`. Strict: what a
@@ -81,7 +82,7 @@ pub(crate) fn accept(app: Arc<App>, side: usize, mut req: Request<Incoming>) -> 
             .max_frame_size(Some(st::MAX_CLIENT_FRAME));
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(io), Role::Server, Some(config)).await;
-        Session::new(app, side).run(ws).await;
+        Session::new(app, side, true).run(ws).await;
     });
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     Resp::new(101, crate::response::TEXT, Vec::new())
@@ -101,14 +102,18 @@ enum Phase {
 }
 
 /// Why a session ends: cleanly, or by a fault or a violation (then the stream error to send).
-enum End {
+pub(crate) enum End {
     Closed(&'static str),
     Error(&'static str, String),
     Dropped(&'static str),
 }
 
-struct Session {
+/// One XMPP session, whatever carries it: frames in, frames out (queued in a `Vec`), so that the
+/// WebSocket (here) and BOSH (`bosh`) framings share every rule.
+pub(crate) struct Session {
     app: Arc<App>,
+    /// RFC 7395 framing: the server answers `<open/>` with its own; BOSH carries none.
+    websocket: bool,
     /// The Finesse side whose service this connection reached (0: the first).
     side: usize,
     phase: Phase,
@@ -125,7 +130,7 @@ struct Session {
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 impl Session {
-    fn new(app: Arc<App>, side: usize) -> Self {
+    pub(crate) fn new(app: Arc<App>, side: usize, websocket: bool) -> Self {
         let record = app.xmpp.record(XmppSession {
             side: side + 1,
             user: String::new(),
@@ -138,6 +143,7 @@ impl Session {
         });
         Session {
             app,
+            websocket,
             side,
             phase: Phase::Open,
             record,
@@ -152,11 +158,10 @@ impl Session {
     async fn run(mut self, mut ws: Ws) {
         let mut events = self.app.xmpp.subscribe();
         let mut kill = self.app.xmpp.kill_switch();
-        let far = || Instant::now() + Duration::from_secs(86_400 * 365);
-        let mut ping_at = far();
-        let mut drop_at = far();
+        let mut timers = Timers::idle();
+        let mut out = Vec::new();
         let end = loop {
-            tokio::select! {
+            let step = tokio::select! {
                 frame = ws.next() => {
                     let text = match frame {
                         None | Some(Err(_)) => break End::Dropped("the client went away"),
@@ -165,49 +170,34 @@ impl Session {
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                         Some(Ok(_)) => break End::Error("unsupported-stanza-type", "a binary frame (RFC 7395 uses text frames)".into()),
                     };
-                    let was = self.phase;
-                    match self.on_frame(&mut ws, text.as_str()).await {
-                        Ok(None) => {}
-                        Ok(Some(end)) => break end,
-                        Err(()) => break End::Dropped("the client went away"),
+                    let was = self.is_bound();
+                    let step = self.on_frame(&mut out, text.as_str());
+                    if !was && self.is_bound() {
+                        timers = Timers::bound(&self.app);
                     }
-                    if was != Phase::Bound && self.phase == Phase::Bound {
-                        ping_at = Instant::now() + self.app.xmpp.server_ping();
-                        if let Some(d) = self.app.xmpp.drop_after() {
-                            drop_at = Instant::now() + d;
-                        }
-                    }
+                    step
                 }
-                published = events.recv() => {
-                    let p = match published {
-                        Ok(p) => p,
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
-                        Err(_) => break End::Dropped("shut down"),
-                    };
-                    if p.side.is_some_and(|s| s != self.side) {
-                        continue;
-                    }
-                    if self.wants(&p) && self.notify(&mut ws, &p).await.is_err() {
-                        break End::Dropped("the client went away");
-                    }
-                    if p.then_drop {
-                        break End::Dropped("the Finesse side went OUT_OF_SERVICE");
-                    }
+                published = events.recv() => match published {
+                    Ok(p) => self.on_published(&mut out, &p),
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => break End::Dropped("shut down"),
+                },
+                _ = sleep_until(timers.ping_at) => {
+                    timers.ping_at = Instant::now() + self.app.xmpp.server_ping();
+                    self.on_ping_due(&mut out)
                 }
-                _ = sleep_until(ping_at) => {
-                    if self.outstanding.is_some() {
-                        break End::Error("connection-timeout", "the client did not answer the server's ping".into());
-                    }
-                    self.pings += 1;
-                    let id = format!("srv-ping-{}", self.pings);
-                    self.outstanding = Some(id.clone());
-                    if send(&mut ws, st::ping(&id, DOMAIN, &self.jid)).await.is_err() {
-                        break End::Dropped("the client went away");
-                    }
-                    ping_at = Instant::now() + self.app.xmpp.server_ping();
-                }
-                _ = sleep_until(drop_at) => break End::Dropped("--xmpp-drop-after"),
-                _ = kill.changed() => break End::Dropped("dropped (fault knob)"),
+                _ = sleep_until(timers.drop_at) => Some(End::Dropped("--xmpp-drop-after")),
+                _ = kill.changed() => Some(End::Dropped("dropped (fault knob)")),
+            };
+            let mut gone = false;
+            for frame in out.drain(..) {
+                gone = gone || send(&mut ws, frame).await.is_err();
+            }
+            if gone {
+                break End::Dropped("the client went away");
+            }
+            if let Some(end) = step {
+                break end;
             }
         };
         let why = match end {
@@ -227,28 +217,29 @@ impl Session {
             End::Dropped(why) => why.to_string(),
         };
         drop(ws);
-        self.app.xmpp.update(self.record, |r| r.ended = Some(why));
-        if self.available {
-            self.unavailable();
+        self.finish(why);
+    }
+
+    /// Handles one client frame, queueing the answers in `out`; `Some(end)` ends the session.
+    pub(crate) fn on_frame(&mut self, out: &mut Vec<String>, text: &str) -> Option<End> {
+        match st::parse(text) {
+            Ok(frame) => self.on_inbound(out, frame),
+            Err(e) => Some(End::Error("not-well-formed", e)),
         }
     }
 
-    /// Handles one client frame; `Ok(Some(end))` ends the session, `Err` means the socket failed.
-    async fn on_frame(&mut self, ws: &mut Ws, text: &str) -> Result<Option<End>, ()> {
-        let frame = match st::parse(text) {
-            Ok(f) => f,
-            Err(e) => return Ok(Some(End::Error("not-well-formed", e))),
-        };
-        let bad = |what: String| Ok(Some(End::Error("bad-format", what)));
+    /// Handles one parsed frame (BOSH passes its session creation and restarts as `Open`).
+    pub(crate) fn on_inbound(&mut self, out: &mut Vec<String>, frame: Inbound) -> Option<End> {
+        let bad = |what: String| Some(End::Error("bad-format", what));
         match (self.phase, frame) {
             (Phase::Open | Phase::Reopen, Inbound::Open { to, version }) => {
                 if to.as_deref() != Some(DOMAIN) {
-                    return Ok(Some(End::Error(
+                    return Some(End::Error(
                         "host-unknown",
                         format!(
                             "<open to={to:?}>: this service is {DOMAIN} (SystemInfo xmppDomain)"
                         ),
-                    )));
+                    ));
                 }
                 if version.as_deref() != Some("1.0") {
                     return bad(format!("<open version={version:?}>, not 1.0"));
@@ -258,26 +249,27 @@ impl Session {
                 } else {
                     (st::features_bind(), Phase::Bind)
                 };
-                send(ws, st::open(DOMAIN, &random_id(8))).await?;
-                send(ws, features).await?;
+                if self.websocket {
+                    out.push(st::open(DOMAIN, &random_id(8)));
+                }
+                out.push(features);
                 self.phase = next;
             }
             (Phase::Auth, Inbound::Auth { mechanism, payload }) => {
                 if mechanism.as_deref() != Some("PLAIN") {
-                    return Ok(Some(End::Error(
+                    return Some(End::Error(
                         "policy-violation",
                         format!("SASL mechanism {mechanism:?}: only PLAIN is offered"),
-                    )));
+                    ));
                 }
                 match self.authenticate(&payload) {
                     Ok(()) => {
-                        send(ws, st::sasl_success()).await?;
+                        out.push(st::sasl_success());
                         self.phase = Phase::Reopen;
                     }
                     Err(why) => {
-                        send(ws, st::sasl_failure("not-authorized", &why)).await?;
-                        send(ws, st::close()).await?;
-                        return Ok(Some(End::Closed("SASL failure")));
+                        out.push(st::sasl_failure("not-authorized", &why));
+                        return Some(End::Closed("SASL failure"));
                     }
                 }
             }
@@ -289,11 +281,7 @@ impl Session {
                     child: IqChild::Session,
                 },
             ) if kind == "set" => {
-                send(
-                    ws,
-                    st::iq_result(&id.unwrap_or_default(), DOMAIN, &self.jid),
-                )
-                .await?;
+                out.push(st::iq_result(&id.unwrap_or_default(), DOMAIN, &self.jid));
             }
             (
                 Phase::Bind,
@@ -306,32 +294,24 @@ impl Session {
                 let id = id.unwrap_or_default();
                 let resource = resource.unwrap_or_default();
                 if resource.is_empty() {
-                    send(
-                        ws,
-                        st::iq_error(
-                            &id,
-                            "modify",
-                            "bad-request",
-                            "set a resource: Finesse clients always name theirs",
-                        ),
-                    )
-                    .await?;
+                    out.push(st::iq_error(
+                        &id,
+                        "modify",
+                        "bad-request",
+                        "set a resource: Finesse clients always name theirs",
+                    ));
                 } else if resource == RESERVED_RESOURCE {
-                    send(
-                        ws,
-                        st::iq_error(
-                            &id,
-                            "cancel",
-                            "conflict",
-                            "the resource `desktop` is the Finesse desktop's",
-                        ),
-                    )
-                    .await?;
+                    out.push(st::iq_error(
+                        &id,
+                        "cancel",
+                        "conflict",
+                        "the resource `desktop` is the Finesse desktop's",
+                    ));
                 } else {
                     let login_id = self.user.as_ref().map(|u| u.1.clone()).unwrap_or_default();
                     self.jid = format!("{}@{DOMAIN}/{resource}", login_id.to_lowercase());
                     self.app.xmpp.update(self.record, |r| r.resource = resource);
-                    send(ws, st::bind_result(&id, &self.jid)).await?;
+                    out.push(st::bind_result(&id, &self.jid));
                     self.phase = Phase::Bound;
                 }
             }
@@ -354,7 +334,7 @@ impl Session {
                     self.available = true;
                     let login_id = self.login_id();
                     self.app.xmpp.presence_up(&login_id);
-                    send(ws, st::finesse_presence(DOMAIN, &self.jid)).await?;
+                    out.push(st::finesse_presence(DOMAIN, &self.jid));
                 }
             }
             (Phase::Bound, Inbound::Presence { kind: Some(k), .. }) if k == "unavailable" => {
@@ -372,11 +352,7 @@ impl Session {
             ) if kind == "get" => {
                 self.app.xmpp.update(self.record, |r| r.pings += 1);
                 if !self.app.xmpp.no_pong() {
-                    send(
-                        ws,
-                        st::iq_result(&id.unwrap_or_default(), DOMAIN, &self.jid),
-                    )
-                    .await?;
+                    out.push(st::iq_result(&id.unwrap_or_default(), DOMAIN, &self.jid));
                 }
             }
             (
@@ -395,20 +371,20 @@ impl Session {
                 self.outstanding = None;
                 self.app.xmpp.update(self.record, |r| r.pongs += 1);
             }
-            (_, Inbound::Close) => return Ok(Some(End::Closed("<close/>"))),
+            (_, Inbound::Close) => return Some(End::Closed("<close/>")),
             (phase, frame) => {
                 let condition = if self.user.is_none() {
                     "not-authorized"
                 } else {
                     "unsupported-stanza-type"
                 };
-                return Ok(Some(End::Error(
+                return Some(End::Error(
                     condition,
                     format!("{frame:?} is not allowed in phase {phase:?}"),
-                )));
+                ));
             }
         }
-        Ok(None)
+        None
     }
 
     /// SASL PLAIN: `authzid \0 authcid \0 password`. The authcid is the login id (or name);
@@ -474,18 +450,54 @@ impl Session {
                 .is_none_or(|id| self.user.as_ref().is_some_and(|u| u.1 == id))
     }
 
-    async fn notify(&self, ws: &mut Ws, p: &Published) -> Result<(), ()> {
-        if self.app.xmpp.malformed() {
-            for frame in self.hostile(&p.node) {
-                send(ws, frame).await?;
-            }
+    /// A published update for this session: queued if it is for this user and side;
+    /// `Some(end)` when the side goes out of service with it.
+    pub(crate) fn on_published(&self, out: &mut Vec<String>, p: &Published) -> Option<End> {
+        if p.side.is_some_and(|s| s != self.side) {
+            return None;
         }
-        let item = self.app.xmpp.next_item();
-        send(
-            ws,
-            st::notification(PUBSUB_DOMAIN, &self.jid, &p.node, &item, &p.update),
-        )
-        .await
+        if self.wants(p) {
+            if self.app.xmpp.malformed() {
+                out.extend(self.hostile(&p.node));
+            }
+            let item = self.app.xmpp.next_item();
+            out.push(st::notification(
+                PUBSUB_DOMAIN,
+                &self.jid,
+                &p.node,
+                &item,
+                &p.update,
+            ));
+        }
+        p.then_drop
+            .then_some(End::Dropped("the Finesse side went OUT_OF_SERVICE"))
+    }
+
+    /// The server's ping is due: the previous one unanswered ends the session.
+    pub(crate) fn on_ping_due(&mut self, out: &mut Vec<String>) -> Option<End> {
+        if self.outstanding.is_some() {
+            return Some(End::Error(
+                "connection-timeout",
+                "the client did not answer the server's ping".into(),
+            ));
+        }
+        self.pings += 1;
+        let id = format!("srv-ping-{}", self.pings);
+        out.push(st::ping(&id, DOMAIN, &self.jid));
+        self.outstanding = Some(id);
+        None
+    }
+
+    pub(crate) fn is_bound(&self) -> bool {
+        self.phase == Phase::Bound
+    }
+
+    /// Records why the session ended and takes its presence away.
+    pub(crate) fn finish(mut self, why: String) {
+        self.app.xmpp.update(self.record, |r| r.ended = Some(why));
+        if self.available {
+            self.unavailable();
+        }
     }
 
     /// The frames of `--xmpp-malformed`: each would change what a careless client reports.
@@ -560,6 +572,33 @@ impl Session {
                 app.xmpp.publish_user(&login_id, &xml, None);
             }
         });
+    }
+}
+
+/// When the server pings next and when `--xmpp-drop-after` drops the session: never until bound.
+pub(crate) struct Timers {
+    pub ping_at: Instant,
+    pub drop_at: Instant,
+}
+
+impl Timers {
+    pub(crate) fn idle() -> Self {
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        Timers {
+            ping_at: far,
+            drop_at: far,
+        }
+    }
+
+    pub(crate) fn bound(app: &App) -> Self {
+        let idle = Self::idle();
+        Timers {
+            ping_at: Instant::now() + app.xmpp.server_ping(),
+            drop_at: app
+                .xmpp
+                .drop_after()
+                .map_or(idle.drop_at, |d| Instant::now() + d),
+        }
     }
 }
 

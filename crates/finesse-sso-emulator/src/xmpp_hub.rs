@@ -1,14 +1,16 @@
 //! The notification service's shared state: the PubSub fan-out of `<Update>`s to the sessions
 //! of a user, presence per user and the forced logout (reason 255) it drives, the runtime fault
-//! knobs, and what tests inspect (session records, protocol violations by clients).
+//! knobs, the live BOSH sessions, and what tests inspect (session records, protocol violations by clients).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::bosh_body::Exchange;
 use crate::config::EmulatorConfig;
+use crate::xmpp_config::XmppTransport;
 
 /// SystemInfo `status` values (reference §1.2, SystemInfo).
 pub(crate) const IN_SERVICE: &str = "IN_SERVICE";
@@ -85,6 +87,10 @@ pub struct XmppControl {
     state: Mutex<HubState>,
     /// Bumped to drop every open connection now.
     kill: watch::Sender<u64>,
+    /// Live BOSH sessions: sid → their task's inbox.
+    bosh: Mutex<HashMap<String, mpsc::Sender<Exchange>>>,
+    pub(crate) transport: XmppTransport,
+    pub(crate) bosh_wait: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,6 +166,9 @@ impl XmppControl {
                 ..HubState::default()
             }),
             kill: watch::channel(0).0,
+            bosh: Mutex::default(),
+            transport: c.xmpp_transport,
+            bosh_wait: c.xmpp_bosh_wait,
         }
     }
 
@@ -307,6 +316,18 @@ impl XmppControl {
 
     pub(crate) fn device_busy(&self) -> bool {
         lock(&self.knobs).device_busy
+    }
+
+    pub(crate) fn bosh_session(&self, sid: &str) -> Option<mpsc::Sender<Exchange>> {
+        lock(&self.bosh).get(sid).cloned()
+    }
+
+    pub(crate) fn bosh_open(&self, sid: String, inbox: mpsc::Sender<Exchange>) {
+        lock(&self.bosh).insert(sid, inbox);
+    }
+
+    pub(crate) fn bosh_close(&self, sid: &str) {
+        lock(&self.bosh).remove(sid);
     }
 
     pub(crate) fn violation(&self, what: String) {

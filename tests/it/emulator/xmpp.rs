@@ -20,6 +20,7 @@ impl Raw {
         let reach = Reach {
             ca_pem: e.ca_pem().map(|p| p.as_bytes().to_vec()),
             proxy: Default::default(),
+            transport: Default::default(),
         };
         Raw(transport::connect(&e.xmpp_url(), &reach)
             .await
@@ -118,7 +119,7 @@ impl Raw {
     }
 }
 
-async fn token(e: &Emulator) -> String {
+pub(super) async fn token(e: &Emulator) -> String {
     driver(e, demo())
         .sign_in(&mut Flow::new(e.finesse_url()), "agent1")
         .await
@@ -128,7 +129,7 @@ async fn token(e: &Emulator) -> String {
         .clone()
 }
 
-async fn put(e: &Emulator, token: &str, body: &str, request_id: &str) -> u16 {
+pub(super) async fn put(e: &Emulator, token: &str, body: &str, request_id: &str) -> u16 {
     client(e, None)
         .put(at(e.finesse_url(), "/finesse/api/User/1001"))
         .bearer_auth(token)
@@ -142,7 +143,7 @@ async fn put(e: &Emulator, token: &str, body: &str, request_id: &str) -> u16 {
         .as_u16()
 }
 
-async fn get_user(e: &Emulator, token: &str) {
+pub(super) async fn get_user(e: &Emulator, token: &str) {
     let r = client(e, None)
         .get(at(e.finesse_url(), "/finesse/api/User/1001"))
         .bearer_auth(token)

@@ -29,8 +29,9 @@ pub(crate) enum IqChild {
     Other(String),
 }
 
-/// One frame from a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One frame from a client. `Debug` (violations, logs) never shows a SASL payload: it holds
+/// the token or password.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Inbound {
     Open {
         to: Option<String>,
@@ -52,6 +53,36 @@ pub(crate) enum Inbound {
     },
     /// Anything else, named `{namespace}local` for the log.
     Other(String),
+}
+
+impl std::fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Inbound::Open { to, version } => f
+                .debug_struct("Open")
+                .field("to", to)
+                .field("version", version)
+                .finish(),
+            Inbound::Close => f.write_str("Close"),
+            Inbound::Auth { mechanism, payload } => f
+                .debug_struct("Auth")
+                .field("mechanism", mechanism)
+                .field("payload", &format_args!("<{} bytes>", payload.len()))
+                .finish(),
+            Inbound::Iq { id, kind, child } => f
+                .debug_struct("Iq")
+                .field("id", id)
+                .field("kind", kind)
+                .field("child", child)
+                .finish(),
+            Inbound::Presence { kind, priority } => f
+                .debug_struct("Presence")
+                .field("kind", kind)
+                .field("priority", priority)
+                .finish(),
+            Inbound::Other(name) => f.debug_tuple("Other").field(name).finish(),
+        }
+    }
 }
 
 /// Parses one client frame, refusing what RFC 7395 and 6120 do not allow: no XML, a DTD,
@@ -326,6 +357,20 @@ fn request_id_xml(request_id: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sasl_payload_never_shows_in_debug() {
+        let a = Inbound::Auth {
+            mechanism: Some("PLAIN".into()),
+            payload: "AGFnZW50MQBleUpoYkdjaU9p".into(),
+        };
+        let shown = format!("{a:?} is not allowed");
+        assert!(!shown.contains("AGFnZW50"), "{shown}");
+        assert!(
+            shown.contains("PLAIN") && shown.contains("24 bytes"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn client_frames_parse_strictly() {

@@ -413,12 +413,22 @@ async fn faults_pings_busy_device_drops_and_forced_logout() {
 
     // Dropped: the connection ends without a word; the agent stays signed in while the
     // forced-logout delay runs, and presence coming back cancels it.
+    // The delay must outlast a reconnect on a slow machine (under Wine one took over 300 ms).
+    let delay = Duration::from_secs(3);
+    e.xmpp().set_forced_logout(delay);
+    let dropped = tokio::time::Instant::now();
     e.xmpp().drop_all();
     assert_eq!(r.recv().await, None);
     let _back = Raw::online(&e, "1001", &t).await;
-    // Proving an absence takes waiting past the (300 ms) delay: no condition to wait for.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        dropped.elapsed() < delay,
+        "the reconnect took {:?}, longer than the delay it must beat",
+        dropped.elapsed()
+    );
+    // Proving an absence takes waiting past the delay: no condition to wait for.
+    tokio::time::sleep_until(dropped + delay + Duration::from_millis(300)).await;
     assert_eq!(e.agent_state("1001"), "READY");
+    e.xmpp().set_forced_logout(Duration::from_millis(300));
     drop(_back);
     // Presence gone for good: signed out with reason 255 after the (shortened) delay.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -21,23 +21,11 @@ use finesse_sso_emulator::{self as emulator, EmulatorConfig};
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::agent_bench::{pct, rss_kib};
 use crate::emulator::xmpp::Raw;
 use crate::notify::Sub;
 
 const EXE: &str = env!("CARGO_BIN_EXE_finesse-sso");
-
-fn rss_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e6
-}
 
 /// The body of change `i`: READY and NOT_READY (with a reason) in turn.
 fn change(i: usize) -> &'static str {

@@ -147,6 +147,15 @@ impl Popups {
         found
     }
 
+    /// Closes every pop-up still open when the sign-in ends (its page may not have closed it
+    /// yet: the opener can finish before a pop-up's own `window.close()` timer fires).
+    pub fn close_all(&self) {
+        let n = self.0.borrow().open.len();
+        if self.take(|_| true) {
+            tracing::info!("closed {n} pop-up window(s): the sign-in ended");
+        }
+    }
+
     /// Removes the matching pop-up and drops it outside the borrow: ending an engine view may
     /// emit signals that reach these handlers again.
     fn take(&self, which: impl Fn(&Popup) -> bool) -> bool {

@@ -225,6 +225,7 @@ impl Session {
             };
             if let Some(outcome) = outcome {
                 // Nothing after the answer matters; WebKit's processes end when they lose us.
+                self.popups.close_all();
                 finish(outcome);
             }
         })

@@ -195,7 +195,9 @@ mod job {
             let mut stdin = child.stdin.take().expect("stdin");
             stdin.write_all(b"go\r\n").expect("write");
             stdin.flush().expect("flush");
-            let deadline = Instant::now() + Duration::from_secs(10);
+            // Generous: Wine starts each `cmd` through wineserver, seconds apart on a loaded
+            // machine; the loop ends as soon as the condition holds.
+            let deadline = Instant::now() + Duration::from_secs(60);
             while job.active().is_none_or(|n| n < 2) {
                 assert!(
                     Instant::now() < deadline,
@@ -204,7 +206,7 @@ mod job {
                 std::thread::sleep(Duration::from_millis(10));
             }
             job.terminate();
-            let deadline = Instant::now() + Duration::from_secs(10);
+            let deadline = Instant::now() + Duration::from_secs(60);
             while job.active().is_some_and(|n| n > 0) {
                 assert!(Instant::now() < deadline, "the job's processes outlived it");
                 std::thread::sleep(Duration::from_millis(10));

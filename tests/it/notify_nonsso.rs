@@ -2,7 +2,7 @@
 //! subscriber sends (Basic auth for the REST call, then SASL PLAIN), its events for changes made
 //! outside the agent, the one-password rule between subscribers, a wrong password tried exactly
 //! once (at REST or at SASL) and never again, an SSO user's password refused, the session
-//! dropped with its last subscriber, and `desktop watch --password-stdin` against a real agent
+//! dropped with its last subscriber, a failover to the other side with the password, and `desktop watch --password-stdin` against a real agent
 //! process with the password in no argv, environment, log or file.
 #![cfg(unix)]
 
@@ -24,7 +24,7 @@ use crate::notify::fast;
 use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::desktop::{desktop_command, server_args};
 use crate::support::subscriber::Sub;
-use crate::support::{emulator, files_under};
+use crate::support::{emulator, files_under, logs};
 
 /// The NON_SSO user's login id at the emulator (`n` is the second user; extension 1001002).
 const LOGIN_ID: &str = "1002";
@@ -208,8 +208,63 @@ async fn a_non_sso_user_holds_the_session_with_the_password() {
     e.shutdown().await;
 }
 
+/// The next `notifications` event with `state`, skipping the others.
+async fn session_state(sub: &mut Sub, state: &str) -> Value {
+    loop {
+        let (v, _) = sub.until("notifications").await;
+        if v["state"] == state {
+            return v;
+        }
+        assert_ne!(v["state"], "ended", "{v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_sso_session_fails_over_with_the_password() {
+    let e = emulator(&[
+        "--sides",
+        "2",
+        "--auth-mode",
+        "NON_SSO",
+        "--user",
+        "a:pw-a",
+        "--user",
+        "n:pw-n",
+    ])
+    .await;
+    let rig = rig(&e, fast()).await;
+    let mut sub = Sub::new(&rig.ep, with_password("pw-n")).await;
+    session_state(&mut sub, "connected").await;
+    assert_eq!(e.xmpp().sessions()[0].side, 1);
+    e.set_in_service(1, false);
+    let moved = loop {
+        let (v, _) = sub.until("system").await;
+        if !v["system"]["failover_from"].is_null() {
+            break v;
+        }
+    };
+    assert_eq!(
+        moved["system"]["side"].as_str(),
+        Some(e.side_urls()[1].as_str().trim_end_matches('/')),
+        "{moved}"
+    );
+    session_state(&mut sub, "connected").await;
+    let last = e.xmpp().sessions().last().unwrap().clone();
+    assert_eq!(
+        (last.side, last.user.as_str(), last.auth, last.rest_before),
+        (2, "n", "password", true),
+        "{last:?}"
+    );
+    assert_eq!(e.basic_failures_total("n"), 0);
+    assert_eq!(rig.sign_ins(), 0, "no SSO sign-in for a NON_SSO user");
+    drop(sub);
+    rig.stop();
+    e.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_password_is_tried_once_and_never_again() {
+    let log = logs();
     let e = emulator(&[
         "--auth-mode",
         "NON_SSO",
@@ -304,6 +359,22 @@ async fn a_refused_password_is_tried_once_and_never_again() {
     drop(third);
     stream_closed(&e, 1).await;
     drop((wrong, second));
+    // Nothing logged in this process (agent and emulator, at trace) holds the wrong password.
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let text = log
+        .wait_for("the session ends (never retried)", Duration::from_secs(5))
+        .await;
+    assert!(
+        text.contains("SASL PLAIN as 1002 with the password"),
+        "trace logs seen"
+    );
+    for s in [
+        "wrong-pw".to_string(),
+        b64("n:wrong-pw"),
+        b64("\01002\0pw-n"),
+    ] {
+        assert!(!text.contains(&s), "the log holds {s:?}");
+    }
     rig.stop();
     e.shutdown().await;
 }
@@ -409,6 +480,15 @@ async fn watch_takes_the_password_from_stdin_and_keeps_it_out_of_everything() {
         (Some("ended"), Some("auth_rejected")),
         "{last}"
     );
+    assert_eq!(e.basic_failures_total("n"), 1);
+
+    // No password and no terminal to ask at: `password_required` (exit 20), nothing sent.
+    let mut bare: Vec<&str> = args.clone();
+    bare.retain(|a| *a != "--password-stdin");
+    let asked = crate::support::output(desktop_command(home.path(), &bare)).await;
+    let asked_err = String::from_utf8_lossy(&asked.stderr).to_string();
+    assert_eq!(asked.status.code(), Some(20), "{asked_err}");
+    assert!(asked_err.contains("--password-stdin"), "{asked_err}");
     assert_eq!(e.basic_failures_total("n"), 1);
 
     // The right password: the session's state, the User, then each change.

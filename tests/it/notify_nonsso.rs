@@ -359,7 +359,7 @@ async fn a_refused_password_is_tried_once_and_never_again() {
     drop(third);
     stream_closed(&e, 1).await;
     drop((wrong, second));
-    // Nothing logged in this process (agent and emulator, at trace) holds the wrong password.
+    // Nothing logged in this process (agent and emulator, at trace) holds either password.
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let text = log
         .wait_for("the session ends (never retried)", Duration::from_secs(5))
@@ -370,8 +370,10 @@ async fn a_refused_password_is_tried_once_and_never_again() {
     );
     for s in [
         "wrong-pw".to_string(),
+        "pw-n".to_string(),
         b64("n:wrong-pw"),
-        b64("\01002\0pw-n"),
+        b64("n:pw-n"),
+        b64(&format!("\0{LOGIN_ID}\0pw-n")),
     ] {
         assert!(!text.contains(&s), "the log holds {s:?}");
     }

@@ -17,6 +17,9 @@ use crate::ipc::protocol::{
 };
 use crate::window::placement::{self, Placement};
 
+/// How long `subscribe` waits for Finesse to say whether the user is SSO.
+const MODE_WAIT: Duration = Duration::from_secs(5);
+
 /// Limits on one connection.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -324,7 +327,15 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
             // an SSO user's password and a NON_SSO user without one are refused here.
             let live = session.hold.as_ref().is_some_and(Hold::live);
             let auth = if r.notifications {
-                let sso = ctx.desktop.uses_sso(&ctx.keeper).await;
+                // Asked once, then kept; a Finesse that does not answer soon leaves the check
+                // to the session (at its first connect) rather than holding the answer.
+                let sso = tokio::time::timeout(MODE_WAIT, ctx.desktop.uses_sso(&ctx.keeper))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(crate::error::Error::Internal(
+                            "Finesse did not say in time whether the user is SSO".into(),
+                        ))
+                    });
                 match choose(&ctx.keeper.target().user, sso, r.password.clone()) {
                     Ok(a) => (!live).then_some(a),
                     Err(e) => return protocol::error_line(id, WireError::from(&e)),

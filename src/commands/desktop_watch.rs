@@ -54,9 +54,8 @@ pub async fn run(args: &WatchArgs, verbosity: u8, log_format: LogFormat) -> Resu
             let p = super::password::prompt(&client.hello.user)?;
             client.subscribe_with(request(Some(p))).await?;
         }
-        r => {
-            r?;
-        }
+        Err(e) => return Err(e),
+        Ok(_) => {}
     }
     crate::stdio::note(format_args!(
         "finesse-sso: desktop watch: {} at {}; Ctrl-C ends",
@@ -80,17 +79,13 @@ pub async fn run(args: &WatchArgs, verbosity: u8, log_format: LogFormat) -> Resu
 
 /// The session's `ended` event (native or Acqueon's), as the error that ends the watch.
 fn ended(v: &Value) -> Option<Error> {
-    let data = if v["event"] == "notifications" {
-        v
+    let (data, status) = if v["event"] == "notifications" {
+        (v, &v["state"])
     } else if v["subtopic"] == "SetConnectionStatus" {
-        &v["message"]["data"]
+        let d = &v["message"]["data"];
+        (d, &d["status"])
     } else {
         return None;
-    };
-    let status = if v["event"] == "notifications" {
-        &data["state"]
-    } else {
-        &data["status"]
     };
     (status == "ended").then(|| Error::FromAgent {
         kind: ErrorKind::from(data["kind"].as_str().unwrap_or("")),

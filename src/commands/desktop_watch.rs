@@ -38,6 +38,9 @@ pub async fn run(args: &WatchArgs, verbosity: u8, log_format: LogFormat) -> Resu
             client.hello.agent
         )));
     }
+    if password.is_some() {
+        takes_password(&client.hello)?;
+    }
     let request = |password: Option<Secret<String>>| SubscribeRequest {
         notifications: true,
         tokens: false,
@@ -75,6 +78,21 @@ pub async fn run(args: &WatchArgs, verbosity: u8, log_format: LogFormat) -> Resu
             return Err(e);
         }
     }
+}
+
+/// An agent older than NON_SSO notifications would refuse the password less clearly.
+fn takes_password(hello: &crate::ipc::protocol::HelloInfo) -> Result<()> {
+    if hello
+        .capabilities
+        .iter()
+        .any(|c| c == "notifications_password")
+    {
+        return Ok(());
+    }
+    Err(Error::Agent(format!(
+        "the running agent ({}) takes no password for notifications; restart it",
+        hello.agent
+    )))
 }
 
 /// The session's `ended` event (native or Acqueon's), as the error that ends the watch.

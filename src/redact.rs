@@ -24,6 +24,21 @@ impl<T> Secret<T> {
     }
 }
 
+impl Secret<String> {
+    /// Whether two secrets are equal, in time that depends on their lengths only (never on
+    /// where they differ): a guess compared with a held password learns nothing from timing.
+    pub fn same_as(&self, other: &Secret<String>) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        let mut diff = u8::from(a.len() != b.len());
+        for i in 0..a.len().max(b.len()) {
+            let x = a.get(i).copied().unwrap_or(0);
+            let y = b.get(i).copied().unwrap_or(0);
+            diff |= std::hint::black_box(x ^ y);
+        }
+        diff == 0
+    }
+}
+
 impl<T> fmt::Debug for Secret<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
@@ -189,6 +204,18 @@ pub fn url_str(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        let s = |v: &str| Secret::new(v.to_string());
+        assert!(s("pw-n").same_as(&s("pw-n")));
+        assert!(s("").same_as(&s("")));
+        for other in ["pw-m", "pw-", "pw-nn", "", "PW-N"] {
+            assert!(!s("pw-n").same_as(&s(other)), "{other:?}");
+        }
+        // A prefix padded with NULs is not the secret either.
+        assert!(!s("pw").same_as(&s("pw\0")));
+    }
 
     #[test]
     fn secret_never_formats_its_value() {

@@ -10,12 +10,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::keeper::Keeper;
-use super::notifications::{Hold, Notifications};
+use super::notifications::{Hold, Notifications, choose};
 use crate::error::ErrorKind;
 use crate::ipc::protocol::{
     self, Ack, CAPABILITIES, Envelope, HelloInfo, MAX_LINE, Request, ResultBody, VERSION, WireError,
 };
 use crate::window::placement::{self, Placement};
+
+/// How long `subscribe` waits for Finesse to say whether the user is SSO.
+const MODE_WAIT: Duration = Duration::from_secs(5);
 
 /// Limits on one connection.
 #[derive(Debug, Clone)]
@@ -304,26 +307,51 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
             Err(e) => protocol::error_line(id, WireError::from(&e)),
         },
         Request::Subscribe(r) => {
-            if r.password.is_some() {
-                return protocol::error_line(
-                    id,
-                    WireError::new(
-                        ErrorKind::Usage,
-                        "subscribe takes no password: the agent keeps none for notifications",
-                    ),
-                );
-            }
             if !matches!(r.format.as_deref(), None | Some("native" | "acqueon")) {
                 return protocol::error_line(
                     id,
                     WireError::new(ErrorKind::BadRequest, "format is native or acqueon"),
                 );
             }
+            if r.password.is_some() && !r.notifications {
+                return protocol::error_line(
+                    id,
+                    WireError::new(
+                        ErrorKind::Usage,
+                        "`password` goes with `notifications: true` (a NON_SSO user's \
+                         notification session) only",
+                    ),
+                );
+            }
+            // The credential of the notification session, checked before anything starts:
+            // an SSO user's password and a NON_SSO user without one are refused here.
+            let live = session.hold.as_ref().is_some_and(Hold::live);
+            let auth = if r.notifications {
+                // Asked once, then kept; a Finesse that does not answer soon leaves the check
+                // to the session (at its first connect) rather than holding the answer.
+                let sso = tokio::time::timeout(MODE_WAIT, ctx.desktop.uses_sso(&ctx.keeper))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(crate::error::Error::Internal(
+                            "Finesse did not say in time whether the user is SSO".into(),
+                        ))
+                    });
+                match choose(&ctx.keeper.target().user, sso, r.password.clone()) {
+                    Ok(a) => (!live).then_some(a),
+                    Err(e) => return protocol::error_line(id, WireError::from(&e)),
+                }
+            } else {
+                None
+            };
+            let hold = |auth| ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed, auth);
             if session.subscription.is_none() {
                 // Subscribed to the broadcast before the session starts: nothing is missed.
                 let changes = ctx.keeper.subscribe();
-                if r.notifications {
-                    session.hold = Some(ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed));
+                if let Some(auth) = auth {
+                    match hold(auth) {
+                        Ok(h) => session.hold = Some(h),
+                        Err(e) => return protocol::error_line(id, WireError::from(&e)),
+                    }
                 }
                 session.subscription = Some(tokio::spawn(super::push::forward(
                     ctx.keeper.clone(),
@@ -332,8 +360,12 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
                     super::push::Wants::of(id.clone(), &r),
                     session.tx.clone(),
                 )));
-            } else if r.notifications && session.hold.is_none() {
-                session.hold = Some(ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed));
+            } else if let Some(auth) = auth {
+                // Again after the session ended by itself (a refused password): a new claim.
+                match hold(auth) {
+                    Ok(h) => session.hold = Some(h),
+                    Err(e) => return protocol::error_line(id, WireError::from(&e)),
+                }
             }
             protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
         }

@@ -113,6 +113,11 @@ impl Desktop {
         Ok(m)
     }
 
+    /// Whether Finesse says the user signs in with SSO (asked once, then kept).
+    pub(super) async fn uses_sso(&self, keeper: &Keeper) -> Result<bool> {
+        Ok(self.mode(keeper).await? == Mode::Sso)
+    }
+
     async fn session(
         &self,
         keeper: &Arc<Keeper>,

@@ -85,7 +85,9 @@ impl Feed {
 
     pub fn notice(&self, keeper: &Keeper, n: Notice) {
         if let Notice::Session(s) = &n {
-            *lock(&self.session) = Some(s.clone());
+            // An ended session is no state to greet a later subscriber with: that one
+            // starts a session of its own.
+            *lock(&self.session) = (s.state != "ended").then(|| s.clone());
             self.up.store(s.state == "connected", Ordering::SeqCst);
         }
         keeper.publish(Change::Notice(Arc::new(n)));

@@ -38,6 +38,11 @@ pub struct WatchArgs {
     /// SetAgentState`, …) instead of the pipe's own events.
     #[arg(long)]
     pub acqueon: bool,
+    /// NON_SSO users: read the Finesse password the notification session signs in with from
+    /// the first line of stdin (never from arguments or the environment). Without it a
+    /// terminal prompts when Finesse needs one. The agent keeps it in memory while watched.
+    #[arg(long)]
+    pub password_stdin: bool,
 }
 
 /// What every `desktop` command takes. The token comes from the profile's running agent;

@@ -132,15 +132,10 @@ pub async fn run(args: &DesktopArgs, verbosity: u8, log_format: LogFormat) -> Re
         };
         return super::desktop_watch::run(w, verbosity, log_format).await;
     };
-    if common.password_stdin && common.server.proxy_password_stdin {
-        return Err(Error::Usage(
-            "--password-stdin and --proxy-password-stdin both read stdin: give one (the proxy \
-             password can also be typed at a prompt, or be in the proxy URL of the config file)"
-                .into(),
-        ));
-    }
-    if common.password_stdin {
-        op.set_password(Some(super::password::from_stdin()?));
+    if let Some(p) =
+        super::password::stdin_if(common.password_stdin, common.server.proxy_password_stdin)?
+    {
+        op.set_password(Some(p));
     }
     if let DesktopCommand::SignIn(a) = &args.command
         && a.demo

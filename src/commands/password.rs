@@ -12,6 +12,22 @@ pub fn from_stdin() -> Result<Secret<String>> {
     crate::prompt::line_from_stdin("--password-stdin")
 }
 
+/// The password from stdin when `password_stdin`; refused with `--proxy-password-stdin`, as
+/// both would read stdin.
+pub fn stdin_if(
+    password_stdin: bool,
+    proxy_password_stdin: bool,
+) -> Result<Option<Secret<String>>> {
+    if password_stdin && proxy_password_stdin {
+        return Err(Error::Usage(
+            "--password-stdin and --proxy-password-stdin both read stdin: give one (the proxy \
+             password can also be typed at a prompt, or be in the proxy URL of the config file)"
+                .into(),
+        ));
+    }
+    password_stdin.then(from_stdin).transpose()
+}
+
 /// The configured client certificate's PIN or PKCS#12 password, asked once per process:
 /// with `--pin-stdin` the first line of stdin; else, when the certificate needs one and stdin
 /// is a terminal, a hidden prompt (an empty answer: none). Otherwise none: a card that then

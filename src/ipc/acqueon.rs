@@ -208,6 +208,9 @@ pub fn connection_status_event(id: Option<&Value>, s: &crate::ipc::events::Sessi
     if let Some(ms) = s.retry_in_ms {
         data["retryInMs"] = ms.into();
     }
+    if let Some(k) = &s.kind {
+        data["kind"] = k.as_str().into();
+    }
     answer(
         id,
         ("Cisco", "Connection", "SetConnectionStatus"),
@@ -448,6 +451,7 @@ mod tests {
                 jid: None,
                 reason: Some("notifications on p:8445: … (HTTP 429) …".into()),
                 retry_in_ms: Some(120_000),
+                kind: None,
             },
         );
         assert_eq!(
@@ -475,9 +479,24 @@ mod tests {
                 jid: Some("1001@d/r".into()),
                 reason: None,
                 retry_in_ms: None,
+                kind: None,
             },
         );
         assert_eq!(up["message"]["data"], json!({"status": "connected"}));
+        let ended = connection_status_event(
+            None,
+            &crate::ipc::events::SessionState {
+                state: "ended".into(),
+                jid: None,
+                reason: Some("refused".into()),
+                retry_in_ms: None,
+                kind: Some(crate::error::ErrorKind::AuthRejected),
+            },
+        );
+        assert_eq!(
+            ended["message"]["data"],
+            json!({"status": "ended", "reason": "refused", "kind": "auth_rejected"})
+        );
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub struct SubscribeRequest {
     /// `native` (default) or `acqueon`: Acqueon-style envelopes for the Finesse events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
-    /// Not accepted: the notification session of a NON_SSO user would need the password
-    /// kept in the agent. Present only so that the refusal can name it.
+    /// NON_SSO users, with `notifications`: the Finesse password the session signs in with
+    /// (Basic auth, then SASL PLAIN), kept in the agent's memory while the session is held.
+    /// Refused for SSO users; required for NON_SSO users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret<String>>,
 }
@@ -82,7 +83,7 @@ pub struct DesktopErrorEvent {
 /// The notification session's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionState {
-    /// `connected` or `disconnected`.
+    /// `connected`, `disconnected` (it retries) or `ended` (for good: a refused password).
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jid: Option<String>,
@@ -91,6 +92,9 @@ pub struct SessionState {
     /// Milliseconds until the next attempt (`disconnected`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,
+    /// Why it `ended`, as an error kind (`auth_rejected`, `account_locked`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::error::ErrorKind>,
 }
 
 /// `notifications`.
@@ -169,12 +173,41 @@ mod tests {
                 jid: Some("1001@d/r".into()),
                 reason: None,
                 retry_in_ms: None,
+                kind: None,
             },
         };
         assert_eq!(
             serde_json::to_string(&n).unwrap(),
             r#"{"event":"notifications","state":"connected","jid":"1001@d/r"}"#
         );
+        let ended = NotificationsEvent {
+            event: EVENT_NOTIFICATIONS.into(),
+            id: Some("s".into()),
+            session: SessionState {
+                state: "ended".into(),
+                jid: None,
+                reason: Some("User on f: rejected (HTTP 401)".into()),
+                retry_in_ms: None,
+                kind: Some(crate::error::ErrorKind::AuthRejected),
+            },
+        };
+        let line = serde_json::to_string(&ended).unwrap();
+        assert_eq!(
+            line,
+            r#"{"event":"notifications","id":"s","state":"ended","reason":"User on f: rejected (HTTP 401)","kind":"auth_rejected"}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<NotificationsEvent>(&line).unwrap(),
+            ended
+        );
+        // A password arrives wrapped and never prints.
+        let p: SubscribeRequest =
+            serde_json::from_str(r#"{"notifications":true,"password":"pw-n"}"#).unwrap();
+        assert_eq!(
+            p.password.as_ref().map(|p| p.expose().as_str()),
+            Some("pw-n")
+        );
+        assert!(!format!("{p:?}").contains("pw-n"));
     }
 
     #[test]

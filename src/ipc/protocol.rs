@@ -37,6 +37,8 @@ pub const CAPABILITIES: &[&str] = &[
     "acqueon",
     // notifications (issue 15): `subscribe` with `notifications`, `tokens`, `format`
     "notifications",
+    // … and with a NON_SSO user's `password`
+    "notifications_password",
 ];
 
 /// A request id: whatever the client sent (a number or a string), echoed back.

@@ -2,7 +2,8 @@
 //! backoff when it drops (two missed pings, a closed stream, a socket error), replaced with a
 //! fresh credential after each token refresh (the new session is up before the old one
 //! closes, and the old one's last items are still read), and each time followed by a read of
-//! the User so that a caller can emit what changed while no session was up.
+//! the User so that a caller can emit what changed while no session was up. A failure the
+//! source calls final (a refused password) ends it instead: never a retry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,12 @@ pub trait Source: Send + Sync {
     fn prepare(&self) -> BoxFuture<'_, Result<Prepared>>;
     /// The User now (after each session is up).
     fn read_user(&self) -> BoxFuture<'_, Result<User>>;
+    /// Whether a failure to connect ends the session for good instead of a retry: a
+    /// credential that must not be sent again (a refused password: Finesse locks the account
+    /// after a few), or a user this credential cannot serve. Default: every failure is retried.
+    fn is_final(&self, _e: &Error) -> bool {
+        false
+    }
 }
 
 /// What the service reports, in order.
@@ -68,6 +75,12 @@ pub enum Event {
     Dialogs {
         event: String,
         dialogs: Vec<Dialog>,
+    },
+    /// The session is over for good (a final failure, see [`Source::is_final`]): the last
+    /// event; `run` has returned.
+    Ended {
+        kind: crate::error::ErrorKind,
+        reason: String,
     },
 }
 
@@ -218,6 +231,14 @@ pub async fn run(
         };
         let (mut conn, mut login_id, items) = match attempt {
             Ok(c) => c,
+            Err(e) if source.is_final(&e) => {
+                tracing::warn!("notifications: {e}; the session ends (never retried)");
+                emit(Event::Ended {
+                    kind: e.kind(),
+                    reason: e.to_string(),
+                });
+                return;
+            }
             Err(e) => {
                 failures = failures.saturating_add(1);
                 let refused = matches!(e, Error::AuthRejected { .. });
@@ -361,6 +382,83 @@ mod tests {
             event_of("1001", &item("/finesse/api/SystemInfo", sys)),
             Some(Event::System(_))
         ));
+    }
+
+    /// A source whose every connection is refused; `final_refusal` says whether that ends it.
+    struct Refusing {
+        final_refusal: bool,
+        prepared: std::sync::atomic::AtomicU32,
+    }
+
+    impl Source for Refusing {
+        fn prepare(&self) -> BoxFuture<'_, Result<Prepared>> {
+            self.prepared
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async {
+                Err(Error::AuthRejected {
+                    step: "User",
+                    host: "finesse".into(),
+                    detail: "HTTP 401".into(),
+                })
+            })
+        }
+        fn read_user(&self) -> BoxFuture<'_, Result<User>> {
+            Box::pin(async { Err(Error::Internal("no User".into())) })
+        }
+        fn is_final(&self, e: &Error) -> bool {
+            self.final_refusal && matches!(e, Error::AuthRejected { .. })
+        }
+    }
+
+    async fn run_refused(final_refusal: bool) -> (Arc<Refusing>, Vec<Event>, bool) {
+        let source = Arc::new(Refusing {
+            final_refusal,
+            prepared: Default::default(),
+        });
+        let opts = Options {
+            backoff_min: Duration::from_millis(1),
+            refused_backoff: Duration::from_millis(1),
+            ..Options::default()
+        };
+        let (_renew_tx, renew) = watch::channel(0u64);
+        let (stop_tx, stop) = watch::channel(false);
+        let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let emit = move |e: Event| seen.lock().unwrap().push(e);
+        let run = run(source.clone(), opts, renew, emit, stop);
+        tokio::pin!(run);
+        // Final: `run` returns by itself. Not final: it is still retrying after 3 attempts.
+        let returned = tokio::select! {
+            _ = &mut run => true,
+            _ = async {
+                while source.prepared.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            } => false,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => panic!("neither ended nor retried"),
+        };
+        let _ = stop_tx.send(true);
+        let events = events.lock().unwrap().clone();
+        (source, events, returned)
+    }
+
+    #[tokio::test]
+    async fn a_final_refusal_ends_the_run_without_a_retry() {
+        let (source, events, returned) = run_refused(true).await;
+        assert!(returned);
+        assert_eq!(source.prepared.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            events,
+            vec![Event::Ended {
+                kind: crate::error::ErrorKind::AuthRejected,
+                reason: "User on finesse: rejected (HTTP 401)".into()
+            }]
+        );
+        // A refusal that is not final (a token: the next one may do) is retried.
+        let (source, events, returned) = run_refused(false).await;
+        assert!(!returned);
+        assert!(source.prepared.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+        assert!(events.iter().all(|e| matches!(e, Event::Down { .. })));
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod login;
 mod notify;
 mod notify_bench;
 mod notify_bosh;
+mod notify_nonsso;
 mod notify_watch;
 #[cfg(target_os = "linux")]
 mod placement;

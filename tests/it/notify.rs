@@ -10,16 +10,13 @@ use std::time::Duration;
 
 use finesse_sso::ipc::desktop::{SignInRequest, StateRequest, UserResult};
 use finesse_sso::ipc::protocol::Request;
-use finesse_sso::ipc::transport::Endpoint;
 use finesse_sso::notify::runner::Options;
 use finesse_sso_emulator::Emulator;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde_json::json;
 
 use crate::support::agent_rig::{AgentRig, RigOptions};
+pub(crate) use crate::support::subscriber::Sub;
 use crate::support::{emulator, logs};
-
-pub(crate) type Lines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
 
 /// Fast timings, so that drops and missed pings show within a test.
 pub(crate) fn fast() -> Options {
@@ -44,69 +41,6 @@ pub(crate) async fn rig(e: &Emulator, max_clients: usize) -> AgentRig {
         },
     )
     .await
-}
-
-/// A raw subscriber: `hello`, then `subscribe` with `extra`; its event lines one by one.
-pub(crate) struct Sub {
-    lines: Lines,
-    _w: tokio::net::unix::OwnedWriteHalf,
-}
-
-impl Sub {
-    pub(crate) async fn new(ep: &Endpoint, extra: Value) -> Sub {
-        let s = tokio::net::UnixStream::connect(&ep.path).await.unwrap();
-        let (r, mut w) = s.into_split();
-        let mut lines = BufReader::new(r).lines();
-        let mut sub = json!({"op":"subscribe","id":"s"});
-        for (k, v) in extra.as_object().unwrap() {
-            sub[k] = v.clone();
-        }
-        w.write_all(format!("{}\n{sub}\n", json!({"op":"hello","v":1})).as_bytes())
-            .await
-            .unwrap();
-        lines.next_line().await.unwrap().unwrap();
-        let ack: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
-        assert_eq!(ack["result"]["ok"], true, "{ack}");
-        Sub { lines, _w: w }
-    }
-
-    pub(crate) async fn next(&mut self) -> Value {
-        let l = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
-            .await
-            .expect("an event in time")
-            .unwrap()
-            .expect("the agent kept the connection");
-        serde_json::from_str(&l).unwrap()
-    }
-
-    /// The next Acqueon line that is not the session's state (`SetConnectionStatus`).
-    async fn next_but_connection(&mut self) -> Value {
-        loop {
-            let v = self.next().await;
-            if v["subtopic"] != "SetConnectionStatus" {
-                return v;
-            }
-        }
-    }
-
-    /// The next event of kind `event`, with those of other kinds it skipped.
-    pub(crate) async fn until(&mut self, event: &str) -> (Value, Vec<Value>) {
-        let mut skipped = Vec::new();
-        loop {
-            let v = self.next().await;
-            if v["event"] == event {
-                return (v, skipped);
-            }
-            skipped.push(v);
-        }
-    }
-
-    /// The next `user` event's state; fails on another `user` event in between.
-    pub(crate) async fn state(&mut self) -> String {
-        let (v, skipped) = self.until("user").await;
-        assert!(skipped.iter().all(|s| s["event"] != "user"), "{skipped:?}");
-        v["user"]["state"].as_str().unwrap().to_string()
-    }
 }
 
 pub(crate) async fn put(rig: &AgentRig, token: &str, body: &str, request_id: &str) {

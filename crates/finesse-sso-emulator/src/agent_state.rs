@@ -284,6 +284,8 @@ pub(crate) fn apply(a: &mut Agent, put: &Put, r: &Rules<'_>, now: &str) -> Resul
 pub(crate) struct BasicFailures {
     pub count: u32,
     pub locked_until: Option<Instant>,
+    /// Every wrong password ever, never reset (for tests: how often a client tried one).
+    pub total: u32,
 }
 
 /// One PUT as received (for tests: what the client sent, never a secret).

@@ -144,16 +144,21 @@ fn authenticate(app: &App, req: &Req) -> Result<(String, &'static str), Resp> {
     }
     if user.password.expose() != pw {
         f.count += 1;
+        f.total += 1;
         if f.count >= MAX_FAILURES {
             *f = BasicFailures {
                 count: 0,
                 locked_until: Some(now + lockout),
+                total: f.total,
             };
             return Err(locked(lockout));
         }
         return Err(bad());
     }
-    *f = BasicFailures::default();
+    *f = BasicFailures {
+        total: f.total,
+        ..BasicFailures::default()
+    };
     Ok((user.name.clone(), "Basic"))
 }
 
@@ -410,6 +415,16 @@ impl crate::Emulator {
             .basic
             .get(user)
             .map_or(0, |f| f.count)
+    }
+
+    /// Every wrong Basic password of `user` (login name) so far, successes in between or not.
+    pub fn basic_failures_total(&self, user: &str) -> u32 {
+        self.app
+            .state()
+            .desktop
+            .basic
+            .get(user)
+            .map_or(0, |f| f.total)
     }
 
     /// Whether `user` (login name) is locked out of the User API now.

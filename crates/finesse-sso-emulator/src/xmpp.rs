@@ -412,21 +412,12 @@ impl Session {
         if !authzid.is_empty() && authzid != user.login_id.as_bytes() {
             return Err("the authorization id is not the user's".into());
         }
-        let how = if self.app.effective_mode(&user) == "NON_SSO" {
-            if user.password.expose() != &secret {
-                return Err("wrong password".into());
+        let how = match self.check_secret(&user, &secret) {
+            Ok(how) => how,
+            Err(why) => {
+                self.app.xmpp.sasl_failed(&user.name);
+                return Err(why);
             }
-            "password"
-        } else {
-            let v = self
-                .app
-                .tokens
-                .verify(&secret, "access")
-                .map_err(|e| format!("the SSO token is not valid: {e}"))?;
-            if v.sub.user_id.as_deref() != Some(user.name.as_str()) {
-                return Err("the SSO token belongs to another user".into());
-            }
-            "token"
         };
         let rest_before = self.app.xmpp.rest_seen(&user.name);
         self.app.xmpp.update(self.record, |r| {
@@ -436,6 +427,32 @@ impl Session {
         });
         self.user = Some((user.name, user.login_id));
         Ok(())
+    }
+
+    /// A known user's PLAIN secret: `token` or `password` when it is accepted.
+    fn check_secret(
+        &self,
+        user: &crate::state::User,
+        secret: &str,
+    ) -> Result<&'static str, String> {
+        if self.app.xmpp.refuses_sasl() {
+            return Err("every login is refused now (the emulator's refuse-SASL knob)".into());
+        }
+        if self.app.effective_mode(user) == "NON_SSO" {
+            if user.password.expose() != secret {
+                return Err("wrong password".into());
+            }
+            return Ok("password");
+        }
+        let v = self
+            .app
+            .tokens
+            .verify(secret, "access")
+            .map_err(|e| format!("the SSO token is not valid: {e}"))?;
+        if v.sub.user_id.as_deref() != Some(user.name.as_str()) {
+            return Err("the SSO token belongs to another user".into());
+        }
+        Ok("token")
     }
 
     fn login_id(&self) -> String {

@@ -62,6 +62,7 @@ struct Knobs {
     no_pong: bool,
     malformed: bool,
     device_busy: bool,
+    refuse_sasl: bool,
 }
 
 #[derive(Debug, Default)]
@@ -74,6 +75,8 @@ struct HubState {
     rest_seen: HashSet<String>,
     sessions: Vec<XmppSession>,
     violations: Vec<String>,
+    /// Login name → SASL logins refused (a wrong password or token, or the knob).
+    sasl_failures: HashMap<String, u32>,
     /// Each side's SystemInfo `status`, first side first.
     system_status: Vec<String>,
     item: u64,
@@ -160,6 +163,7 @@ impl XmppControl {
                 no_pong: c.xmpp_no_pong,
                 malformed: c.xmpp_malformed,
                 device_busy: c.xmpp_device_busy,
+                refuse_sasl: false,
             }),
             state: Mutex::new(HubState {
                 system_status,
@@ -200,6 +204,32 @@ impl XmppControl {
     /// Drop each connection this long after it is established (`None`: never).
     pub fn set_drop_after(&self, after: Option<Duration>) {
         lock(&self.knobs).drop_after = after;
+    }
+
+    /// Refuse (or stop refusing) every SASL login with `not-authorized`, whatever the
+    /// credential: a password changed between a client's REST call and its login.
+    pub fn set_refuse_sasl(&self, on: bool) {
+        lock(&self.knobs).refuse_sasl = on;
+    }
+
+    pub(crate) fn refuses_sasl(&self) -> bool {
+        lock(&self.knobs).refuse_sasl
+    }
+
+    /// How many SASL logins of `user` (login name) were refused so far.
+    pub fn sasl_failures(&self, user: &str) -> u32 {
+        lock(&self.state)
+            .sasl_failures
+            .get(user)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub(crate) fn sasl_failed(&self, user: &str) {
+        *lock(&self.state)
+            .sasl_failures
+            .entry(user.to_string())
+            .or_default() += 1;
     }
 
     /// Every session so far, oldest first.

@@ -12,6 +12,8 @@ pub mod driver;
 pub mod kdc;
 #[cfg(target_os = "linux")] // its users (client_cert) are Linux-only
 pub mod softhsm;
+#[cfg(unix)] // the agent's Unix socket
+pub mod subscriber;
 #[cfg(target_os = "linux")] // its one user, tests/it/proxy.rs, runs on Linux
 pub mod tinyproxy;
 #[cfg(target_os = "linux")] // /proc and X11: its users (placement, rendering, popup) are Linux's

@@ -4,17 +4,14 @@
 //! sign-in's `requestId` fails the sign-in with a typed error naming it.
 #![cfg(unix)]
 
-use std::time::Duration;
-
 use finesse_sso::error::{Error, ErrorKind};
 use finesse_sso::ipc::client::Client;
 use finesse_sso::ipc::desktop::{SignInRequest, StateRequest, UserResult};
 use finesse_sso::ipc::protocol::Request;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::emulator;
+use crate::support::subscriber::Sub;
 
 /// The User's path at the emulator: GETs and PUTs both count here.
 const USER: &str = "/finesse/api/User/1001";
@@ -39,40 +36,6 @@ fn not_ready() -> Request {
         reason: Some("16".into()),
         ..Default::default()
     })
-}
-
-/// Subscribes with `notifications` and waits for the session to be up; the subscriber stays
-/// (and the session with it) while the returned halves live.
-async fn hold_session(
-    rig: &AgentRig,
-) -> (
-    tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
-    tokio::net::unix::OwnedWriteHalf,
-) {
-    let s = tokio::net::UnixStream::connect(&rig.ep.path).await.unwrap();
-    let (r, mut w) = s.into_split();
-    let mut lines = BufReader::new(r).lines();
-    w.write_all(
-        format!(
-            "{}\n{}\n",
-            json!({"op":"hello","v":1}),
-            json!({"op":"subscribe","id":"s","notifications":true,"tokens":false})
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    loop {
-        let l = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("the session comes up in time")
-            .unwrap()
-            .expect("the agent kept the connection");
-        let v: Value = serde_json::from_str(&l).unwrap();
-        if v["event"] == "notifications" && v["state"] == "connected" {
-            return (lines, w);
-        }
-    }
 }
 
 /// Runs `req` and returns its User and how many requests it made to the User's path.
@@ -101,7 +64,7 @@ async fn a_notification_session_confirms_sign_in_and_state_without_reading_the_u
     assert!(n >= 2 && n2 >= 2, "polling made {n} and {n2} requests");
 
     // With a session: the PUT alone; the notification with its requestId confirms it.
-    let _held = hold_session(&rig).await;
+    let _held = Sub::session(&rig.ep).await;
     let (state, n) = counted(&e, &mut c, not_ready()).await;
     assert_eq!((state.as_str(), n), ("NOT_READY", 1));
     let (state, n) = counted(&e, &mut c, ready()).await;
@@ -116,7 +79,7 @@ async fn an_asynchronous_device_busy_fails_the_sign_in_by_name() {
     let rig = AgentRig::start(&e, RigOptions::default()).await;
     let mut c = rig.client().await;
     c.token(60).await.unwrap();
-    let _held = hold_session(&rig).await;
+    let _held = Sub::session(&rig.ep).await;
     e.xmpp().set_device_busy(true);
     let before = e.request_count(USER);
     let err = c.call::<UserResult>(sign_in()).await.unwrap_err();

@@ -18,12 +18,12 @@ use finesse_sso::notify::runner::Options;
 use finesse_sso::redact::Secret;
 use finesse_sso_emulator::Emulator;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 use crate::notify::fast;
 use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::desktop::{desktop_command, server_args};
-use crate::support::subscriber::Sub;
+use crate::support::subscriber::{JsonLines, Sub};
 use crate::support::{emulator, files_under, logs};
 
 /// The NON_SSO user's login id at the emulator (`n` is the second user; extension 1001002).
@@ -496,22 +496,14 @@ async fn watch_takes_the_password_from_stdin_and_keeps_it_out_of_everything() {
     // The right password: the session's state, the User, then each change.
     let (mut child, feed) = watch(PASSWORD);
     feed.await;
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || -> Value {
-        let l = tokio::time::timeout(Duration::from_secs(20), out.next_line())
-            .await
-            .expect("a line in time")
-            .unwrap()
-            .expect("watch still runs");
-        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not one JSON line ({e}): {l}"))
-    };
-    let up = next().await;
+    let mut out = JsonLines::new(child.stdout.take().unwrap());
+    let up = out.next().await;
     assert_eq!(
         (up["event"].as_str(), up["state"].as_str()),
         (Some("notifications"), Some("connected")),
         "{up}"
     );
-    assert_eq!(next().await["user"]["state"], "LOGOUT");
+    assert_eq!(out.next().await["user"]["state"], "LOGOUT");
     // The sign-in through the same agent, its password from stdin too.
     let mut sign_in = desktop_command(home.path(), &["sign-in", "--extension", "1001002"]);
     sign_in.arg("--password-stdin").args(server_args(&e, "n"));
@@ -525,7 +517,7 @@ async fn watch_takes_the_password_from_stdin_and_keeps_it_out_of_everything() {
         "{}",
         String::from_utf8_lossy(&signed.stderr)
     );
-    let ev = next().await;
+    let ev = out.next().await;
     assert_eq!(
         (ev["event"].as_str(), ev["user"]["state"].as_str()),
         (Some("user"), Some("NOT_READY")),

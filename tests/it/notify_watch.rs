@@ -10,10 +10,10 @@ use base64::Engine as _;
 use finesse_sso::ipc::desktop::{SignInRequest, UserResult};
 use finesse_sso::ipc::protocol::Request;
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::desktop::{desktop_command, server_args};
+use crate::support::subscriber::JsonLines;
 use crate::support::{emulator, logs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,22 +32,14 @@ async fn watch_prints_events_until_interrupted_and_logs_no_secret() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || -> Value {
-        let l = tokio::time::timeout(Duration::from_secs(20), out.next_line())
-            .await
-            .expect("a line in time")
-            .unwrap()
-            .expect("watch still runs");
-        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not one JSON line ({e}): {l}"))
-    };
-    let first = next().await;
+    let mut out = JsonLines::new(child.stdout.take().unwrap());
+    let first = out.next().await;
     assert_eq!(
         (first["event"].as_str(), first["state"].as_str()),
         (Some("notifications"), Some("connected")),
         "{first}"
     );
-    assert_eq!(next().await["user"]["state"], "LOGOUT");
+    assert_eq!(out.next().await["user"]["state"], "LOGOUT");
     let _: UserResult = c
         .call(Request::DesktopSignIn(SignInRequest {
             extension: "1001001".into(),
@@ -55,7 +47,7 @@ async fn watch_prints_events_until_interrupted_and_logs_no_secret() {
         }))
         .await
         .unwrap();
-    let ev = next().await;
+    let ev = out.next().await;
     assert_eq!(
         (ev["event"].as_str(), ev["user"]["state"].as_str()),
         (Some("user"), Some("NOT_READY")),
@@ -72,9 +64,9 @@ async fn watch_prints_events_until_interrupted_and_logs_no_secret() {
         ))
         .await
         .unwrap();
-    assert_eq!(next().await["user"]["state"], "READY");
+    assert_eq!(out.next().await["user"]["state"], "READY");
     let id = e.ring("1001", "5551234", "6000").unwrap();
-    let ev = next().await;
+    let ev = out.next().await;
     assert_eq!(
         (
             ev["event"].as_str(),
@@ -90,7 +82,7 @@ async fn watch_prints_events_until_interrupted_and_logs_no_secret() {
         ),
         "{ev}"
     );
-    assert_eq!(next().await["user"]["state"], "RESERVED");
+    assert_eq!(out.next().await["user"]["state"], "RESERVED");
     // Ctrl-C ends it cleanly.
     // SAFETY: kill(2) on our own child's pid, which has not been reaped (we hold it).
     let rc = unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
@@ -148,15 +140,7 @@ async fn watch_acqueon_speaks_acqueons_envelopes() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next = async || -> Value {
-        let l = tokio::time::timeout(Duration::from_secs(20), out.next_line())
-            .await
-            .expect("a line in time")
-            .unwrap()
-            .expect("watch still runs");
-        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not one JSON line ({e}): {l}"))
-    };
+    let mut out = JsonLines::new(child.stdout.take().unwrap());
     let route = |v: &Value| {
         format!(
             "{}/{}/{}",
@@ -165,10 +149,10 @@ async fn watch_acqueon_speaks_acqueons_envelopes() {
             v["subtopic"].as_str().unwrap_or("?")
         )
     };
-    let up = next().await;
+    let up = out.next().await;
     assert_eq!(route(&up), "Cisco/Connection/SetConnectionStatus", "{up}");
     assert_eq!(up["message"]["data"]["status"], "connected");
-    let now = next().await;
+    let now = out.next().await;
     assert_eq!(route(&now), "Cisco/Agent/SetAgentState", "{now}");
     assert_eq!(now["message"]["data"]["state"], "LOGOUT");
 
@@ -179,7 +163,7 @@ async fn watch_acqueon_speaks_acqueons_envelopes() {
         }))
         .await
         .unwrap();
-    let login = next().await;
+    let login = out.next().await;
     assert_eq!(route(&login), "Finesse/Agent/Login", "{login}");
     assert_eq!(
         (
@@ -196,7 +180,7 @@ async fn watch_acqueon_speaks_acqueons_envelopes() {
         }))
         .await
         .unwrap();
-    let ready = next().await;
+    let ready = out.next().await;
     assert_eq!(route(&ready), "Cisco/Agent/SetAgentState", "{ready}");
     assert_eq!(ready["message"]["data"]["state"], "READY");
 
@@ -217,7 +201,7 @@ async fn watch_acqueon_speaks_acqueons_envelopes() {
         .await
         .unwrap();
     for want in ["NOT_READY", "LOGOUT"] {
-        let v = next().await;
+        let v = out.next().await;
         assert_eq!(
             (route(&v), v["message"]["data"]["state"].as_str()),
             ("Cisco/Agent/SetAgentState".to_string(), Some(want)),
@@ -233,7 +217,7 @@ async fn watch_acqueon_speaks_acqueons_envelopes() {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("Device Busy"), "{refused}");
-    let err = next().await;
+    let err = out.next().await;
     assert_eq!(route(&err), "Cisco/Agent/Error", "{err}");
     assert_eq!(err["message"]["data"]["errorType"], "Device Busy");
     drop(out);

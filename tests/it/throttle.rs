@@ -9,11 +9,11 @@ use std::time::Duration;
 use finesse_sso::error::{Error, ErrorKind};
 use finesse_sso::notify::runner::Options;
 use finesse_sso_emulator::Emulator;
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde_json::json;
 
 use crate::support::agent_rig::{AgentRig, RigOptions};
 use crate::support::emulator;
+use crate::support::subscriber::Sub;
 
 /// How long a test watches for requests that must not come (the agent's own backoffs at
 /// these settings are 100–400 ms, so a loop would show many times over).
@@ -121,30 +121,11 @@ async fn a_throttled_notification_session_waits_before_it_reconnects() {
         e.faults().set_retry_after(retry_after);
         e.faults().set_status("ws", Some(status)).unwrap();
         let rig = rig(&e).await;
-        let s = tokio::net::UnixStream::connect(&rig.ep.path).await.unwrap();
-        let (r, mut w) = s.into_split();
-        let mut lines = BufReader::new(r).lines();
-        w.write_all(
-            format!(
-                "{}\n{}\n",
-                json!({"op":"hello","v":1}),
-                json!({"op":"subscribe","id":"s","notifications":true,"tokens":false})
-            )
-            .as_bytes(),
-        )
-        .await
-        .unwrap();
-        let down = loop {
-            let l = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-                .await
-                .expect("a line in time")
-                .unwrap()
-                .expect("the agent kept the connection");
-            let v: Value = serde_json::from_str(&l).unwrap();
-            if v["event"] == "notifications" && v["state"] == "disconnected" {
-                break v;
-            }
-        };
+        let mut sub = Sub::new(&rig.ep, json!({"notifications": true, "tokens": false})).await;
+        let down = sub
+            .lines
+            .until(|v| v["event"] == "notifications" && v["state"] == "disconnected")
+            .await;
         let reason = down["reason"].as_str().unwrap_or("");
         assert!(
             reason.contains(&format!("HTTP {status}")) && reason.contains("VPN-less proxy"),
@@ -163,7 +144,7 @@ async fn a_throttled_notification_session_waits_before_it_reconnects() {
             1,
             "HTTP {status}: the session reconnected during the wait"
         );
-        drop(w);
+        drop(sub);
         rig.stop();
         e.shutdown().await;
     }
@@ -219,30 +200,11 @@ async fn a_throttled_rest_call_is_not_repeated() {
 
     const SYSTEM_INFO: &str = "/finesse/api/SystemInfo";
     e.faults().set_status("systeminfo", Some(429)).unwrap();
-    let s = tokio::net::UnixStream::connect(&rig.ep.path).await.unwrap();
-    let (r, mut w) = s.into_split();
-    let mut lines = BufReader::new(r).lines();
-    w.write_all(
-        format!(
-            "{}\n{}\n",
-            json!({"op":"hello","v":1}),
-            json!({"op":"subscribe","id":"s","notifications":true,"tokens":false})
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let down = loop {
-        let l = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("a line in time")
-            .unwrap()
-            .expect("the agent kept the connection");
-        let v: Value = serde_json::from_str(&l).unwrap();
-        if v["event"] == "notifications" && v["state"] == "disconnected" {
-            break v;
-        }
-    };
+    let mut sub = Sub::new(&rig.ep, json!({"notifications": true, "tokens": false})).await;
+    let down = sub
+        .lines
+        .until(|v| v["event"] == "notifications" && v["state"] == "disconnected")
+        .await;
     assert!(
         down["retry_in_ms"].as_u64().is_some_and(|ms| ms >= 120_000),
         "{down}"
@@ -255,7 +217,7 @@ async fn a_throttled_rest_call_is_not_repeated() {
         "SystemInfo was asked again"
     );
     assert_eq!(e.request_count("/ws/"), 0);
-    drop(w);
+    drop(sub);
     rig.stop();
     e.shutdown().await;
 }

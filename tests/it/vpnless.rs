@@ -68,41 +68,17 @@ async fn a_look_alike_proxy_origin_yields_no_token_http_driver() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn notifications_and_the_desktop_work_through_the_proxy() {
-    use std::time::Duration;
-
     use finesse_sso::ipc::desktop::{SignInRequest, UserResult};
     use finesse_sso::ipc::protocol::Request;
-    use serde_json::{Value, json};
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     use crate::support::agent_rig::{AgentRig, RigOptions};
+    use crate::support::subscriber::Sub;
 
     let e = emulator(&["--vpnless"]).await;
     let rig = AgentRig::start(&e, RigOptions::default()).await;
     let mut c = rig.client().await;
     c.token(60).await.unwrap();
-    let s = tokio::net::UnixStream::connect(&rig.ep.path).await.unwrap();
-    let (r, mut w) = s.into_split();
-    let mut lines = BufReader::new(r).lines();
-    w.write_all(
-        format!(
-            "{}\n{}\n",
-            json!({"op":"hello","v":1}),
-            json!({"op":"subscribe","id":"s","notifications":true,"tokens":false})
-        )
-        .as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut next = async || -> Value {
-        let l = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .expect("a line in time")
-            .unwrap()
-            .expect("the agent kept the connection");
-        serde_json::from_str(&l).unwrap()
-    };
-    while next().await["state"] != "connected" {}
+    let mut sub = Sub::session(&rig.ep).await;
     assert_eq!(e.request_count("/ws/"), 1);
     let r: UserResult = c
         .call(Request::DesktopSignIn(SignInRequest {
@@ -112,18 +88,15 @@ async fn notifications_and_the_desktop_work_through_the_proxy() {
         .await
         .unwrap();
     assert_eq!(r.user.state, "NOT_READY");
-    loop {
-        let v = next().await;
-        if v["event"] == "user" && v["user"]["state"] == "NOT_READY" {
-            break;
-        }
-    }
+    sub.lines
+        .until(|v| v["event"] == "user" && v["user"]["state"] == "NOT_READY")
+        .await;
     assert!(
         e.xmpp().violations().is_empty(),
         "{:?}",
         e.xmpp().violations()
     );
-    drop(w);
+    drop(sub);
     rig.stop();
     e.shutdown().await;
 }

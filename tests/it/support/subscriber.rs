@@ -1,17 +1,45 @@
 //! A raw pipe subscriber for the agent's tests: `hello`, then `subscribe` with the fields a
-//! test gives, then the event lines one by one (shared by the notification tests).
+//! test gives, then the event lines one by one (shared by the notification tests); and JSON
+//! lines read with a deadline from any stream (the subscriber's socket, `desktop watch`'s stdout).
 
 use std::time::Duration;
 
 use finesse_sso::ipc::transport::Endpoint;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 
-type Lines = tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>;
+/// One JSON value per line, each awaited for at most 20 s.
+pub(crate) struct JsonLines<R>(tokio::io::Lines<BufReader<R>>);
+
+impl<R: AsyncRead + Unpin> JsonLines<R> {
+    pub(crate) fn new(r: R) -> JsonLines<R> {
+        JsonLines(BufReader::new(r).lines())
+    }
+
+    /// The next line as JSON; fails when none comes in time or the stream ends.
+    pub(crate) async fn next(&mut self) -> Value {
+        let l = tokio::time::timeout(Duration::from_secs(20), self.0.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("the stream still open");
+        serde_json::from_str(&l).unwrap_or_else(|e| panic!("not one JSON line ({e}): {l}"))
+    }
+
+    /// The next value for which `which` holds, skipping the others.
+    pub(crate) async fn until(&mut self, which: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self.next().await;
+            if which(&v) {
+                return v;
+            }
+        }
+    }
+}
 
 /// A raw subscriber: `hello`, then `subscribe` with `extra`; its event lines one by one.
 pub(crate) struct Sub {
-    lines: Lines,
+    pub(crate) lines: JsonLines<tokio::net::unix::OwnedReadHalf>,
     _w: tokio::net::unix::OwnedWriteHalf,
 }
 
@@ -39,16 +67,23 @@ impl Sub {
         if ack["result"]["ok"] != true {
             return Err(ack);
         }
-        Ok(Sub { lines, _w: w })
+        Ok(Sub {
+            lines: JsonLines(lines),
+            _w: w,
+        })
     }
 
     pub(crate) async fn next(&mut self) -> Value {
-        let l = tokio::time::timeout(Duration::from_secs(20), self.lines.next_line())
-            .await
-            .expect("an event in time")
-            .unwrap()
-            .expect("the agent kept the connection");
-        serde_json::from_str(&l).unwrap()
+        self.lines.next().await
+    }
+
+    /// Subscribes with `notifications` (no tokens) and waits for the session to be up.
+    pub(crate) async fn session(ep: &Endpoint) -> Sub {
+        let mut sub = Sub::new(ep, json!({"notifications": true, "tokens": false})).await;
+        sub.lines
+            .until(|v| v["event"] == "notifications" && v["state"] == "connected")
+            .await;
+        sub
     }
 
     /// The next Acqueon line that is not the session's state (`SetConnectionStatus`).

@@ -42,6 +42,7 @@ mod security_lifetimes;
 mod security_pipe;
 mod security_settings;
 mod security_state;
+mod silent;
 mod state_faults;
 mod support;
 mod throttle;

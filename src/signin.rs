@@ -166,7 +166,7 @@ pub fn parse_proxy(p: &str) -> Result<Url> {
 #[derive(Debug, Clone)]
 pub struct SignInOptions {
     pub timeout: Duration,
-    /// Show the window at once (otherwise only when a page needs the user).
+    /// Show the window at once (otherwise only when a page needs the user); no silent walk first.
     pub show: bool,
     /// false: never show a window; fail with `InteractionRequired` instead.
     pub interactive: bool,

@@ -15,7 +15,7 @@ use crate::finesse::token_response::MAX_TOKEN_RESPONSE_BYTES;
 use crate::flow::{
     CaptureRefusal, DenyReason, Flow, MAX_NAVIGATIONS, Navigation, ResponseFacts, ResponseVerdict,
 };
-use crate::http::{HttpOptions, HttpSetupError, Jar};
+use crate::http::{HttpOptions, HttpSetupError, Jar, SameSiteContext};
 use crate::redact;
 
 /// Largest page the walk reads (sign-in pages are a few KiB; the token answer has its own cap).
@@ -216,6 +216,8 @@ impl Walker {
         mut next: impl FnMut(&Url, &ScannedPage) -> Result<Option<(Step, Via)>, WalkError>,
     ) -> Result<Walked, WalkError> {
         let (mut step, mut via) = (Step::Get(url), Via::Start);
+        // The page the current navigation started from (none: typed by the user), for SameSite.
+        let mut initiator: Option<Url> = None;
         for _ in 0..=MAX_NAVIGATIONS {
             let target = step.url().clone();
             if let Navigation::Deny(reason) = flow.navigation(target.as_str()) {
@@ -227,14 +229,14 @@ impl Walker {
             if observe(&step, via) == Hop::Stop {
                 return Ok(Walked::Stopped(step));
             }
-            let resp = step
-                .send(&self.client)
-                .await
-                .map_err(|e| WalkError::Request {
-                    url: redact::url(&target),
-                    reason: crate::http::describe(&e),
-                    tls: crate::http::is_tls_error(&e),
-                })?;
+            self.jar.set_context(same_site(initiator.as_ref(), &step));
+            let sent = step.send(&self.client).await;
+            self.jar.set_context(SameSiteContext::SameSite);
+            let resp = sent.map_err(|e| WalkError::Request {
+                url: redact::url(&target),
+                reason: crate::http::describe(&e),
+                tls: crate::http::is_tls_error(&e),
+            })?;
             let status = resp.status().as_u16();
             if resp.status().is_redirection() {
                 let location = resp
@@ -292,7 +294,7 @@ impl Walker {
                 return Ok(Walked::Page(page));
             }
             match next(&page.url, &forms::scan(&page.text()))? {
-                Some((s, v)) => (step, via) = (s, v),
+                Some((s, v)) => (step, via, initiator) = (s, v, Some(page.url)),
                 None => return Ok(Walked::Page(page)),
             }
         }
@@ -300,6 +302,23 @@ impl Walker {
             url: redact::url(step.url()),
             reason: DenyReason::Loop,
         })
+    }
+}
+
+/// Where a request comes from, for SameSite: the same site when typed or when from a page of
+/// the same scheme and host (stricter than a browser's registrable domain: a cookie left out
+/// only ends the walk sooner, never sends one further).
+fn same_site(initiator: Option<&Url>, step: &Step) -> SameSiteContext {
+    let to = step.url();
+    match initiator {
+        None => SameSiteContext::SameSite,
+        Some(from) if from.scheme() == to.scheme() && from.host() == to.host() => {
+            SameSiteContext::SameSite
+        }
+        Some(_) => match step {
+            Step::Get(_) => SameSiteContext::CrossSiteNavigation,
+            Step::Post(..) => SameSiteContext::CrossSitePost,
+        },
     }
 }
 

@@ -51,7 +51,8 @@ pub async fn sign_in(
             let walked = walker.walk(
                 &mut flow,
                 start,
-                |step: &Step, _: Via| {
+                |step: &Step, via: Via| {
+                    tracing::debug!("silent sign-in: {step:?} ({via:?})");
                     at = redact::url(step.url());
                     Hop::Send
                 },

@@ -156,6 +156,13 @@ async fn a_second_login_walks_the_live_idp_session_without_a_window() {
         assert!(saved.contains(&newest), "{what} not saved");
     }
     assert!(!saved.contains(v["token"].as_str().unwrap()));
+
+    // `--show` asks for the window: no walk first.
+    let o = output(home.login(&emu, &["--show"])).await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(home.windows_started(), 1, "{err}");
+    assert!(!err.contains("silent"), "{err}");
     emu.shutdown().await;
 }
 

@@ -191,6 +191,55 @@ async fn a_silent_login_needs_no_display() {
     emu.shutdown().await;
 }
 
+/// A cold `finesse-sso token` (no agent running, a saved session, no display): it starts the
+/// agent, whose sign-in is the same silent walk, and prints the token; no window starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cold_token_starts_the_agent_which_signs_in_silently() {
+    let emu = support::emulator(&[]).await;
+    let home = Home::new();
+    home.seed_session(&emu).await;
+    emu.end_sessions(&[SignInSession::Finesse, SignInSession::Ids]);
+    let agent = |args: &[&str]| {
+        let mut c = support::cli(home.path());
+        c.args(args)
+            .args(["--server", emu.finesse_url().as_str(), "--user", "agent1"])
+            .arg("--ca-file")
+            .arg(emu.ca_file().unwrap())
+            .env(
+                "FINESSE_SSO_WEBVIEW",
+                home.path().join("webview-wrapper.sh"),
+            )
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let o = output(agent(&["-v", "token"])).await;
+    let stopped = output({
+        let mut c = support::cli(home.path());
+        c.args(["agent", "stop"]);
+        c
+    })
+    .await;
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        emu.issued_access_tokens().last().map(String::as_str),
+        v["token"].as_str()
+    );
+    assert_eq!(home.windows_started(), 0, "{err}");
+    let log = support::files_under(home.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<String>();
+    assert!(log.contains("signed in silently, no window"), "{log}");
+    assert_eq!(stopped.status.code(), Some(0), "{}", text(&stopped.stderr));
+    emu.shutdown().await;
+}
+
 /// The IdP session ended: the walk meets the IdP's password form (its `--auto-login` script
 /// would post it: the walk never does), stops, and the window signs in from the token URL.
 #[tokio::test(flavor = "multi_thread")]

@@ -87,12 +87,12 @@ impl Home {
     /// Writes the web session a sign-in through the emulator leaves (Finesse, IdS and IdP
     /// session cookies), signed in by the HTTP test driver with the password.
     async fn seed_session(&self, emu: &Emulator) {
-        let d = HttpDriver::new(
-            &http_options(emu),
-            Some(("agent1".into(), "demo-password".into())),
-        )
-        .unwrap();
-        d.sign_in(&mut Flow::new(emu.finesse_url()), "agent1")
+        self.seed_session_of(emu, "agent1", "demo-password").await
+    }
+
+    async fn seed_session_of(&self, emu: &Emulator, user: &str, password: &str) {
+        let d = HttpDriver::new(&http_options(emu), Some((user.into(), password.into()))).unwrap();
+        d.sign_in(&mut Flow::new(emu.finesse_url()), user)
             .await
             .unwrap();
         let cookies = silent::cookies::saved_from(&d.jar());
@@ -388,6 +388,31 @@ async fn the_walk_stops_where_the_window_would_refuse_or_ask() {
         assert!(emu.leak_hits().is_empty(), "{label}");
         emu.shutdown().await;
     }
+}
+
+/// Another user's saved session is never this user's token: Finesse refuses a `cc_username`
+/// that is not its session's user, and the walk stops there (the window then decides).
+#[tokio::test(flavor = "multi_thread")]
+async fn another_users_session_signs_nobody_in() {
+    let emu = support::emulator(&["--user", "alice:pw-a", "--user", "bob:pw-b"]).await;
+    let home = Home::new();
+    home.seed_session_of(&emu, "alice", "pw-a").await;
+    let cookies = finesse_sso::websession::load(&home.profile());
+    let issued_before = emu.issued_access_tokens().len();
+    let got = silent::sign_in(
+        &http_options(&emu),
+        emu.finesse_url(),
+        "bob",
+        &cookies,
+        Duration::from_secs(20),
+    )
+    .await;
+    match got {
+        Silent::Stopped { why, .. } => assert!(why.contains("HTTP 401"), "{why}"),
+        Silent::Signed { .. } => panic!("bob signed in with alice's session"),
+    }
+    assert_eq!(emu.issued_access_tokens().len(), issued_before);
+    emu.shutdown().await;
 }
 
 /// Hostile pages met on the walk end exactly as in the window alone: the walk hands over, and

@@ -127,7 +127,7 @@ pub struct LoginArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
     pub format: OutputFormat,
-    /// Show the window at once instead of only when a page needs you.
+    /// Show the window at once instead of only when a page needs you (no silent sign-in first).
     #[arg(long)]
     pub show: bool,
     /// Never show a window: fail with exit code 14 if the identity provider needs you.

@@ -81,13 +81,33 @@ pub fn root_store(extra_pem: Option<&[u8]>) -> Result<rustls::RootCertStore, Str
     Ok(roots)
 }
 
-/// A cookie jar shared between requests, backed by `cookie_store` (Domain, Path, Secure, expiry).
+/// A cookie jar shared between requests, backed by `cookie_store` (Domain, Path, Secure, expiry),
+/// and SameSite as the walk of a sign-in sets it for its next request ([`Jar::set_context`]).
 #[derive(Default, Debug)]
-pub struct Jar(pub Mutex<cookie_store::CookieStore>);
+pub struct Jar(pub Mutex<cookie_store::CookieStore>, Mutex<SameSiteContext>);
+
+/// Where the next request comes from, for SameSite: a browser leaves `Strict` cookies off any
+/// cross-site request and `Lax` ones off a cross-site POST. A cookie without the attribute goes
+/// everywhere, as in WebKit.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum SameSiteContext {
+    /// Typed by the user, or from a page of the same site (and every API call).
+    #[default]
+    SameSite,
+    /// A cross-site top-level GET (a redirect, a form posted with GET).
+    CrossSiteNavigation,
+    /// A cross-site POST (a SAML POST binding to another site).
+    CrossSitePost,
+}
 
 impl Jar {
     pub fn new() -> Arc<Self> {
         Arc::new(Jar::default())
+    }
+
+    /// Sets where the next requests come from (until set again).
+    pub fn set_context(&self, context: SameSiteContext) {
+        *self.1.lock().unwrap_or_else(|p| p.into_inner()) = context;
     }
 
     /// Names of the cookies that would be sent to `url` (values stay inside).
@@ -110,10 +130,18 @@ impl reqwest::cookie::CookieStore for Jar {
     }
 
     fn cookies(&self, url: &Url) -> Option<HeaderValue> {
+        let context = *self.1.lock().unwrap_or_else(|p| p.into_inner());
         let store = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let s = store
-            .get_request_values(url)
-            .map(|(n, v)| format!("{n}={v}"))
+            .matches(url)
+            .into_iter()
+            .filter(|c| match (c.same_site(), context) {
+                (_, SameSiteContext::SameSite) => true,
+                (Some(cookie::SameSite::Strict), _) => false,
+                (Some(cookie::SameSite::Lax), SameSiteContext::CrossSitePost) => false,
+                _ => true,
+            })
+            .map(|c| format!("{}={}", c.name(), c.value()))
             .collect::<Vec<_>>()
             .join("; ");
         if s.is_empty() {
@@ -242,6 +270,34 @@ mod tests {
         );
         let ids = Url::parse("https://f.example:8445/ids/x").unwrap();
         assert_eq!(jar.names_for(&ids), vec!["o".to_string()]);
+    }
+
+    #[test]
+    fn jar_leaves_out_what_samesite_keeps_from_cross_site_requests() {
+        let jar = Jar::default();
+        let u = Url::parse("https://idp.example/idp/sso").unwrap();
+        let set = [
+            HeaderValue::from_static("strict=1; SameSite=Strict; Secure"),
+            HeaderValue::from_static("lax=2; SameSite=Lax; Secure"),
+            HeaderValue::from_static("none=3; SameSite=None; Secure"),
+            HeaderValue::from_static("unset=4; Secure"),
+        ];
+        jar.set_cookies(&mut set.iter(), &u);
+        let sent = |context| {
+            jar.set_context(context);
+            let header = jar.cookies(&u).unwrap();
+            let mut names: Vec<String> = header
+                .to_str()
+                .unwrap()
+                .split("; ")
+                .map(|c| c.split('=').next().unwrap().to_string())
+                .collect();
+            names.sort();
+            names.join(" ")
+        };
+        assert_eq!(sent(SameSiteContext::SameSite), "lax none strict unset");
+        assert_eq!(sent(SameSiteContext::CrossSiteNavigation), "lax none unset");
+        assert_eq!(sent(SameSiteContext::CrossSitePost), "none unset");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod prompt;
 pub mod proxy;
 pub mod redact;
 pub mod signin;
+pub mod silent;
 pub mod stdio;
 #[cfg(feature = "testing")]
 pub mod testing;

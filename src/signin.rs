@@ -1,4 +1,5 @@
-//! One sign-in, end to end: resolve the target, check the auth mode, run the window, keep the
+//! One sign-in, end to end: resolve the target, check the auth mode, walk it silently with the
+//! saved web session when there is one, else (or where the walk stops) run the window; keep the
 //! web session. The [`SignInBrowser`] trait is the browser seam: the real sign-in window
 //! ([`WindowBrowser`]) or, in tests, the HTTP driver against the emulator.
 
@@ -18,9 +19,10 @@ use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
 use crate::proxy::{Ask, ProxySetup};
 use crate::redact::Secret;
+use crate::silent::Silent;
 use crate::websession;
 use crate::window::process::{self, Ended, Spawn, WindowToken};
-use crate::window::{Placement, WindowRequest, rendering};
+use crate::window::{Placement, SavedCookie, WindowRequest, rendering};
 
 /// The usage error when no server is configured anywhere. Never a silent demo: a script whose
 /// config or environment went missing must not believe it holds a real token.
@@ -149,7 +151,7 @@ impl Target {
             ca_pem: self.ca_pem.clone(),
             proxy: self.proxy.clone(),
             follow_redirects: false,
-            timeout: Some(Duration::from_secs(30)),
+            timeout: Some(HTTP_TIMEOUT),
         };
         http::client(&opts, Some(Jar::new())).map_err(|e| Error::Usage(e.to_string()))
     }
@@ -164,7 +166,7 @@ pub fn parse_proxy(p: &str) -> Result<Url> {
 #[derive(Debug, Clone)]
 pub struct SignInOptions {
     pub timeout: Duration,
-    /// Show the window at once (otherwise only when a page needs the user).
+    /// Show the window at once (otherwise only when a page needs the user); no silent walk first.
     pub show: bool,
     /// false: never show a window; fail with `InteractionRequired` instead.
     pub interactive: bool,
@@ -239,17 +241,50 @@ pub fn check_display(opts: &SignInOptions) -> Result<()> {
 async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<TokenResponse> {
     // The window opens on the side in service (a target already settled is not asked again).
     let target = &target.in_service().await?;
+    let started = Instant::now();
+    let mut sso_checked = false;
+    let mut session = None;
+    if opts.use_session && !opts.show {
+        let profile_dir = dirs.profile(&target.profile)?;
+        let lock = websession::lock(&profile_dir)?;
+        let cookies = websession::load(&profile_dir);
+        if !cookies.is_empty() {
+            require_sso(target).await?;
+            sso_checked = true;
+            match silently(target, opts, &cookies).await {
+                Silent::Signed { token, cookies } => {
+                    save_session(&profile_dir, &cookies);
+                    tracing::info!("signed in silently, no window");
+                    return Ok(token);
+                }
+                Silent::Stopped { at, why, cookies } => {
+                    save_session(&profile_dir, &cookies);
+                    tracing::info!("silent sign-in stopped at {at}: {why}; opening the window");
+                    session = Some((profile_dir, lock, cookies));
+                }
+            }
+        } else {
+            session = Some((profile_dir, lock, cookies));
+        }
+    }
     if let Err(no_display) = check_display(opts) {
         // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
-        require_sso(target).await?;
+        if !sso_checked {
+            require_sso(target).await?;
+        }
         return Err(no_display);
     }
-    let profile_dir = dirs.profile(&target.profile)?;
-    let _lock = websession::lock(&profile_dir)?;
-    let cookies = if opts.use_session {
-        websession::load(&profile_dir)
-    } else {
-        vec![]
+    let (profile_dir, _lock, cookies) = match session {
+        Some(s) => s,
+        None => {
+            let profile_dir = dirs.profile(&target.profile)?;
+            let lock = websession::lock(&profile_dir)?;
+            let cookies = match opts.use_session {
+                true => websession::load(&profile_dir),
+                false => vec![],
+            };
+            (profile_dir, lock, cookies)
+        }
     };
     let req = WindowRequest {
         finesse: target.server.clone(),
@@ -258,7 +293,11 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
             .ca_pem
             .as_ref()
             .map(|p| String::from_utf8_lossy(p).into_owned()),
-        timeout_secs: opts.timeout.as_secs().max(1),
+        timeout_secs: opts
+            .timeout
+            .saturating_sub(started.elapsed())
+            .as_secs()
+            .max(1),
         data_dir: websession::webview_dir(&profile_dir),
         show_after_ms: if opts.show { 1 } else { 5_000 },
         interactive: opts.interactive,
@@ -281,7 +320,9 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     // NON_SSO answer drops the window unseen.
     let mut window = process::Window::spawn(&req, &spawn).await?;
     // The client (system roots parsed) is built while WebKit starts, too.
-    require_sso(target).await?;
+    if !sso_checked {
+        require_sso(target).await?;
+    }
     tracing::info!(
         "{} is in SSO mode for {}",
         crate::error::host_of(&target.server),
@@ -315,13 +356,35 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         c.pin.forget();
     }
     let got = got?;
-    if opts.use_session
-        && let Err(e) = websession::save(&profile_dir, &got.cookies)
-    {
-        tracing::warn!("the web session was not saved: {e}");
+    if opts.use_session {
+        save_session(&profile_dir, &got.cookies);
     }
     Ok(got.token)
 }
+
+/// The silent walk ([`crate::silent`]) with the helper's client for this target: its CA, proxy
+/// and per-request timeout, the whole walk within half the sign-in's time (at most 30 s) so
+/// the window still has its share when the walk stops.
+async fn silently(target: &Target, opts: &SignInOptions, cookies: &[SavedCookie]) -> Silent {
+    let http = HttpOptions {
+        ca_pem: target.ca_pem.clone(),
+        proxy: target.proxy.clone(),
+        follow_redirects: false,
+        timeout: Some(HTTP_TIMEOUT),
+    };
+    let within = (opts.timeout / 2).min(HTTP_TIMEOUT);
+    crate::silent::sign_in(&http, &target.server, &target.user, cookies, within).await
+}
+
+/// Saves the web session; a failure only costs the next sign-in its cookies.
+fn save_session(profile_dir: &std::path::Path, cookies: &[SavedCookie]) {
+    if let Err(e) = websession::save(profile_dir, cookies) {
+        tracing::warn!("the web session was not saved: {e}");
+    }
+}
+
+/// The helper's per-request timeout (the Finesse client's and the silent walk's).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Set once a window of this process could not render and its restart used safer settings.
 static SAFER_RENDERING: AtomicBool = AtomicBool::new(false);

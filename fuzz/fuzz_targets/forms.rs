@@ -1,13 +1,14 @@
-//! Fuzzes the HTTP test driver's HTML scanner (`testing::forms::scan`) and entity decoder.
+//! Fuzzes the silent walk's HTML scanner (`silent::forms::scan`) and entity decoder.
 #![no_main]
 
-use finesse_sso::testing::forms;
+use finesse_sso::silent::forms;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let html = String::from_utf8_lossy(data);
     let page = forms::scan(&html);
     let _ = page.script_submitted();
+    let _ = page.auto_post();
     if let Some(f) = page.login_form() {
         let _ = f.fields();
     }

@@ -43,6 +43,8 @@ mod security_lifetimes;
 mod security_pipe;
 mod security_settings;
 mod security_state;
+#[cfg(unix)] // its window program wrapper is a shell script
+mod silent;
 mod state_faults;
 mod support;
 mod throttle;

@@ -131,6 +131,7 @@ impl CertHost {
                     },
                     _ = stop.changed() => break,
                 };
+                let _ = tcp.set_nodelay(true); // as the other servers (listener.rs)
                 let (app, acceptor, mut conn_stop) = (app.clone(), acceptor.clone(), stop.clone());
                 tokio::spawn(async move {
                     tokio::select! {

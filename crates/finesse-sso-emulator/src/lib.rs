@@ -67,6 +67,14 @@ pub use xmpp_hub::{XmppControl, XmppSession};
 
 use app::{App, Origin, Settings};
 
+/// A sign-in session one of the servers keeps behind a cookie ([`Emulator::end_sessions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInSession {
+    Finesse,
+    Ids,
+    Idp,
+}
+
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
@@ -394,6 +402,20 @@ impl Emulator {
     /// Query parameter names of each request to the IdP's `/steal` (`--forge leak`).
     pub fn leak_hits(&self) -> Vec<Vec<String>> {
         self.app.state().steal_hits.clone()
+    }
+
+    /// Ends every session of these kinds, as their lifetimes running out would: the next
+    /// sign-in meets that server as a stranger (Finesse sends it to IdS, IdS to the IdP, the IdP
+    /// asks for the password).
+    pub fn end_sessions(&self, kinds: &[SignInSession]) {
+        let mut st = self.app.state();
+        for kind in kinds {
+            match kind {
+                SignInSession::Finesse => st.finesse_sessions.clear(),
+                SignInSession::Ids => st.ids_sessions.clear(),
+                SignInSession::Idp => st.idp_sessions.clear(),
+            }
+        }
     }
 
     /// Runtime fault switches.

@@ -71,6 +71,11 @@ impl<V> TtlMap<V> {
     pub fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
+
+    /// Ends every entry, as if each had outlived its time.
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
 }
 
 /// A configured user with the Finesse attributes the emulator reports.

@@ -1,6 +1,6 @@
-//! A small HTML scanner for the test browser: forms, their inputs, entity decoding, and
-//! which form a page's script submits by itself. Not a full parser: tolerant of attribute
-//! quoting and case, blind to layout.
+//! A small HTML scanner for the silent walk and the test browser: forms, their inputs, entity
+//! decoding, which form a page's script submits by itself, and whether a page is only an
+//! auto-posting form. Not a full parser: tolerant of attribute quoting and case, blind to layout.
 
 /// One `<form>` and its `<input>` controls.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +35,7 @@ impl HtmlForm {
             .filter(|i| {
                 !matches!(
                     i.kind.as_str(),
-                    "submit" | "button" | "image" | "reset" | "file"
+                    "submit" | "button" | "image" | "reset" | "file" | "textarea" | "select"
                 ) && (!matches!(i.kind.as_str(), "checkbox" | "radio") || i.checked)
             })
             .filter_map(|i| Some((i.name.clone()?, i.value.clone())))
@@ -209,6 +209,24 @@ pub fn scan(html: &str) -> ScannedPage {
                     });
                 }
             }
+            // `<body onload="document.forms[0].submit()">` (Shibboleth's POST binding).
+            "body" => {
+                if let Some(js) = attr(&attrs, "onload") {
+                    page.scripts.push(js.to_string());
+                }
+            }
+            // Noted so a page with them is never taken for a hidden-only form; never submitted.
+            "textarea" | "select" => {
+                if let Some(f) = open.as_mut() {
+                    f.inputs.push(HtmlInput {
+                        id: attr(&attrs, "id").map(str::to_string),
+                        name: attr(&attrs, "name").map(str::to_string),
+                        kind: name.clone(),
+                        value: String::new(),
+                        checked: false,
+                    });
+                }
+            }
             "script" => {
                 let end = lower[i..].find("</script").map_or(lower.len(), |e| i + e);
                 page.scripts.push(html[i..end].to_string());
@@ -245,6 +263,22 @@ impl ScannedPage {
 
     pub fn login_form(&self) -> Option<&HtmlForm> {
         self.forms.iter().find(|f| f.is_login())
+    }
+
+    /// The form, when the page is nothing but one form of hidden inputs that its script posts
+    /// on load: a SAML POST binding (`SAMLRequest`/`SAMLResponse`, `RelayState`), IdS's relay.
+    /// Recognised by structure, never by running the script; a second form, or any input a
+    /// person could see and type into (text, password, …), makes it a page for the window.
+    pub fn auto_post(&self) -> Option<&HtmlForm> {
+        let [form] = self.forms.as_slice() else {
+            return None;
+        };
+        let hidden_only = !form.inputs.is_empty()
+            && form
+                .inputs
+                .iter()
+                .all(|i| matches!(i.kind.as_str(), "hidden" | "submit"));
+        (hidden_only && self.script_submitted().is_some()).then_some(form)
     }
 }
 
@@ -297,6 +331,45 @@ mod tests {
         assert!(p.script_submitted().is_none());
         let p = scan(r#"<form><input name="a"></form><script>document.forms[0].submit()</script>"#);
         assert_eq!(p.script_submitted().map(|f| f.method.as_str()), Some("get"));
+    }
+
+    #[test]
+    fn only_a_lone_hidden_form_posted_on_load_is_an_auto_post() {
+        let saml = r#"<p>Returning…</p><form id="autopost" method="post" action="https://ids.example/acs">
+<input type="hidden" name="SAMLResponse" value="PHg+"><input type="hidden" name="RelayState" value="r">
+<noscript><button type="submit">Continue</button></noscript></form>
+<script>document.getElementById('autopost').submit();</script>"#;
+        let scanned = scan(saml);
+        let f = scanned.auto_post().expect("a SAML POST binding");
+        assert_eq!(f.fields()[0].0, "SAMLResponse");
+        let onload = r#"<body onload="document.forms[0].submit()"><form method="post" action="/acs">
+<input type="hidden" name="SAMLResponse" value="x"></form></body>"#;
+        assert!(scan(onload).auto_post().is_some(), "Shibboleth's onload");
+        // The emulator's --auto-login page: a password form its script submits, filled in.
+        let auto_login = r#"<form id="login" method="post" action="/idp/login">
+<input type="hidden" name="txn" value="t"><input name="username" type="text" value="agent1">
+<input name="password" type="password" value="pw"></form>
+<script>setTimeout(function(){document.getElementById('login').submit();}, 0);</script>"#;
+        assert!(scan(auto_login).script_submitted().is_some());
+        assert!(scan(auto_login).auto_post().is_none(), "a password form");
+        let text_only = r#"<form id="f" method="post"><input type="hidden" name="a" value="1">
+<input name="otp"></form><script>document.getElementById('f').submit()</script>"#;
+        assert!(
+            scan(text_only).auto_post().is_none(),
+            "a visible text input"
+        );
+        let area = text_only.replace("<input name=\"otp\">", "<textarea name=\"n\"></textarea>");
+        assert!(scan(&area).auto_post().is_none(), "a text area");
+        let two = format!("{saml}<form id=\"x\"><input type=hidden name=b></form>");
+        assert!(scan(&two).auto_post().is_none(), "a second form");
+        let unposted = saml.replace("document.getElementById('autopost').submit();", "");
+        assert!(scan(&unposted).auto_post().is_none(), "nothing posts it");
+        let empty =
+            r#"<form id="e" method="post"></form><script>document.forms[0].submit()</script>"#;
+        assert!(
+            scan(empty).auto_post().is_none(),
+            "no inputs: nothing to carry"
+        );
     }
 
     #[test]

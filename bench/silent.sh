@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Benchmark for the silent re-login (issue 16, goals 2–3): in one interleaved run against the
+# emulator over TLS, a full sign-in (empty home: the window, IdP auto-login), a silent `login`
+# (saved web session with the IdP session alive: no window), and a cold `finesse-sso token` (no
+# agent running, the same saved session: it starts the agent, which signs in silently, and
+# answers). Time from start to token printed and peak memory of the whole process tree (the
+# agent counts while `token` waits for it: it is `token`'s child until then); medians.
+# Usage: bash bench/silent.sh [RUNS]   (default 7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .ci/deps.sh
+ensure_rust
+ensure_packages "${FINESSE_SSO_PACKAGES[@]}"
+runs=${1:-7}
+target=${CARGO_TARGET_DIR:-target}
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+cargo build --release --locked --quiet --bins
+bin="$target/release/finesse-sso"
+
+work=$(mktemp -d)
+mkdir -p "$work/cold"
+cleanup() {
+    # The agents the cold `token` runs started (one per home) are stopped only now, so stopping
+    # them is never part of a measured run.
+    for h in "$work"/cold/*/; do
+        [ -d "$h" ] && FINESSE_SSO_HOME="$h" "$bin" agent stop >/dev/null 2>&1 || true
+    done
+    kill "${emu_pid:-}" 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
+emu_pid=$!
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
+finesse=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["finesse_url"])' "$work/ready.json")
+ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_file"])' "$work/ready.json")
+args="--server $finesse --user agent1 --ca-file $ca"
+xvfb=(xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset")
+
+# The saved session: one window sign-in, then only the IdP's session cookie kept, so every silent
+# run walks the whole chain (Finesse → IdS authorize → SAML POST to the IdP → SAML POST back to
+# IdS → Finesse's authcode → the token), not Finesse's or IdS's shortcut.
+seed="$work/seed"
+"${xvfb[@]}" env FINESSE_SSO_HOME="$seed" "$bin" login $args >/dev/null
+template="$work/template"
+mkdir -p -m 700 "$template/state" "$template/state/profiles" "$template/state/profiles/default"
+python3 - "$seed/state/profiles/default/web-session.json" "$template/state/profiles/default/web-session.json" <<'EOF'
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+s["cookies"] = [c for c in s["cookies"] if c["name"] == "IDPSESSION"]
+assert s["cookies"], "the window saved no IdP session cookie"
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+os.write(fd, json.dumps(s).encode())
+os.close(fd)
+EOF
+
+# Every run has a fresh home: empty for the full sign-in, a copy of the template for the others.
+full="h=\$(mktemp -d); FINESSE_SSO_HOME=\$h $bin login $args; s=\$?; rm -rf \$h; exit \$s"
+silent="h=\$(mktemp -d); cp -a $template/. \$h; FINESSE_SSO_HOME=\$h $bin login $args; s=\$?; rm -rf \$h; exit \$s"
+cold="h=\$(mktemp -d -p $work/cold); cp -a $template/. \$h; FINESSE_SSO_HOME=\$h $bin token $args"
+echo "finesse-sso $("$bin" --version | cut -d' ' -f2), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+"${xvfb[@]}" python3 bench/measure.py --runs "$runs" \
+    "full sign-in (window)=$full" "silent login=$silent" "cold token (starts the agent)=$cold" |
+    tee "$work/table.md"
+# Goal 3 compares the cold token with the silent login, not with the full sign-in.
+python3 - "$work/table.md" <<'EOF'
+import re, sys
+med = {}
+for line in open(sys.argv[1]):
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) == 5 and re.match(r"[0-9.]+ ", cells[2]):
+        med[cells[0]] = [float(cells[i].split()[0]) for i in (2, 3)]
+s, c = med.get("silent login"), med.get("cold token (starts the agent)")
+if s and c:
+    print(f"\ncold token (starts the agent) vs silent login: {c[0] / s[0]:.2f}× the time, {c[1] / s[1]:.2f}× the PSS")
+EOF
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

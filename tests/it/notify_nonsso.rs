@@ -9,22 +9,17 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use finesse_sso::dirs::Dirs;
-use finesse_sso::ipc::client::Client;
 use finesse_sso::ipc::desktop::{SignInRequest, StateRequest, UserResult};
 use finesse_sso::ipc::protocol::Request;
-use finesse_sso::ipc::transport::Endpoint;
 use finesse_sso::notify::runner::Options;
 use finesse_sso::redact::Secret;
 use finesse_sso_emulator::Emulator;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt;
 
 use crate::notify::fast;
 use crate::support::agent_rig::{AgentRig, RigOptions};
-use crate::support::desktop::{desktop_command, server_args};
-use crate::support::subscriber::{JsonLines, Sub};
-use crate::support::{emulator, files_under, logs};
+use crate::support::subscriber::Sub;
+use crate::support::{emulator, logs};
 
 /// The NON_SSO user's login id at the emulator (`n` is the second user; extension 1001002).
 const LOGIN_ID: &str = "1002";
@@ -411,182 +406,200 @@ async fn an_sso_user_sending_a_password_is_refused() {
     e.shutdown().await;
 }
 
-/// Whether `haystack` holds `needle` anywhere.
-fn holds(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-/// A process's argv and environment, as the kernel shows them.
-fn argv_and_environ(pid: u32) -> Vec<(String, Vec<u8>)> {
-    ["cmdline", "environ"]
-        .iter()
-        .map(|f| {
-            let path = format!("/proc/{pid}/{f}");
-            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            assert!(!bytes.is_empty(), "{path} is empty");
-            (path, bytes)
-        })
-        .collect()
-}
-
-/// `desktop watch --password-stdin` for a NON_SSO user, starting a real agent: a wrong
-/// password ends the watch with exit 13 and its `ended` line, the right one prints the
-/// session's state and `user` lines; neither password is in either process's argv or
-/// environment, the watch's stderr at `-vvv`, the agent's `-vvv` log, or any file.
+/// `desktop watch` with a real agent process (`/proc` for its argv and environment).
 #[cfg(target_os = "linux")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_takes_the_password_from_stdin_and_keeps_it_out_of_everything() {
-    const PASSWORD: &str = "Pw-6f1d-never-logged";
-    const WRONG: &str = "Wr-93ab-never-logged";
-    let n = format!("n:{PASSWORD}");
-    let e = emulator(&["--auth-mode", "NON_SSO", "--user", "a:pw-a", "--user", &n]).await;
-    let home = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "watch".to_string(),
-        "--password-stdin".into(),
-        "-vvv".into(),
-    ];
-    args.extend(server_args(&e, "n"));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let watch = |password: &str| {
-        let mut cmd = tokio::process::Command::from(desktop_command(home.path(), &args));
-        cmd.stdin(std::process::Stdio::piped()).kill_on_drop(true);
-        let mut child = cmd.spawn().unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let line = format!("{password}\n");
-        (child, async move {
-            stdin.write_all(line.as_bytes()).await.unwrap();
-        })
-    };
+mod watch {
+    use std::time::Duration;
 
-    // A wrong password: the agent starts, Finesse refuses it once, the watch ends (exit 13).
-    let (child, feed) = watch(WRONG);
-    feed.await;
-    let refused = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("the watch ends")
-        .unwrap();
-    let refused_err = String::from_utf8_lossy(&refused.stderr).to_string();
-    assert_eq!(refused.status.code(), Some(13), "{refused_err}");
-    let last: Value = serde_json::from_str(
-        String::from_utf8_lossy(&refused.stdout)
-            .lines()
-            .last()
-            .expect("the ended line"),
-    )
-    .unwrap();
-    assert_eq!(
-        (last["state"].as_str(), last["kind"].as_str()),
-        (Some("ended"), Some("auth_rejected")),
-        "{last}"
-    );
-    assert_eq!(e.basic_failures_total("n"), 1);
+    use base64::Engine as _;
+    use finesse_sso::dirs::Dirs;
+    use finesse_sso::ipc::client::Client;
+    use finesse_sso::ipc::transport::Endpoint;
+    use serde_json::Value;
+    use tokio::io::AsyncWriteExt;
 
-    // No password and no terminal to ask at: `password_required` (exit 20), nothing sent.
-    let mut bare: Vec<&str> = args.clone();
-    bare.retain(|a| *a != "--password-stdin");
-    let asked = crate::support::output(desktop_command(home.path(), &bare)).await;
-    let asked_err = String::from_utf8_lossy(&asked.stderr).to_string();
-    assert_eq!(asked.status.code(), Some(20), "{asked_err}");
-    assert!(asked_err.contains("--password-stdin"), "{asked_err}");
-    assert_eq!(e.basic_failures_total("n"), 1);
+    use super::LOGIN_ID;
+    use crate::support::desktop::{desktop_command, server_args};
+    use crate::support::subscriber::JsonLines;
+    use crate::support::{emulator, files_under};
 
-    // The right password: the session's state, the User, then each change.
-    let (mut child, feed) = watch(PASSWORD);
-    feed.await;
-    let mut out = JsonLines::new(child.stdout.take().unwrap());
-    let up = out.next().await;
-    assert_eq!(
-        (up["event"].as_str(), up["state"].as_str()),
-        (Some("notifications"), Some("connected")),
-        "{up}"
-    );
-    assert_eq!(out.next().await["user"]["state"], "LOGOUT");
-    // The sign-in through the same agent, its password from stdin too.
-    let mut sign_in = desktop_command(home.path(), &["sign-in", "--extension", "1001002"]);
-    sign_in.arg("--password-stdin").args(server_args(&e, "n"));
-    let line = format!("{PASSWORD}\n");
-    let signed =
-        tokio::task::spawn_blocking(move || crate::support::run_with_stdin(&mut sign_in, &line))
+    /// Whether `haystack` holds `needle` anywhere.
+    fn holds(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    /// A process's argv and environment, as the kernel shows them.
+    fn argv_and_environ(pid: u32) -> Vec<(String, Vec<u8>)> {
+        ["cmdline", "environ"]
+            .iter()
+            .map(|f| {
+                let path = format!("/proc/{pid}/{f}");
+                let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+                assert!(!bytes.is_empty(), "{path} is empty");
+                (path, bytes)
+            })
+            .collect()
+    }
+
+    /// `desktop watch --password-stdin` for a NON_SSO user, starting a real agent: a wrong
+    /// password ends the watch with exit 13 and its `ended` line, the right one prints the
+    /// session's state and `user` lines; neither password is in either process's argv or
+    /// environment, the watch's stderr at `-vvv`, the agent's `-vvv` log, or any file.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn watch_takes_the_password_from_stdin_and_keeps_it_out_of_everything() {
+        const PASSWORD: &str = "Pw-6f1d-never-logged";
+        const WRONG: &str = "Wr-93ab-never-logged";
+        let n = format!("n:{PASSWORD}");
+        let e = emulator(&["--auth-mode", "NON_SSO", "--user", "a:pw-a", "--user", &n]).await;
+        let home = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "watch".to_string(),
+            "--password-stdin".into(),
+            "-vvv".into(),
+        ];
+        args.extend(server_args(&e, "n"));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let watch = |password: &str| {
+            let mut cmd = tokio::process::Command::from(desktop_command(home.path(), &args));
+            cmd.stdin(std::process::Stdio::piped()).kill_on_drop(true);
+            let mut child = cmd.spawn().unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let line = format!("{password}\n");
+            (child, async move {
+                stdin.write_all(line.as_bytes()).await.unwrap();
+            })
+        };
+
+        // A wrong password: the agent starts, Finesse refuses it once, the watch ends (exit 13).
+        let (child, feed) = watch(WRONG);
+        feed.await;
+        let refused = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
             .await
+            .expect("the watch ends")
             .unwrap();
-    assert!(
-        signed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&signed.stderr)
-    );
-    let ev = out.next().await;
-    assert_eq!(
-        (ev["event"].as_str(), ev["user"]["state"].as_str()),
-        (Some("user"), Some("NOT_READY")),
-        "{ev}"
-    );
+        let refused_err = String::from_utf8_lossy(&refused.stderr).to_string();
+        assert_eq!(refused.status.code(), Some(13), "{refused_err}");
+        let last: Value = serde_json::from_str(
+            String::from_utf8_lossy(&refused.stdout)
+                .lines()
+                .last()
+                .expect("the ended line"),
+        )
+        .unwrap();
+        assert_eq!(
+            (last["state"].as_str(), last["kind"].as_str()),
+            (Some("ended"), Some("auth_rejected")),
+            "{last}"
+        );
+        assert_eq!(e.basic_failures_total("n"), 1);
 
-    let ep = Endpoint::of(&Dirs::under(home.path()), "default").unwrap();
-    let mut agent = Client::connect(&ep, "default", "test").await.unwrap();
-    let agent_pid = agent.hello.pid;
-    for pid in [agent_pid, child.id().unwrap()] {
-        for (what, bytes) in argv_and_environ(pid) {
-            for secret in [PASSWORD, WRONG] {
-                assert!(!holds(&bytes, secret), "{what} holds a password");
+        // No password and no terminal to ask at: `password_required` (exit 20), nothing sent.
+        let mut bare: Vec<&str> = args.clone();
+        bare.retain(|a| *a != "--password-stdin");
+        let asked = crate::support::output(desktop_command(home.path(), &bare)).await;
+        let asked_err = String::from_utf8_lossy(&asked.stderr).to_string();
+        assert_eq!(asked.status.code(), Some(20), "{asked_err}");
+        assert!(asked_err.contains("--password-stdin"), "{asked_err}");
+        assert_eq!(e.basic_failures_total("n"), 1);
+
+        // The right password: the session's state, the User, then each change.
+        let (mut child, feed) = watch(PASSWORD);
+        feed.await;
+        let mut out = JsonLines::new(child.stdout.take().unwrap());
+        let up = out.next().await;
+        assert_eq!(
+            (up["event"].as_str(), up["state"].as_str()),
+            (Some("notifications"), Some("connected")),
+            "{up}"
+        );
+        assert_eq!(out.next().await["user"]["state"], "LOGOUT");
+        // The sign-in through the same agent, its password from stdin too.
+        let mut sign_in = desktop_command(home.path(), &["sign-in", "--extension", "1001002"]);
+        sign_in.arg("--password-stdin").args(server_args(&e, "n"));
+        let line = format!("{PASSWORD}\n");
+        let signed = tokio::task::spawn_blocking(move || {
+            crate::support::run_with_stdin(&mut sign_in, &line)
+        })
+        .await
+        .unwrap();
+        assert!(
+            signed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&signed.stderr)
+        );
+        let ev = out.next().await;
+        assert_eq!(
+            (ev["event"].as_str(), ev["user"]["state"].as_str()),
+            (Some("user"), Some("NOT_READY")),
+            "{ev}"
+        );
+
+        let ep = Endpoint::of(&Dirs::under(home.path()), "default").unwrap();
+        let mut agent = Client::connect(&ep, "default", "test").await.unwrap();
+        let agent_pid = agent.hello.pid;
+        for pid in [agent_pid, child.id().unwrap()] {
+            for (what, bytes) in argv_and_environ(pid) {
+                for secret in [PASSWORD, WRONG] {
+                    assert!(!holds(&bytes, secret), "{what} holds a password");
+                }
             }
         }
-    }
-    let watch_pid = child.id().unwrap() as i32;
-    // SAFETY: kill(2) on our own child's pid, which has not been reaped (we hold it).
-    let rc = unsafe { libc::kill(watch_pid, libc::SIGINT) };
-    assert_eq!(rc, 0);
-    let done = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("watch ends on SIGINT")
-        .unwrap();
-    assert!(done.status.success(), "{:?}", done.status);
-    agent.stop().await.unwrap();
-    // Gone (or a zombie): its log is complete.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(format!("/proc/{agent_pid}/stat"))
-        .is_ok_and(|s| !s.contains(") Z "))
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the agent did not stop"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-
-    let log = std::fs::read_to_string(finesse_sso::agent::runner::log_file(
-        &Dirs::under(home.path()),
-        "default",
-    ))
-    .unwrap();
-    assert!(
-        log.contains(&format!("SASL PLAIN as {LOGIN_ID} with the password")),
-        "the agent logged at -vvv: {log}"
-    );
-    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
-    let mut secrets = Vec::new();
-    for pw in [PASSWORD, WRONG] {
-        secrets.push(pw.to_string());
-        secrets.push(b64(format!("\0{LOGIN_ID}\0{pw}"))); // the SASL PLAIN payload
-        secrets.push(b64(format!("n:{pw}"))); // the Basic credentials
-    }
-    let mut texts = vec![
-        (
-            "the refused watch's stderr".to_string(),
-            refused.stderr.clone(),
-        ),
-        ("the watch's stderr".to_string(), done.stderr.clone()),
-        ("the sign-in's stderr".to_string(), signed.stderr.clone()),
-    ];
-    for f in files_under(home.path()) {
-        texts.push((f.display().to_string(), std::fs::read(&f).unwrap()));
-    }
-    for (what, bytes) in &texts {
-        for s in &secrets {
-            assert!(!holds(bytes, s), "{what} holds a password or its encoding");
+        let watch_pid = child.id().unwrap() as i32;
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped (we hold it).
+        let rc = unsafe { libc::kill(watch_pid, libc::SIGINT) };
+        assert_eq!(rc, 0);
+        let done = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("watch ends on SIGINT")
+            .unwrap();
+        assert!(done.status.success(), "{:?}", done.status);
+        agent.stop().await.unwrap();
+        // Gone (or a zombie): its log is complete.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while std::fs::read_to_string(format!("/proc/{agent_pid}/stat"))
+            .is_ok_and(|s| !s.contains(") Z "))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the agent did not stop"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+
+        let log = std::fs::read_to_string(finesse_sso::agent::runner::log_file(
+            &Dirs::under(home.path()),
+            "default",
+        ))
+        .unwrap();
+        assert!(
+            log.contains(&format!("SASL PLAIN as {LOGIN_ID} with the password")),
+            "the agent logged at -vvv: {log}"
+        );
+        let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+        let mut secrets = Vec::new();
+        for pw in [PASSWORD, WRONG] {
+            secrets.push(pw.to_string());
+            secrets.push(b64(format!("\0{LOGIN_ID}\0{pw}"))); // the SASL PLAIN payload
+            secrets.push(b64(format!("n:{pw}"))); // the Basic credentials
+        }
+        let mut texts = vec![
+            (
+                "the refused watch's stderr".to_string(),
+                refused.stderr.clone(),
+            ),
+            ("the watch's stderr".to_string(), done.stderr.clone()),
+            ("the sign-in's stderr".to_string(), signed.stderr.clone()),
+        ];
+        for f in files_under(home.path()) {
+            texts.push((f.display().to_string(), std::fs::read(&f).unwrap()));
+        }
+        for (what, bytes) in &texts {
+            for s in &secrets {
+                assert!(!holds(bytes, s), "{what} holds a password or its encoding");
+            }
+        }
+        e.shutdown().await;
     }
-    e.shutdown().await;
 }

@@ -1,13 +1,16 @@
-//! One client connection: `hello` first, then requests one at a time, with a line limit, read
-//! and idle timeouts, a bounded write queue, and subscription pushes. Whatever a client sends
-//! or fails to send, it only ever affects its own connection.
+//! One client connection: `hello` first, then requests one at a time, with a line limit, read,
+//! idle and write timeouts, and subscription pushes. Whatever a client sends or fails to send
+//! (or to read), it only ever affects its own connection.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{Mutex, broadcast, watch};
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, Sleep};
 
 use super::keeper::{Change, Keeper};
 use crate::error::ErrorKind;
@@ -61,19 +64,59 @@ enum ReadError {
     Idle,
 }
 
-/// Reads one line: waiting up to `idle` for its first byte, then `read_timeout` for the rest.
+/// The hello or idle deadline of one connection: one timer, armed once and moved only when it
+/// fires before the deadline has really passed. A new timer per request cost a timer-wheel
+/// insertion and removal on every answer (docs/benchmarks.md "The pipe").
+struct IdleTimer {
+    sleep: Pin<Box<Sleep>>,
+    /// When the connection began waiting for its current line.
+    since: Instant,
+}
+
+impl IdleTimer {
+    fn new(first_limit: Duration) -> Self {
+        let since = Instant::now();
+        IdleTimer {
+            sleep: Box::pin(tokio::time::sleep_until(since + first_limit)),
+            since,
+        }
+    }
+
+    /// Resolves once `limit` has passed since `since`.
+    async fn expired(&mut self, limit: Duration) {
+        loop {
+            let due = self.since + limit;
+            if self.sleep.deadline() > due {
+                self.sleep.as_mut().reset(due); // a shorter limit (not in use today)
+            }
+            self.sleep.as_mut().await;
+            if Instant::now() >= due {
+                return;
+            }
+            self.sleep.as_mut().reset(due);
+        }
+    }
+}
+
+/// Reads one line: waiting up to `idle` (from now) for its first byte, then `read_timeout` for
+/// the rest.
 async fn read_line<R: AsyncBufRead + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
     limits: &Limits,
-    idle: Option<Duration>,
+    idle: Option<(&mut IdleTimer, Duration)>,
 ) -> Result<(), ReadError> {
     buf.clear();
     let first = async { r.fill_buf().await.map(|b| b.is_empty()) };
     let empty = match idle {
-        Some(d) => tokio::time::timeout(d, first)
-            .await
-            .map_err(|_| ReadError::Idle)?,
+        Some((timer, limit)) => {
+            timer.since = Instant::now();
+            tokio::select! {
+                biased;
+                got = first => got,
+                () = timer.expired(limit) => return Err(ReadError::Idle),
+            }
+        }
         None => first.await,
     }
     .map_err(|_| ReadError::Io)?;
@@ -105,10 +148,53 @@ async fn read_line<R: AsyncBufRead + Unpin>(
         .map_err(|_| ReadError::Timeout)?
 }
 
+/// The socket's write half, shared by the replies and the subscription's pushes: each line is
+/// written whole under the lock, within `timeout`, by whoever has it (no writer task: handing
+/// every answer to another task cost a wake-up and a poll per answer). A client that does not
+/// read in time breaks it, which ends the connection.
+struct Out<W> {
+    w: Mutex<W>,
+    timeout: Duration,
+    broken: AtomicBool,
+}
+
+impl<W: AsyncWrite + Unpin> Out<W> {
+    fn new(w: W, timeout: Duration) -> Self {
+        Out {
+            w: Mutex::new(w),
+            timeout,
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    /// Writes one line; false once the client has failed to take a line in time.
+    async fn send(&self, line: &str) -> bool {
+        if self.broken.load(Ordering::Relaxed) {
+            return false;
+        }
+        let wrote = tokio::time::timeout(self.timeout, async {
+            let mut w = self.w.lock().await;
+            w.write_all(line.as_bytes()).await?;
+            w.flush().await
+        })
+        .await;
+        let ok = matches!(wrote, Ok(Ok(())));
+        if !ok {
+            // Half a line may be out: nothing more goes after it.
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    async fn close(&self) {
+        let _ = tokio::time::timeout(self.timeout, async { self.w.lock().await.shutdown().await })
+            .await;
+    }
+}
+
 /// What one connection holds between requests.
-struct Session {
-    /// Lines for the writer task, which owns the socket's write half.
-    tx: mpsc::Sender<String>,
+struct Session<W> {
+    out: Arc<Out<W>>,
     hello_done: bool,
     subscription: Option<JoinHandle<()>>,
     /// A `stop` was acknowledged: close, then tell the agent to stop.
@@ -123,28 +209,28 @@ where
 {
     let (r, w) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(8 * 1024, r);
-    let (tx, writer) = spawn_writer(w, ctx.limits.write_timeout);
     let mut session = Session {
-        tx,
+        out: Arc::new(Out::new(w, ctx.limits.write_timeout)),
         hello_done: false,
         subscription: None,
         stop_after: false,
     };
+    let mut timer = IdleTimer::new(ctx.limits.hello_timeout);
     let mut buf = Vec::with_capacity(256);
     loop {
         let idle = if !session.hello_done {
-            Some(ctx.limits.hello_timeout)
+            Some((&mut timer, ctx.limits.hello_timeout))
         } else if session.subscription.is_some() {
             None
         } else {
-            Some(ctx.limits.idle_timeout)
+            Some((&mut timer, ctx.limits.idle_timeout))
         };
         match read_line(&mut reader, &mut buf, &ctx.limits, idle).await {
             Ok(()) => {}
             Err(ReadError::Eof | ReadError::Io) => break,
             Err(e) => {
                 let failure = read_failure(e, session.hello_done, &ctx.limits);
-                let _ = session.tx.try_send(protocol::error_line(None, failure));
+                session.out.send(&protocol::error_line(None, failure)).await;
                 break;
             }
         }
@@ -154,8 +240,8 @@ where
         let env = match protocol::parse_request(&buf) {
             Ok(env) => env,
             Err((id, e)) => {
-                let sent = session.tx.send(protocol::error_line(id, e)).await;
-                if sent.is_err() || !session.hello_done {
+                let sent = session.out.send(&protocol::error_line(id, e)).await;
+                if !sent || !session.hello_done {
                     break;
                 }
                 continue;
@@ -173,42 +259,18 @@ where
                 Err(refusal) => (refusal, false),
             }
         };
-        if session.tx.send(reply).await.is_err() || !go_on {
+        if !session.out.send(&reply).await || !go_on {
             break;
         }
     }
     if let Some(s) = session.subscription {
         s.abort();
     }
-    drop(session.tx);
-    let _ = writer.await;
+    session.out.close().await;
     // Only now: the acknowledgement has been written before the agent goes away.
     if session.stop_after {
         let _ = ctx.stop.send(true);
     }
-}
-
-/// The task that writes queued lines; a client that does not read within `write_timeout`
-/// ends it (and so the connection).
-fn spawn_writer<W>(mut w: W, write_timeout: Duration) -> (mpsc::Sender<String>, JoinHandle<()>)
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, mut rx) = mpsc::channel::<String>(32);
-    let writer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            let wrote = tokio::time::timeout(write_timeout, async {
-                w.write_all(line.as_bytes()).await?;
-                w.flush().await
-            })
-            .await;
-            if !matches!(wrote, Ok(Ok(()))) {
-                break;
-            }
-        }
-        let _ = tokio::time::timeout(write_timeout, w.shutdown()).await;
-    });
-    (tx, writer)
 }
 
 /// The error a client gets before a read failure closes its connection.
@@ -263,12 +325,20 @@ fn handshake(ctx: &Context, env: Envelope) -> Result<String, String> {
 
 /// Answers one request after the handshake (the reply line). `subscribe` starts the pushes;
 /// `stop` marks the session to close and stop the agent once the reply is written.
-async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> String {
+async fn dispatch<W>(ctx: &Arc<Context>, session: &mut Session<W>, env: Envelope) -> String
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let id = env.id;
     match env.request {
         Request::Hello { .. } => protocol::ok_line(id, ResultBody::Hello(hello_info(ctx))),
         Request::Token { min_valid } => {
-            match ctx.keeper.token(Duration::from_secs(min_valid)).await {
+            let min_valid = Duration::from_secs(min_valid);
+            // The held token's answer is made once per second, not once per client.
+            if let Some(json) = ctx.keeper.held_answer(min_valid) {
+                return protocol::ok_line_json(id.as_ref(), &json);
+            }
+            match ctx.keeper.token(min_valid).await {
                 Ok(t) => protocol::ok_line(id, ResultBody::Token(t)),
                 Err(e) => protocol::error_line(id, e),
             }
@@ -291,7 +361,7 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
                     ctx.keeper.clone(),
                     ctx.keeper.subscribe(),
                     id.clone(),
-                    session.tx.clone(),
+                    session.out.clone(),
                 )));
             }
             protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
@@ -324,11 +394,11 @@ fn hello_info(ctx: &Context) -> HelloInfo {
 }
 
 /// Pushes the current token (if valid) and then every change to one subscriber.
-async fn forward(
+async fn forward<W: AsyncWrite + Unpin>(
     keeper: Arc<Keeper>,
     mut changes: broadcast::Receiver<Change>,
     id: Option<Id>,
-    tx: mpsc::Sender<String>,
+    out: Arc<Out<W>>,
 ) {
     let event = |h: &super::held::Held| Event {
         event: EVENT_TOKEN.into(),
@@ -338,7 +408,7 @@ async fn forward(
     let mut last_serial = 0;
     if let Some(h) = keeper.current(Duration::ZERO) {
         last_serial = h.serial;
-        if tx.send(protocol::line(&event(&h))).await.is_err() {
+        if !out.send(&protocol::line(&event(&h))).await {
             return;
         }
     }
@@ -365,7 +435,7 @@ async fn forward(
             },
             Err(broadcast::error::RecvError::Closed) => return,
         };
-        if tx.send(line).await.is_err() {
+        if !out.send(&line).await {
             return;
         }
     }

@@ -3,6 +3,7 @@
 //! `docs/protocol.md` and `docs/security.md`. In this module "agent" is always this process,
 //! never a Finesse agent (a contact-center person signed in at an extension).
 
+pub mod answer;
 pub mod clock;
 pub mod connection;
 pub mod desktop;

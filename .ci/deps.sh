@@ -2,8 +2,17 @@
 # shellcheck shell=bash
 
 # Packages a build and the test suite need: WebKitGTK (pulls GTK, soup, pkg-config deps),
-# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person.
-FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib)
+# Xvfb for the real-window tests, xdotool (typing) and python3-xlib (closing) to act like a person,
+# tinyproxy-bin (a real authenticating proxy for tests/it/proxy.rs; the executable alone, not
+# the `tinyproxy` package, which also starts a system service on port 8888).
+# MIT Kerberos (a KDC, kadmin.local, kinit) for tests/it/kerberos.rs; a window manager and X
+# tools (openbox, wmctrl, xprop) for tests/it/placement.rs.
+FINESSE_SSO_PACKAGES=(pkg-config libwebkit2gtk-4.1-dev xvfb xauth xdotool python3-xlib tinyproxy-bin
+    krb5-kdc krb5-admin-server krb5-user
+    openbox wmctrl x11-utils)
+# Client certificates and smart cards (tests/it/client_cert.rs): a SoftHSM2 token registered with
+# p11-kit, pkcs11-tool to write its certificate, GnuTLS's certtool for the PKCS#12 file.
+FINESSE_SSO_PACKAGES+=(softhsm2 p11-kit opensc gnutls-bin)
 
 # Node.js for the tests that run the Node.js client (they fail without it): Debian's, unless a
 # `node` is already on PATH.

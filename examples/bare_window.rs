@@ -38,8 +38,9 @@ fn main() {
         let settings = WebViewExt::settings(&wk).unwrap();
         for name in list.split(',') {
             match name {
-                "no-accel" => settings
-                    .set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never),
+                "no-accel" => {
+                    settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never)
+                }
                 "no-webgl" => settings.set_enable_webgl(false),
                 "no-media" => {
                     settings.set_enable_media(false);

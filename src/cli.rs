@@ -57,7 +57,8 @@ pub enum Command {
 /// Where the server is and how to reach it.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServerArgs {
-    /// Finesse server: `host` (→ https://host:8445), `host:port` or an https URL.
+    /// Finesse server: `host` (→ https://host:8445), `host:port` or an https URL; both sides
+    /// of a Finesse cluster as `side-a,side-b` (the first preferred while in service).
     #[arg(long, env = "FINESSE_SSO_SERVER")]
     pub server: Option<String>,
     /// Finesse user (loginName or peripheral id), sent as `cc_username`.
@@ -66,13 +67,28 @@ pub struct ServerArgs {
     /// Extra CA certificates (PEM) to trust, for the helper's requests and inside the window.
     #[arg(long, env = "FINESSE_SSO_CA_FILE")]
     pub ca_file: Option<PathBuf>,
-    /// Proxy for all requests (http://host:port or socks5://host:port); default: the environment.
+    /// Proxy for the window and the helper's requests (`http://[user@]host:port`); default: the
+    /// environment (https_proxy, http_proxy, all_proxy), else the system's proxy settings.
     #[arg(long, env = "FINESSE_SSO_PROXY")]
     pub proxy: Option<String>,
+    /// Hosts reached without the proxy, curl's no_proxy syntax (`corp.example,10.0.0.0/8`);
+    /// default: no_proxy from the environment.
+    #[arg(long, env = "FINESSE_SSO_PROXY_BYPASS")]
+    pub proxy_bypass: Option<String>,
+    /// Read the password of the proxy user (named in the proxy URL) from the first line of
+    /// stdin; without it a terminal prompts. Never from arguments or the environment.
+    #[arg(long)]
+    pub proxy_password_stdin: bool,
     /// Profile: keeps its own agent and saved web session (several users or servers on one
     /// machine). Default: `profile` in the config file, else `default`.
     #[arg(long, env = "FINESSE_SSO_PROFILE")]
     pub profile: Option<String>,
+    /// `kerberos_hosts` from the config files (no flag: an administrator's setting).
+    #[arg(skip)]
+    pub kerberos_hosts: Option<Vec<String>>,
+    /// `[client_certificate]` from the config files (no flag: an administrator's setting).
+    #[arg(skip)]
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
 }
 
 /// The profile used when neither flag, environment nor config file names one.
@@ -120,6 +136,14 @@ pub struct LoginArgs {
     /// Neither restore nor save the web session (cookies) of this profile.
     #[arg(long)]
     pub no_session: bool,
+    /// The calling application's window (X11 window id, decimal or 0x hex; Windows: an HWND):
+    /// the sign-in window opens in front of it. Wayland: XDG_ACTIVATION_TOKEN is used instead.
+    #[arg(long, value_name = "HANDLE")]
+    pub parent_window: Option<crate::window::WindowHandle>,
+    /// Read the client certificate's PIN (smart card) or PKCS#12 password from the first line
+    /// of stdin (never from arguments or the environment). Default: a hidden terminal prompt.
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -176,9 +200,17 @@ pub struct AgentRunArgs {
     /// Connections beyond this are refused with `busy` (config: agent.max_clients; default 512).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=65_536))]
     pub max_clients: Option<u64>,
+    /// Finesse notifications over `websocket` (12.6+), `bosh` (12.0/12.5) or `auto`: the
+    /// WebSocket first, BOSH when the server refuses it (config: agent.notifications).
+    #[arg(long, value_enum)]
+    pub notifications: Option<crate::notify::transport::Choice>,
     /// Do not sign in at start; wait for the first client to ask.
     #[arg(long)]
     pub lazy: bool,
+    /// Read the client certificate's PIN or PKCS#12 password from the first line of stdin,
+    /// once; the agent holds it in memory for its sign-ins (as `login --pin-stdin`).
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -194,6 +226,14 @@ pub struct TokenArgs {
     /// Fail (exit 16) instead of starting an agent when none is running.
     #[arg(long)]
     pub no_start: bool,
+    /// The calling application's window (X11 window id, decimal or 0x hex; Windows: an HWND):
+    /// a sign-in window the agent opens for this request opens in front of it.
+    #[arg(long, value_name = "HANDLE")]
+    pub parent_window: Option<crate::window::WindowHandle>,
+    /// When this starts an agent: read the client certificate's PIN or PKCS#12 password from
+    /// the first line of stdin and hand it to the agent (as `login --pin-stdin`).
+    #[arg(long)]
+    pub pin_stdin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -19,10 +19,40 @@ pub const SYSTEM_CONFIG_ENV: &str = "FINESSE_SSO_SYSTEM_CONFIG";
 /// Where one server, user and network setting come from.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct Section {
+    /// One Finesse side, or both: `server = ["finesse-a…", "finesse-b…"]` is kept as `--server`
+    /// takes it, `a,b`.
+    #[serde(default, deserialize_with = "one_or_both_sides")]
     pub server: Option<String>,
     pub user: Option<String>,
     pub ca_file: Option<PathBuf>,
     pub proxy: Option<String>,
+    /// Hosts (`host` or `host:port`) the sign-in window may use Kerberos with (Negotiate).
+    pub kerberos_hosts: Option<Vec<String>>,
+    /// The client certificate or smart card for an IdP that asks for one (taken whole from the
+    /// first layer that has the table: a profile's, the top level, then the system file's).
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
+    /// Hosts reached without `proxy` (curl's `no_proxy` syntax, comma-separated).
+    pub proxy_bypass: Option<String>,
+}
+
+/// `server` as a string or a list of sides (joined with `,`, as `--server a,b` is written).
+fn one_or_both_sides<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Server {
+        One(String),
+        Sides(Vec<String>),
+    }
+    match Server::deserialize(d) {
+        Ok(Server::One(s)) => Ok(Some(s)),
+        Ok(Server::Sides(v)) if v.is_empty() || v.iter().any(|s| s.contains(',')) => Err(
+            serde::de::Error::custom("`server` lists one or two Finesse sides, each a host or URL"),
+        ),
+        Ok(Server::Sides(v)) => Ok(Some(v.join(","))),
+        Err(_) => Err(serde::de::Error::custom(
+            "`server` is a string or a list of strings (the Finesse sides)",
+        )),
+    }
 }
 
 /// Agent tuning.
@@ -31,6 +61,8 @@ pub struct AgentSection {
     pub max_prompts_per_hour: Option<u32>,
     pub sign_in_timeout: Option<u64>,
     pub max_clients: Option<usize>,
+    /// `websocket`, `bosh` or `auto` (Finesse notifications' transport).
+    pub notifications: Option<crate::notify::transport::Choice>,
 }
 
 /// One file as written.
@@ -62,6 +94,9 @@ impl FileConfig {
                 && ca.is_relative()
             {
                 s.ca_file = Some(base.join(ca));
+            }
+            if let Some(cert) = &mut s.client_certificate {
+                cert.anchor(base);
             }
         };
         fix(&mut c.top);
@@ -296,11 +331,16 @@ impl Config {
             server: pick(&args.server, |s| &s.server),
             user: pick(&args.user, |s| &s.user),
             proxy: pick(&args.proxy, |s| &s.proxy),
+            proxy_bypass: pick(&args.proxy_bypass, |s| &s.proxy_bypass),
+            proxy_password_stdin: args.proxy_password_stdin,
             ca_file: args
                 .ca_file
                 .clone()
                 .or_else(|| layers.iter().find_map(|s| s.ca_file.clone())),
+            // Files only: the first layer that names a list wins whole (an empty list included).
+            kerberos_hosts: layers.iter().find_map(|s| s.kerberos_hosts.clone()),
             profile: Some(profile),
+            client_certificate: layers.iter().find_map(|s| s.client_certificate.clone()),
         }
     }
 
@@ -311,6 +351,7 @@ impl Config {
             out.max_prompts_per_hour = out.max_prompts_per_hour.or(f.agent.max_prompts_per_hour);
             out.sign_in_timeout = out.sign_in_timeout.or(f.agent.sign_in_timeout);
             out.max_clients = out.max_clients.or(f.agent.max_clients);
+            out.notifications = out.notifications.or(f.agent.notifications);
         }
         out
     }
@@ -323,9 +364,12 @@ mod tests {
     const SYSTEM: &str = r#"
 server = "finesse.corp.example"
 ca_file = "corp-ca.pem"
+proxy = "http://proxy.corp.example:3128"
+proxy_bypass = "corp.example"
 [agent]
 max_prompts_per_hour = 1
 max_clients = 64
+notifications = "bosh"
 [profiles.lab]
 server = "lab.example:8445"
 "#;
@@ -371,6 +415,9 @@ user = "labuser"
             r.ca_file.as_deref(),
             Some(Path::new("/etc/finesse-sso/corp-ca.pem"))
         );
+        // The proxy and its bypass list come from the machine-wide file like the rest.
+        assert_eq!(r.proxy.as_deref(), Some("http://proxy.corp.example:3128"));
+        assert_eq!(r.proxy_bypass.as_deref(), Some("corp.example"));
         // An explicit profile without a section falls back to the top levels.
         let r = c.resolve(&args_with_profile());
         assert_eq!(r.profile(), "default");
@@ -383,9 +430,83 @@ user = "labuser"
         let ag = c.agent();
         assert_eq!(ag.max_prompts_per_hour, Some(5));
         assert_eq!(ag.max_clients, Some(64));
+        assert_eq!(
+            ag.notifications,
+            Some(crate::notify::transport::Choice::Bosh)
+        );
         assert_eq!(ag.sign_in_timeout, None);
         assert_eq!(Config::default().resolve(&args()).server, None);
         assert_eq!(Config::default().resolve(&args()).profile(), "default");
+    }
+
+    /// `[client_certificate]` is taken whole from the first layer that has it; relative
+    /// files are the config file's neighbours; a misspelt key is an error, not ignored.
+    #[test]
+    fn client_certificate_tables_resolve_whole_and_anchor_files() {
+        let system = "[client_certificate]\nissuer = \"Contoso\"\n\
+                      [profiles.card.client_certificate]\npkcs11_uri = \"pkcs11:token=t\"\n";
+        let user = "[profiles.lab.client_certificate]\nfile = \"certs/agent.p12\"\n";
+        let c = Config {
+            system: Some(FileConfig::parse(Path::new("/etc/f/config.toml"), system).unwrap()),
+            user: Some(FileConfig::parse(Path::new("/home/u/c/config.toml"), user).unwrap()),
+        };
+        let with = |p: &str| {
+            c.resolve(&ServerArgs {
+                profile: Some(p.into()),
+                ..Default::default()
+            })
+            .client_certificate
+            .unwrap()
+        };
+        let lab = with("lab");
+        assert_eq!(
+            lab.file.as_deref(),
+            Some(Path::new("/home/u/c/certs/agent.p12"))
+        );
+        assert_eq!(lab.issuer, None, "not merged with the system's table");
+        assert_eq!(with("card").pkcs11_uri.as_deref(), Some("pkcs11:token=t"));
+        assert_eq!(with("default").issuer.as_deref(), Some("Contoso"));
+        let e = FileConfig::parse(
+            Path::new("/x/c.toml"),
+            "[client_certificate]\npkcs11uri = \"pkcs11:token=t\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("pkcs11uri"), "{e}");
+    }
+
+    #[test]
+    fn kerberos_hosts_come_from_the_first_layer_that_names_them() {
+        let system = "kerberos_hosts = [\"adfs.corp\"]\n[profiles.lab]\nkerberos_hosts = []\n";
+        let c = Config {
+            system: Some(FileConfig::parse(Path::new("/etc/c.toml"), system).unwrap()),
+            user: Some(FileConfig::parse(Path::new("/u/c.toml"), "user = \"a\"").unwrap()),
+        };
+        let hosts = |p: &str| {
+            c.resolve(&ServerArgs {
+                profile: Some(p.into()),
+                ..Default::default()
+            })
+            .kerberos_hosts
+        };
+        assert_eq!(hosts("default"), Some(vec!["adfs.corp".to_string()]));
+        // A profile's empty list means none, not "inherit".
+        assert_eq!(hosts("lab"), Some(vec![]));
+        assert_eq!(Config::default().resolve(&args()).kerberos_hosts, None);
+    }
+
+    #[test]
+    fn server_lists_both_sides_or_names_one() {
+        let both = "server = [\"finesse-a.example\", \"finesse-b.example:8445\"]\n[profiles.p]\nserver = \"one\"\n";
+        let c = FileConfig::parse(Path::new("/x/c.toml"), both).unwrap();
+        assert_eq!(
+            c.top.server.as_deref(),
+            Some("finesse-a.example,finesse-b.example:8445")
+        );
+        assert_eq!(c.profiles["p"].server.as_deref(), Some("one"));
+        for bad in ["server = []", "server = [\"a,b\"]", "server = [1]"] {
+            let e = FileConfig::parse(Path::new("/x/c.toml"), bad).unwrap_err();
+            assert!(e.to_string().contains("server"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use url::Url;
 
 pub mod document;
+pub mod popup;
 
 pub use crate::finesse::TOKEN_PATH;
 pub use crate::finesse::address::is_loopback;
@@ -13,6 +14,9 @@ use crate::finesse::token_response::{TokenResponse, TokenResponseError};
 
 mod response;
 pub use response::{DocumentBinding, ResponseFacts, ResponseVerdict};
+
+/// Finesse's own sign-in steps (`/desktop/sso/token`, `/desktop/sso/authcode`).
+const SSO_PATHS: &str = "/desktop/sso/";
 
 /// More top-level navigations than this in one sign-in is a loop, not an IdP.
 pub const MAX_NAVIGATIONS: u32 = 200;
@@ -131,10 +135,15 @@ impl Flow {
         same_origin(url, &self.finesse)
     }
 
-    /// A committed page that is not Finesse's is one the user may have to act on: show the window.
+    /// A committed page that is not one of Finesse's own sign-in steps is one the user may
+    /// have to act on: show the window. Judged by path as well as origin because behind the
+    /// VPN-less reverse proxy, IdS and the IdP may share the Finesse (proxy) origin.
     pub fn needs_user(&self, committed: &str) -> bool {
         match Url::parse(committed) {
-            Ok(u) => !self.on_finesse(&u) && matches!(u.scheme(), "http" | "https"),
+            Ok(u) => {
+                !(self.on_finesse(&u) && u.path().starts_with(SSO_PATHS))
+                    && matches!(u.scheme(), "http" | "https")
+            }
             Err(_) => false,
         }
     }
@@ -312,10 +321,57 @@ mod tests {
     }
 
     #[test]
-    fn window_shows_for_foreign_pages_only() {
+    fn window_shows_for_pages_other_than_finesses_sign_in_steps() {
         let f = flow();
         assert!(f.needs_user("https://idp.example/login"));
         assert!(!f.needs_user("https://finesse.example:8445/desktop/sso/token?x"));
+        assert!(!f.needs_user("https://finesse.example:8445/desktop/sso/authcode?code=1"));
         assert!(!f.needs_user("about:blank"));
+        // Behind the VPN-less proxy the IdP's login page may be on the Finesse origin.
+        assert!(f.needs_user("https://finesse.example:8445/idp/login?txn=1"));
+        assert!(f.needs_user("https://finesse.example:8445/adfs/ls/?SAMLRequest=x"));
+    }
+
+    /// The VPN-less reverse proxy configured as the server (reference §7.1): Finesse, IdS and
+    /// the IdP are reached through the proxy's host names, and the proxy's origin is the Finesse
+    /// origin, exactly: not its other ports, other names of it, or names that contain it.
+    #[test]
+    fn a_vpnless_proxy_as_the_server_is_the_finesse_origin_and_nothing_looser() {
+        let proxy = Url::parse("https://vpnless.example.com:8445/").unwrap();
+        let mut f = Flow::new(&proxy);
+        let token = f.token_url("agent1");
+        assert_eq!(token.origin(), proxy.origin());
+        for step in [
+            token.as_str(),
+            "https://vpnless.example.com:8445/ids/v1/oauth/authorize?client_id=x",
+            "https://vpnless.example.com:8553/ids/v1/oauth/authorize?client_id=x",
+            "https://adfs-proxy.example.com/adfs/ls/?SAMLRequest=x",
+            "https://vpnless.example.com:8445/desktop/sso/authcode?code=c",
+        ] {
+            assert_eq!(f.navigation(step), Navigation::Allow, "{step}");
+        }
+        let answer = "https://vpnless.example.com:8445/desktop/sso/token?code=c";
+        assert!(f.capture(answer, 200, "application/json", BODY).is_ok());
+        for look_alike in [
+            "https://vpnless.example.com:8553/desktop/sso/token",
+            "https://vpnless.example.com/desktop/sso/token",
+            "https://VPNLESS.example.com.evil.example:8445/desktop/sso/token",
+            "https://finesse.internal.example:8445/desktop/sso/token",
+            "http://vpnless.example.com:8445/desktop/sso/token",
+        ] {
+            assert_eq!(
+                f.capture(look_alike, 200, "application/json", BODY),
+                Err(CaptureRefusal::NotTokenEndpoint),
+                "{look_alike}"
+            );
+            let mut with_user = Url::parse(look_alike).unwrap();
+            with_user.set_query(Some("cc_username=agent1"));
+            assert!(
+                matches!(f.navigation(with_user.as_str()), Navigation::Deny(_)),
+                "{with_user}"
+            );
+        }
+        // Host names compare without regard to case (the URL parser lower-cases them).
+        assert!(f.is_token_endpoint("https://VPNLESS.example.COM:8445/desktop/sso/token"));
     }
 }

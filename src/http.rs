@@ -19,8 +19,8 @@ pub const USER_AGENT: &str = concat!(
 pub struct HttpOptions {
     /// Extra PEM CA certificates trusted on top of the system store.
     pub ca_pem: Option<Vec<u8>>,
-    /// Explicit proxy URL; without it the `https_proxy`/`no_proxy` environment applies.
-    pub proxy: Option<Url>,
+    /// The proxy route and credential (`crate::proxy`), the same the window is given.
+    pub proxy: crate::proxy::ProxySetup,
     /// Follow redirects (API calls) or return them (browser driver, refresh fallback detection).
     pub follow_redirects: bool,
     pub timeout: Option<Duration>,
@@ -147,16 +147,53 @@ pub fn client(
     if let Some(t) = opts.timeout {
         b = b.timeout(t);
     }
-    if let Some(p) = &opts.proxy {
-        let proxy = reqwest::Proxy::all(p.as_str())
-            .map_err(|e| HttpSetupError::Proxy(crate::redact::url(p), e.to_string()))?
-            .no_proxy(reqwest::NoProxy::from_string("127.0.0.1,localhost,::1"));
-        b = b.proxy(proxy);
-    }
+    b = with_proxy(b, &opts.proxy)?;
     if let Some(jar) = jar {
         b = b.cookie_provider(jar);
     }
     b.build().map_err(|e| HttpSetupError::Client(e.to_string()))
+}
+
+/// The route applied to the client. `System` keeps reqwest's own look-up: the environment
+/// (empty, or the route would be `Via`) and, on Windows and macOS, the system's static proxy
+/// settings (reqwest's `system-proxy`). Otherwise exactly the resolved proxies and bypass list,
+/// with the credential as Basic `Proxy-Authorization` (on `CONNECT` too).
+fn with_proxy(
+    mut b: reqwest::ClientBuilder,
+    setup: &crate::proxy::ProxySetup,
+) -> Result<reqwest::ClientBuilder, HttpSetupError> {
+    use crate::proxy::ProxyRoute;
+    let servers = match &setup.route {
+        ProxyRoute::System => return Ok(b),
+        ProxyRoute::Direct => return Ok(b.no_proxy()),
+        ProxyRoute::Via(s) => s,
+    };
+    let bypass = reqwest::NoProxy::from_string(&servers.bypass.join(","));
+    let one = |url: &Url, make: fn(&str) -> reqwest::Result<reqwest::Proxy>| {
+        let p = make(url.as_str())
+            .map_err(|e| HttpSetupError::Proxy(crate::redact::url(url), e.to_string()))?
+            .no_proxy(bypass.clone());
+        Ok::<_, HttpSetupError>(match &setup.credential {
+            Some(c) => p.basic_auth(&c.user, c.password.expose()),
+            None => p,
+        })
+    };
+    if let Some(u) = &servers.https {
+        b = b.proxy(one(u, |s| reqwest::Proxy::https(s))?);
+    }
+    if let Some(u) = &servers.http {
+        b = b.proxy(one(u, |s| reqwest::Proxy::http(s))?);
+    }
+    // Only the resolved proxies: nothing read again from the environment.
+    Ok(match servers.https.is_none() && servers.http.is_none() {
+        true => b.no_proxy(),
+        false => b,
+    })
+}
+
+/// Whether a request failed because the proxy asked for credentials (407 to `CONNECT`).
+pub fn is_proxy_auth_error(err: &reqwest::Error) -> bool {
+    describe(err).contains("proxy authorization required")
 }
 
 /// A one-line cause for a failed request, naming the kind of failure (DNS, TLS, connect, timeout).

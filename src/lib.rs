@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod cli;
+pub mod client_cert;
 pub mod commands;
 pub mod config;
 pub mod dirs;
@@ -20,6 +21,9 @@ pub mod ipc;
 pub mod jwt;
 pub mod logging;
 pub mod machine_file;
+pub mod notify;
+pub mod prompt;
+pub mod proxy;
 pub mod redact;
 pub mod signin;
 pub mod stdio;

@@ -4,19 +4,23 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use url::Url;
 
 use crate::cli::ServerArgs;
+use crate::client_cert::{CertChoice, PinHolder};
 use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
 use crate::http::{self, HttpOptions, Jar};
+use crate::proxy::{Ask, ProxySetup};
+use crate::redact::Secret;
 use crate::websession;
-use crate::window::WindowRequest;
-use crate::window::process::{self, Spawn};
+use crate::window::process::{self, Ended, Spawn, WindowToken};
+use crate::window::{Placement, WindowRequest, rendering};
 
 /// The usage error when no server is configured anywhere. Never a silent demo: a script whose
 /// config or environment went missing must not believe it holds a real token.
@@ -26,12 +30,20 @@ or `server = \"HOST\"` in config.toml); `finesse-sso login --demo` signs in to t
 /// Which server and user, and how to reach the server.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The Finesse side to use: the first listed, or the one in service once settled.
     pub server: Url,
+    /// The other Finesse sides listed (`server = [a, b]`), in order; empty once settled.
+    pub other_sides: Vec<Url>,
     pub user: String,
     pub ca_pem: Option<Vec<u8>>,
-    pub proxy: Option<Url>,
+    /// The proxy route and credential, shared by the window and the helper's client.
+    pub proxy: ProxySetup,
     /// Profile name: its own saved web session and WebKit data.
     pub profile: String,
+    /// Hosts the window may use Kerberos with (`kerberos_hosts`, normalised).
+    pub kerberos_hosts: Vec<String>,
+    /// The client certificate for an IdP that asks for one, and its PIN once given.
+    pub client_cert: Option<CertChoice>,
 }
 
 impl Target {
@@ -40,7 +52,8 @@ impl Target {
             .server
             .as_deref()
             .ok_or_else(|| Error::Usage(NO_SERVER.into()))?;
-        let server = crate::finesse::address::parse(server)?;
+        let mut sides = crate::finesse::address::parse_sides(server)?;
+        let server = sides.remove(0);
         let user = a
             .user
             .clone()
@@ -54,14 +67,75 @@ impl Target {
             .map(http::read_ca_file)
             .transpose()
             .map_err(|e| Error::Usage(e.to_string()))?;
-        let proxy = a.proxy.as_deref().map(parse_proxy).transpose()?;
+        let ask = match a.proxy_password_stdin {
+            true => Ask::Stdin,
+            false => Ask::Prompt,
+        };
+        let proxy = ProxySetup::resolve(a.proxy.as_deref(), a.proxy_bypass.as_deref(), ask)?;
+        let kerberos_hosts =
+            crate::window::negotiate::parse_hosts(a.kerberos_hosts.as_deref().unwrap_or(&[]))?;
+        let client_cert = match a.client_certificate.clone() {
+            Some(cert) => {
+                cert.check()?;
+                Some(CertChoice {
+                    cert,
+                    pin: PinHolder::default(),
+                })
+            }
+            None => None,
+        };
         Ok(Target {
             server,
+            other_sides: sides,
             user,
             ca_pem,
             proxy,
             profile: a.profile().to_string(),
+            kerberos_hosts,
+            client_cert,
         })
+    }
+
+    /// Every side listed, the first first.
+    pub fn sides(&self) -> Vec<Url> {
+        std::iter::once(self.server.clone())
+            .chain(self.other_sides.iter().cloned())
+            .collect()
+    }
+
+    /// This target on `side` alone (what one sign-in or one session uses).
+    pub fn on_side(&self, side: Url) -> Target {
+        Target {
+            server: side,
+            other_sides: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// This target on the first listed side whose SystemInfo says IN_SERVICE (one side: as
+    /// it is, unasked).
+    pub async fn in_service(&self) -> Result<Target> {
+        if self.other_sides.is_empty() {
+            return Ok(self.clone());
+        }
+        let sides = self.sides();
+        let (i, _) = crate::finesse::sides::first_in_service(&self.http()?, &sides, 0).await?;
+        if i > 0 {
+            tracing::info!(
+                "Finesse side {} is not in service; using {}",
+                crate::error::host_of(&self.server),
+                crate::error::host_of(&sides[i])
+            );
+        }
+        Ok(self.on_side(sides[i].clone()))
+    }
+
+    /// Holds the PIN (or PKCS#12 password) given for the client certificate.
+    pub fn with_pin(mut self, pin: Option<Secret<String>>) -> Self {
+        if let Some(c) = &mut self.client_cert {
+            c.pin = PinHolder::new(pin);
+        }
+        self
     }
 
     /// A Finesse client that does not follow redirects (a refresh redirect means "browser").
@@ -83,23 +157,7 @@ impl Target {
 
 /// The `--proxy` URL. Its messages show it redacted: a proxy URL may carry `user:password@`.
 pub fn parse_proxy(p: &str) -> Result<Url> {
-    let url = Url::parse(p.trim()).map_err(|e| {
-        Error::Usage(format!(
-            "--proxy {}: {e} (expected http://host:port or socks5://host:port)",
-            crate::redact::url_str(p.trim())
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || !url.has_host() {
-        // `user:password@host` without a scheme parses with the user as its "scheme".
-        let shown = match url.cannot_be_a_base() {
-            true => format!("<a value of {} bytes>", p.trim().len()),
-            false => crate::redact::url(&url),
-        };
-        return Err(Error::Usage(format!(
-            "--proxy {shown}: expected http://host:port or socks5://host:port"
-        )));
-    }
-    Ok(url)
+    crate::proxy::route::parse_proxy("--proxy", p, false)
 }
 
 /// How a sign-in may behave.
@@ -116,6 +174,8 @@ pub struct SignInOptions {
     pub xvfb: bool,
     pub verbosity: u8,
     pub json_logs: bool,
+    /// Where the window opens (the caller's window, its activation token).
+    pub placement: Placement,
 }
 
 impl Default for SignInOptions {
@@ -128,6 +188,7 @@ impl Default for SignInOptions {
             xvfb: false,
             verbosity: 0,
             json_logs: false,
+            placement: Placement::default(),
         }
     }
 }
@@ -176,9 +237,11 @@ pub fn check_display(opts: &SignInOptions) -> Result<()> {
 }
 
 async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<TokenResponse> {
+    // The window opens on the side in service (a target already settled is not asked again).
+    let target = &target.in_service().await?;
     if let Err(no_display) = check_display(opts) {
         // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
-        target.finesse()?.require_sso(&target.user).await?;
+        require_sso(target).await?;
         return Err(no_display);
     }
     let profile_dir = dirs.profile(&target.profile)?;
@@ -200,32 +263,115 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         show_after_ms: if opts.show { 1 } else { 5_000 },
         interactive: opts.interactive,
         cookies,
-        proxy: target.proxy.clone(),
+        proxy: target.proxy.route.clone(),
+        proxy_credential: target.proxy.credential.clone(),
+        kerberos_hosts: target.kerberos_hosts.clone(),
+        placement: opts.placement.clone(),
+        client_certificate: target.client_cert.as_ref().map(|c| c.cert.clone()),
+        certificate_pin: target.client_cert.as_ref().and_then(|c| c.pin.current()),
     };
     let spawn = Spawn {
         xvfb: opts.xvfb,
         verbosity: opts.verbosity,
         json_logs: opts.json_logs,
+        // Once a window of this process needed them, later sign-ins (our agent's) start with them.
+        safer_rendering: SAFER_RENDERING.load(Ordering::Relaxed),
     };
     // WebKit starts (hidden, loading nothing) while Finesse is asked for the auth mode; a
     // NON_SSO answer drops the window unseen.
     let mut window = process::Window::spawn(&req, &spawn).await?;
     // The client (system roots parsed) is built while WebKit starts, too.
-    let finesse = target.finesse()?;
-    finesse.require_sso(&target.user).await?;
+    require_sso(target).await?;
     tracing::info!(
         "{} is in SSO mode for {}",
         crate::error::host_of(&target.server),
         target.user
     );
+    let started = Instant::now();
     window.go().await?;
-    let got = window.wait().await?;
+    let got = async {
+        Ok(match window.finish().await? {
+            Ended::Token(t) => t,
+            Ended::RenderingFailed(why) if !spawn.safer_rendering => {
+                restart(
+                    &req,
+                    &spawn,
+                    opts.timeout.saturating_sub(started.elapsed()),
+                    why,
+                )
+                .await?
+            }
+            Ended::RenderingFailed(why) => {
+                return Err(Error::Webview(format!(
+                    "{why} (the window already ran with safer rendering settings)"
+                )));
+            }
+        })
+    }
+    .await;
+    if let (Err(Error::AuthRejected { .. }), Some(c)) = (&got, &target.client_cert) {
+        // The card or file refused the PIN (or the IdP the certificate): never offered again
+        // by this process, so no later sign-in can walk the card into its lockout.
+        c.pin.forget();
+    }
+    let got = got?;
     if opts.use_session
         && let Err(e) = websession::save(&profile_dir, &got.cookies)
     {
         tracing::warn!("the web session was not saved: {e}");
     }
     Ok(got.token)
+}
+
+/// Set once a window of this process could not render and its restart used safer settings.
+static SAFER_RENDERING: AtomicBool = AtomicBool::new(false);
+
+/// The one restart after a rendering failure: the same request within what is left of its
+/// timeout, with every safer rendering variable the user left unset. A second failure ends
+/// the sign-in.
+async fn restart(
+    req: &WindowRequest,
+    spawn: &Spawn,
+    left: Duration,
+    why: String,
+) -> Result<WindowToken> {
+    if left < Duration::from_secs(1) {
+        return Err(Error::TimedOut(
+            req.timeout_secs,
+            format!("; {why}, with no time left to restart the window"),
+        ));
+    }
+    let req = WindowRequest {
+        timeout_secs: left.as_secs(),
+        ..req.clone()
+    };
+    let spawn = Spawn {
+        safer_rendering: true,
+        ..spawn.clone()
+    };
+    let mut window = process::Window::spawn(&req, &spawn).await?;
+    let changed = rendering::describe(window.rendering());
+    tracing::warn!(
+        "{why}; restarting the sign-in window once with safer rendering settings: {changed}"
+    );
+    SAFER_RENDERING.store(true, Ordering::Relaxed);
+    window.go().await?;
+    match window.finish().await? {
+        Ended::Token(t) => Ok(t),
+        Ended::RenderingFailed(again) => Err(Error::Webview(format!(
+            "{again}, again after a restart with safer rendering settings ({changed}); \
+             see \"Rendering fallbacks\" in docs/administrators.md"
+        ))),
+    }
+}
+
+/// The auth-mode check through the proxy; a tunnel the proxy refused is looked at once, so a
+/// wrong proxy password is said as such.
+async fn require_sso(target: &Target) -> Result<()> {
+    match target.finesse()?.require_sso(&target.user).await {
+        Err(e) => Err(crate::proxy::probe::explain(e, &target.proxy, &target.server).await),
+        Ok(()) => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -73,8 +73,15 @@ export class Agent {
     });
   }
 
-  token(minValid = 0) {
-    return this.call({ op: "token", min_valid: minValid });
+  // parentWindow: your window's X11 id or HWND (a string: 64-bit handles do not fit a JS
+  // number); a sign-in window opens in front of it. Wayland: XDG_ACTIVATION_TOKEN is passed on.
+  token(minValid = 0, parentWindow = null) {
+    const request = { op: "token", min_valid: minValid };
+    if (parentWindow !== null) request.parent_window = String(parentWindow);
+    if (process.env.XDG_ACTIVATION_TOKEN) {
+      request.activation_token = process.env.XDG_ACTIVATION_TOKEN;
+    }
+    return this.call(request);
   }
 
   // Signs the Finesse agent in (desktop_sign_in); resolves to the User after the change.

@@ -145,8 +145,16 @@ class Agent:
                 raise AgentError(msg["error"]["kind"], msg["error"]["message"])
             return msg["result"]
 
-    def token(self, min_valid=0):
-        return self.call({"op": "token", "min_valid": min_valid})
+    def token(self, min_valid=0, parent_window=None):
+        """parent_window: your window's X11 id or HWND; a sign-in window opens in front of it
+        (Wayland: your XDG_ACTIVATION_TOKEN is passed on; Windows: call
+        AllowSetForegroundWindow(agent pid) first, see docs/administrators.md)."""
+        request = {"op": "token", "min_valid": min_valid}
+        if parent_window is not None:
+            request["parent_window"] = str(parent_window)
+        if os.environ.get("XDG_ACTIVATION_TOKEN"):
+            request["activation_token"] = os.environ["XDG_ACTIVATION_TOKEN"]
+        return self.call(request)
 
     def sign_in(self, extension):
         """Signs the Finesse agent in (desktop_sign_in); returns the User after the change."""

@@ -4,20 +4,21 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{Mutex, broadcast, watch};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep};
 
-use super::keeper::{Change, Keeper};
+use super::keeper::Keeper;
+use super::notifications::{Hold, Notifications};
+use super::out::Out;
 use crate::error::ErrorKind;
 use crate::ipc::protocol::{
-    self, Ack, CAPABILITIES, EVENT_LOGGED_OUT, EVENT_TOKEN, Envelope, Event, HelloInfo, Id,
-    MAX_LINE, Request, ResultBody, VERSION, WireError,
+    self, Ack, CAPABILITIES, Envelope, HelloInfo, MAX_LINE, Request, ResultBody, VERSION, WireError,
 };
+use crate::window::placement::{self, Placement};
 
 /// Limits on one connection.
 #[derive(Debug, Clone)]
@@ -54,6 +55,8 @@ pub struct Context {
     pub stop: watch::Sender<bool>,
     /// The `desktop_*` operations' cached client and lookups.
     pub desktop: super::desktop::Desktop,
+    /// The profile's one Finesse notification session, held by `notifications` subscribers.
+    pub notifications: Arc<Notifications>,
 }
 
 enum ReadError {
@@ -148,55 +151,13 @@ async fn read_line<R: AsyncBufRead + Unpin>(
         .map_err(|_| ReadError::Timeout)?
 }
 
-/// The socket's write half, shared by the replies and the subscription's pushes: each line is
-/// written whole under the lock, within `timeout`, by whoever has it (no writer task: handing
-/// every answer to another task cost a wake-up and a poll per answer). A client that does not
-/// read in time breaks it, which ends the connection.
-struct Out<W> {
-    w: Mutex<W>,
-    timeout: Duration,
-    broken: AtomicBool,
-}
-
-impl<W: AsyncWrite + Unpin> Out<W> {
-    fn new(w: W, timeout: Duration) -> Self {
-        Out {
-            w: Mutex::new(w),
-            timeout,
-            broken: AtomicBool::new(false),
-        }
-    }
-
-    /// Writes one line; false once the client has failed to take a line in time.
-    async fn send(&self, line: &str) -> bool {
-        if self.broken.load(Ordering::Relaxed) {
-            return false;
-        }
-        let wrote = tokio::time::timeout(self.timeout, async {
-            let mut w = self.w.lock().await;
-            w.write_all(line.as_bytes()).await?;
-            w.flush().await
-        })
-        .await;
-        let ok = matches!(wrote, Ok(Ok(())));
-        if !ok {
-            // Half a line may be out: nothing more goes after it.
-            self.broken.store(true, Ordering::Relaxed);
-        }
-        ok
-    }
-
-    async fn close(&self) {
-        let _ = tokio::time::timeout(self.timeout, async { self.w.lock().await.shutdown().await })
-            .await;
-    }
-}
-
 /// What one connection holds between requests.
 struct Session<W> {
     out: Arc<Out<W>>,
     hello_done: bool,
     subscription: Option<JoinHandle<()>>,
+    /// This client's claim on the notification session (released when the connection ends).
+    hold: Option<Hold>,
     /// A `stop` was acknowledged: close, then tell the agent to stop.
     stop_after: bool,
 }
@@ -213,6 +174,7 @@ where
         out: Arc::new(Out::new(w, ctx.limits.write_timeout)),
         hello_done: false,
         subscription: None,
+        hold: None,
         stop_after: false,
     };
     let mut timer = IdleTimer::new(ctx.limits.hello_timeout);
@@ -266,6 +228,7 @@ where
     if let Some(s) = session.subscription {
         s.abort();
     }
+    drop(session.hold);
     session.out.close().await;
     // Only now: the acknowledgement has been written before the agent goes away.
     if session.stop_after {
@@ -332,9 +295,21 @@ where
     let id = env.id;
     match env.request {
         Request::Hello { .. } => protocol::ok_line(id, ResultBody::Hello(hello_info(ctx))),
-        Request::Token { min_valid } => {
+        Request::Token {
+            min_valid,
+            parent_window,
+            activation_token,
+        } => {
+            let placement = Placement {
+                parent_window,
+                activation_token: placement::activation_token(activation_token),
+            };
+            if !placement.is_empty() {
+                ctx.keeper.place_next_window(placement);
+            }
             let min_valid = Duration::from_secs(min_valid);
-            // The held token's answer is made once per second, not once per client.
+            // The held token's answer is made once per second, not once per client; the same
+            // bytes `ok_line` makes of `keeper.token`'s answer (tests/it/agent.rs).
             if let Some(json) = ctx.keeper.held_answer(min_valid) {
                 return protocol::ok_line_json(id.as_ref(), &json);
             }
@@ -355,14 +330,37 @@ where
             Ok(()) => protocol::ok_line(id, ResultBody::Ack(Ack { ok: true })),
             Err(e) => protocol::error_line(id, WireError::from(&e)),
         },
-        Request::Subscribe {} => {
+        Request::Subscribe(r) => {
+            if r.password.is_some() {
+                return protocol::error_line(
+                    id,
+                    WireError::new(
+                        ErrorKind::Usage,
+                        "subscribe takes no password: the agent keeps none for notifications",
+                    ),
+                );
+            }
+            if !matches!(r.format.as_deref(), None | Some("native" | "acqueon")) {
+                return protocol::error_line(
+                    id,
+                    WireError::new(ErrorKind::BadRequest, "format is native or acqueon"),
+                );
+            }
             if session.subscription.is_none() {
-                session.subscription = Some(tokio::spawn(forward(
+                // Subscribed to the broadcast before the session starts: nothing is missed.
+                let changes = ctx.keeper.subscribe();
+                if r.notifications {
+                    session.hold = Some(ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed));
+                }
+                session.subscription = Some(tokio::spawn(super::push::forward(
                     ctx.keeper.clone(),
-                    ctx.keeper.subscribe(),
-                    id.clone(),
+                    ctx.desktop.feed.clone(),
+                    changes,
+                    super::push::Wants::of(id.clone(), &r),
                     session.out.clone(),
                 )));
+            } else if r.notifications && session.hold.is_none() {
+                session.hold = Some(ctx.notifications.hold(&ctx.keeper, &ctx.desktop.feed));
             }
             protocol::ok_line(id, ResultBody::Ack(Ack { ok: true }))
         }
@@ -390,53 +388,5 @@ fn hello_info(ctx: &Context) -> HelloInfo {
         profile: ctx.profile.clone(),
         server: ctx.keeper.server().to_string(),
         user: ctx.keeper.target().user.clone(),
-    }
-}
-
-/// Pushes the current token (if valid) and then every change to one subscriber.
-async fn forward<W: AsyncWrite + Unpin>(
-    keeper: Arc<Keeper>,
-    mut changes: broadcast::Receiver<Change>,
-    id: Option<Id>,
-    out: Arc<Out<W>>,
-) {
-    let event = |h: &super::held::Held| Event {
-        event: EVENT_TOKEN.into(),
-        id: id.clone(),
-        result: Some(keeper.info(h)),
-    };
-    let mut last_serial = 0;
-    if let Some(h) = keeper.current(Duration::ZERO) {
-        last_serial = h.serial;
-        if !out.send(&protocol::line(&event(&h))).await {
-            return;
-        }
-    }
-    loop {
-        let line = match changes.recv().await {
-            Ok(Change::Token(h)) if h.serial > last_serial => {
-                last_serial = h.serial;
-                protocol::line(&event(&h))
-            }
-            Ok(Change::Token(_)) => continue,
-            Ok(Change::LoggedOut) => protocol::line(&Event {
-                event: EVENT_LOGGED_OUT.into(),
-                id: id.clone(),
-                result: None,
-            }),
-            Ok(Change::User(u)) => super::desktop::user_event(id.clone(), &u),
-            // Missed some: the newest token is what matters.
-            Err(broadcast::error::RecvError::Lagged(_)) => match keeper.current(Duration::ZERO) {
-                Some(h) if h.serial > last_serial => {
-                    last_serial = h.serial;
-                    protocol::line(&event(&h))
-                }
-                _ => continue,
-            },
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        if !out.send(&line).await {
-            return;
-        }
     }
 }

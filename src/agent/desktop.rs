@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::keeper::{Change, Keeper};
+use super::keeper::Keeper;
 use crate::error::ErrorKind;
 use crate::error::{Error, Result};
 use crate::finesse::user::User;
@@ -40,10 +40,12 @@ pub struct Desktop {
     mode: Mutex<Option<Mode>>,
     /// user_id → loginId, learnt from `GET User` (reference §1.1).
     ids: Arc<Mutex<HashMap<String, String>>>,
+    /// Where the User after a change goes (shared with the notification session).
+    pub feed: Arc<super::feed::Feed>,
 }
 
 /// The keeper's token; a 401 gets one fresh token from it.
-struct KeeperToken(Arc<Keeper>);
+pub(super) struct KeeperToken(pub(super) Arc<Keeper>);
 
 fn from_wire(e: WireError) -> Error {
     Error::FromAgent {
@@ -102,8 +104,7 @@ impl Desktop {
         if let Some(m) = *self.mode.lock().unwrap_or_else(|p| p.into_inner()) {
             return Ok(m);
         }
-        let target = keeper.target();
-        let m = match target.finesse()?.require_sso(&target.user).await {
+        let m = match keeper.finesse()?.require_sso(&keeper.target().user).await {
             Ok(()) => Mode::Sso,
             Err(Error::NotSso { .. }) => Mode::Basic,
             Err(e) => return Err(e),
@@ -118,6 +119,11 @@ impl Desktop {
         password: Option<Secret<String>>,
     ) -> Result<Session> {
         let target = keeper.target();
+        // Two sides: a side that went out of service since is left before the call (the
+        // notification session may not be there to notice).
+        if keeper.several_sides() {
+            keeper.settle_side().await?;
+        }
         let http = match self.http.get() {
             Some(h) => h.clone(),
             None => {
@@ -155,7 +161,12 @@ impl Desktop {
                     (Arc::new(creds), target.user.clone(), AUTH_BASIC, false)
                 }
             };
-        let api = UserApi::new(target.server.clone(), http, creds).with_id_cache(self.ids.clone());
+        let mut api = UserApi::new(keeper.side(), http, creds).with_id_cache(self.ids.clone());
+        // With a notification session up, the request's own notification confirms it
+        // (listening from now, before the PUT); otherwise the User is read back.
+        if self.feed.session_up() {
+            api = api.with_outcome(Box::new(super::confirm::Notified::new(keeper.subscribe())));
+        }
         Ok(Session {
             api,
             user_id,
@@ -165,7 +176,7 @@ impl Desktop {
     }
 
     fn done(&self, keeper: &Keeper, s: &Session, user: User) -> UserResult {
-        keeper.publish(Change::User(Arc::new(user.clone())));
+        self.feed.user(keeper, user.clone(), None);
         UserResult {
             user,
             auth: s.auth.into(),
@@ -363,7 +374,7 @@ impl Desktop {
                     line(acqueon::agent_state(idr, &r.user))
                 }
                 Action::GetSystemInfo => {
-                    let mode = keeper.target().finesse()?.system_auth_mode().await?;
+                    let mode = keeper.finesse()?.system_auth_mode().await?;
                     line(acqueon::answer(
                         idr,
                         ("General", "System", "SetSystemInfo"),
@@ -386,10 +397,11 @@ fn line(v: Value) -> String {
 }
 
 /// The `user` event line for one subscriber.
-pub fn user_event(id: Option<Id>, user: &User) -> String {
+pub fn user_event(id: Option<Id>, user: &User, request_id: Option<String>) -> String {
     protocol::line(&UserEvent {
         event: EVENT_USER.into(),
         id,
         user: user.clone(),
+        request_id,
     })
 }

@@ -8,21 +8,27 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, broadcast, watch};
+use url::Url;
 
 use super::clock::{Clock, rfc3339};
 use super::held::Held;
 use super::policy::{self, PromptBudget};
-use crate::error::{Error, ErrorKind, Result};
+use super::side::{Settled, SideInUse};
+use crate::error::{Error, ErrorKind, Result, Step, Throttle};
 use crate::finesse::client::{Finesse, Refreshed};
 use crate::finesse::token_response::TokenResponse;
+use crate::ipc::events::Notice;
 use crate::ipc::protocol::{LastError, StatusInfo, TokenInfo, WireError};
+use crate::notify::update::SystemStatus;
 use crate::redact::Secret;
 use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
+use crate::window::Placement;
 
-/// The refresh call, as a seam (real: [`Finesse::refresh`]).
+/// The refresh call, as a seam (real: [`Finesse::refresh`] on the side in use).
 pub trait Refresher: Send + Sync {
     fn refresh<'a>(
         &'a self,
+        side: &'a Url,
         user: &'a str,
         token: &'a Secret<String>,
         refresh: &'a Secret<String>,
@@ -32,11 +38,12 @@ pub trait Refresher: Send + Sync {
 impl Refresher for Finesse {
     fn refresh<'a>(
         &'a self,
+        side: &'a Url,
         user: &'a str,
         token: &'a Secret<String>,
         refresh: &'a Secret<String>,
     ) -> BoxFuture<'a, Result<Refreshed>> {
-        Box::pin(Finesse::refresh(self, user, token, refresh))
+        Box::pin(async move { self.on(side.clone()).refresh(user, token, refresh).await })
     }
 }
 
@@ -54,8 +61,11 @@ pub enum Trigger {
 pub enum Change {
     Token(Arc<Held>),
     LoggedOut,
-    /// The Finesse agent's User after a change made through this agent (issue 11).
-    User(Arc<crate::finesse::user::User>),
+    /// The Finesse agent's User after a change: made through this agent (issue 11), or told
+    /// by Finesse's notifications (issue 15) with the `requestId` Finesse echoed.
+    User(Arc<crate::finesse::user::User>, Option<String>),
+    /// Anything else the notification session tells (issue 15).
+    Notice(Arc<Notice>),
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +93,9 @@ struct State {
     last_error: Option<LastError>,
     failures: u32,
     failed_at: Option<Instant>,
+    /// The VPN-less proxy's 418/429: no request (refresh or sign-in, timer or client) before
+    /// this instant; the refusal is answered from memory until then.
+    throttle: Option<(Instant, Step, String, Throttle)>,
     /// No unattended attempts until a client asks (logged out, or the user must act).
     parked: bool,
     /// Bumped by `logout`: an acquisition begun before it does not install its token.
@@ -102,7 +115,9 @@ struct Flight {
 
 pub struct Keeper {
     target: Target,
+    /// The first side listed: who this agent is (`hello`, `status`), whichever side it uses.
     server: String,
+    side: SideInUse,
     profile_dir: PathBuf,
     refresher: Arc<dyn Refresher>,
     browser: Arc<dyn SignInBrowser>,
@@ -110,6 +125,8 @@ pub struct Keeper {
     sign_in: SignInOptions,
     state: Mutex<State>,
     flight: Mutex<Option<Flight>>,
+    /// Where the next interactive window opens: the last asking client's window, used once.
+    placement: Mutex<Placement>,
     changes: broadcast::Sender<Change>,
     wake: Notify,
     /// Open connections (for `status`).
@@ -140,9 +157,12 @@ impl Keeper {
         clock: Arc<dyn Clock>,
         opts: KeeperOptions,
     ) -> Arc<Keeper> {
-        let (changes, _) = broadcast::channel(16);
+        // Room for bursts of Finesse events to many subscribers; a subscriber that falls
+        // further behind gets the newest token and User (`connection::forward`).
+        let (changes, _) = broadcast::channel(256);
         Arc::new(Keeper {
             server: target.server.as_str().trim_end_matches('/').to_string(),
+            side: SideInUse::new(target.sides()),
             target,
             profile_dir,
             refresher,
@@ -156,6 +176,7 @@ impl Keeper {
                 last_error: None,
                 failures: 0,
                 failed_at: None,
+                throttle: None,
                 parked: !opts.sign_in_at_start,
                 epoch: 0,
                 serial: 0,
@@ -164,6 +185,7 @@ impl Keeper {
                 budget: PromptBudget::new(opts.prompts_per_hour),
             }),
             flight: Mutex::new(None),
+            placement: Mutex::new(Placement::default()),
             changes,
             wake: Notify::new(),
             clients: AtomicU64::new(0),
@@ -178,6 +200,48 @@ impl Keeper {
         &self.server
     }
 
+    /// The Finesse side in use now.
+    pub fn side(&self) -> Url {
+        self.side.current()
+    }
+
+    /// More than one Finesse side listed.
+    pub fn several_sides(&self) -> bool {
+        self.side.several()
+    }
+
+    /// A Finesse client on the side in use.
+    pub fn finesse(&self) -> Result<Finesse> {
+        Ok(Finesse::new(self.side(), self.target.http()?))
+    }
+
+    /// Reads the side in use's SystemInfo and, with two sides, moves to the other when it is
+    /// not in service (see `side`); a move is told to subscribers as a `system` event.
+    pub async fn settle_side(&self) -> Result<Settled> {
+        let settled = self
+            .side
+            .settle(&self.target.http()?, self.clock.now())
+            .await?;
+        if let Some(from) = &settled.moved_from {
+            let name = |u: &Url| u.as_str().trim_end_matches('/').to_string();
+            tracing::warn!(
+                "Finesse side {} is not in service; the agent moved to {}",
+                name(from),
+                name(&settled.side)
+            );
+            self.publish(Change::Notice(Arc::new(Notice::System(SystemStatus {
+                status: settled
+                    .info
+                    .status
+                    .clone()
+                    .unwrap_or_else(|| crate::finesse::sides::IN_SERVICE.into()),
+                side: Some(name(&settled.side)),
+                failover_from: Some(name(from)),
+            }))));
+        }
+        Ok(settled)
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.changes.subscribe()
     }
@@ -185,6 +249,11 @@ impl Keeper {
     /// Tells subscribers about a change that did not come from the keeper (`desktop_*`).
     pub fn publish(&self, change: Change) {
         let _ = self.changes.send(change);
+    }
+
+    /// The window a client asked from: the next interactive sign-in opens in front of it.
+    pub fn place_next_window(&self, placement: Placement) {
+        *lock(&self.placement) = placement;
     }
 
     /// The held token if it is valid for more than `min` now.
@@ -252,6 +321,11 @@ impl Keeper {
 
     /// Joins the running acquisition or starts one; returns its result and its trigger.
     pub async fn acquire(self: &Arc<Self>, trigger: Trigger) -> (FlightResult, Trigger) {
+        // Answered from memory: not an attempt, so it neither counts nor moves the timer.
+        if let Some(e) = self.held_off() {
+            tracing::info!("not asking the server: {e}");
+            return (Err(WireError::from(&e)), trigger);
+        }
         let (mut rx, joined) = {
             let mut slot = lock(&self.flight);
             match &*slot {
@@ -300,7 +374,7 @@ impl Keeper {
             let sent = self.clock.now();
             match self
                 .refresher
-                .refresh(&self.target.user, &h.token, rt)
+                .refresh(&self.side(), &self.target.user, &h.token, rt)
                 .await
             {
                 Ok(Refreshed::Token(t)) => return Ok((t, sent, false)),
@@ -319,12 +393,17 @@ impl Keeper {
     }
 
     async fn sign_in(&self, trigger: Trigger) -> Result<TokenResponse> {
+        // Two sides: the window opens on the one in service (one side: unasked, as always).
+        let target = match self.side.several() {
+            true => self.target.on_side(self.settle_side().await?.side),
+            false => self.target.clone(),
+        };
         let silent = SignInOptions {
             interactive: false,
             show: false,
             ..self.sign_in.clone()
         };
-        match self.browser.authenticate(&self.target, &silent).await {
+        match self.browser.authenticate(&target, &silent).await {
             Err(Error::InteractionRequired(why)) => {
                 if trigger == Trigger::Scheduled && !lock(&self.state).budget.take(self.clock.now())
                 {
@@ -335,14 +414,29 @@ impl Keeper {
                 tracing::info!(
                     "the identity provider needs the user ({why}); showing the sign-in window"
                 );
+                // A stale handle (the caller's window closed since) is only ignored by the window.
+                let placement = std::mem::take(&mut *lock(&self.placement));
                 let interactive = SignInOptions {
                     interactive: true,
+                    placement,
                     ..self.sign_in.clone()
                 };
-                self.browser.authenticate(&self.target, &interactive).await
+                self.browser.authenticate(&target, &interactive).await
             }
             r => r,
         }
+    }
+
+    /// The remembered 418/429 while its wait lasts.
+    fn held_off(&self) -> Option<Error> {
+        let (until, step, host, why) = lock(&self.state).throttle.clone()?;
+        let now = self.clock.now();
+        (until > now).then(|| Error::Throttled {
+            step,
+            host,
+            why,
+            retry_after: until - now,
+        })
     }
 
     /// Records the outcome; installs a new token and tells subscribers.
@@ -374,6 +468,7 @@ impl Keeper {
                 s.last_error = None;
                 s.failures = 0;
                 s.failed_at = None;
+                s.throttle = None;
                 s.parked = false;
                 drop(s);
                 tracing::info!(
@@ -389,6 +484,15 @@ impl Keeper {
                 tracing::warn!("getting a token failed: {e}");
                 s.failures = s.failures.saturating_add(1);
                 s.failed_at = Some(self.clock.now());
+                if let Error::Throttled {
+                    step,
+                    host,
+                    why,
+                    retry_after,
+                } = &e
+                {
+                    s.throttle = Some((self.clock.now() + *retry_after, step, host.clone(), *why));
+                }
                 if !policy::retry_unattended(&e) {
                     s.parked = true;
                 }
@@ -409,7 +513,8 @@ impl Keeper {
             return None;
         }
         if let Some(at) = s.failed_at.filter(|_| s.failures > 0) {
-            return Some(at + policy::backoff(s.failures));
+            let retry = at + policy::backoff(s.failures);
+            return Some(s.throttle.as_ref().map_or(retry, |t| t.0.max(retry)));
         }
         match &s.held {
             Some(h) => Some(h.refresh_due()),
@@ -505,6 +610,9 @@ impl Keeper {
             .into(),
             profile: profile.into(),
             server: self.server.clone(),
+            side: self
+                .several_sides()
+                .then(|| self.side().as_str().trim_end_matches('/').to_string()),
             user: self.target.user.clone(),
             user_id: held.and_then(|h| h.user_id.clone()),
             expires_in: held.map(|h| h.remaining(now).as_secs()),

@@ -26,6 +26,8 @@ pub struct ServeOptions {
     pub limits: Limits,
     /// Connections beyond this get a `busy` error and are closed.
     pub max_clients: usize,
+    /// Timings of the Finesse notification session.
+    pub notify: crate::notify::runner::Options,
 }
 
 /// A bound, not yet serving, agent endpoint (the lock is held).
@@ -66,6 +68,7 @@ impl AgentListener {
             limits: opts.limits.clone(),
             stop,
             desktop: Default::default(),
+            notifications: super::notifications::Notifications::new(opts.notify.clone()),
         });
         let scheduler = tokio::spawn(keeper.clone().schedule());
         let slots = Arc::new(Semaphore::new(opts.max_clients));

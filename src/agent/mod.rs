@@ -4,17 +4,24 @@
 //! never a Finesse agent (a contact-center person signed in at an extension).
 
 pub mod answer;
+pub mod calls;
 pub mod clock;
+mod confirm;
 pub mod connection;
 pub mod desktop;
+pub mod feed;
 pub mod held;
 pub mod instance;
 pub mod keeper;
 pub mod listener;
+pub mod notifications;
+mod out;
 pub mod policy;
 #[cfg(test)]
 mod properties;
+pub mod push;
 pub mod runner;
+pub mod side;
 #[cfg(test)]
 mod tests;
 

@@ -22,7 +22,11 @@ pub fn backoff(failures: u32) -> Duration {
 pub fn retry_unattended(e: &Error) -> bool {
     matches!(
         e,
-        Error::Network { .. } | Error::Server { .. } | Error::Tls { .. } | Error::TimedOut(..)
+        Error::Network { .. }
+            | Error::Server { .. }
+            | Error::Tls { .. }
+            | Error::TimedOut(..)
+            | Error::Throttled { .. }
     )
 }
 

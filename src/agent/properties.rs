@@ -72,6 +72,7 @@ struct Refresh(Arc<Server>);
 impl Refresher for Refresh {
     fn refresh<'a>(
         &'a self,
+        _: &'a url::Url,
         _: &'a str,
         _: &'a Secret<String>,
         _: &'a Secret<String>,
@@ -96,10 +97,13 @@ fn model(
     let keeper = Keeper::new(
         Target {
             server: url::Url::parse("https://f.example:8445/").unwrap(),
+            other_sides: Vec::new(),
             user: "agent1".into(),
             ca_pem: None,
-            proxy: None,
+            proxy: Default::default(),
             profile: "p".into(),
+            kerberos_hosts: Vec::new(),
+            client_cert: None,
         },
         dir.to_path_buf(),
         Arc::new(Refresh(server.clone())),

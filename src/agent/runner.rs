@@ -17,6 +17,7 @@ use crate::dirs::{Dirs, ensure_private_dir, set_aside_foreign, write_private};
 use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
+use crate::redact::Secret;
 use crate::signin::{SignInOptions, Target, WindowBrowser};
 
 /// Everything `agent run` needs, resolved from flags, environment and config.
@@ -27,6 +28,7 @@ pub struct RunConfig {
     pub sign_in: SignInOptions,
     pub prompts_per_hour: u32,
     pub max_clients: usize,
+    pub notifications: crate::notify::transport::Choice,
     pub lazy: bool,
 }
 
@@ -67,6 +69,10 @@ pub async fn run_foreground(cfg: RunConfig) -> Result<()> {
                 profile,
                 limits: Limits::default(),
                 max_clients: cfg.max_clients,
+                notify: crate::notify::runner::Options {
+                    transport: cfg.notifications,
+                    ..Default::default()
+                },
             },
             stop,
         )
@@ -124,12 +130,16 @@ pub fn log_file(dirs: &Dirs, profile: &str) -> PathBuf {
     dirs.state.join(format!("agent-{profile}.log"))
 }
 
-/// How to start a background agent: arguments (readable by every local user: nothing secret)
-/// and environment variables to set (`Some`) or remove (`None`) in the child (private to the user).
+/// How to start a background agent: arguments (readable by every local user: nothing secret),
+/// environment variables to set (`Some`) or remove (`None`) in the child (private to the user),
+/// and a secret line for its stdin (the proxy password it cannot ask for).
 #[derive(Debug, Clone, Default)]
 pub struct Launch {
     pub args: Vec<OsString>,
     pub env: Vec<(&'static str, Option<OsString>)>,
+    /// Lines for the agent's stdin, in the order `agent run` reads them: the proxy password
+    /// (`--proxy-password-stdin`), then the client certificate's PIN (`--pin-stdin`).
+    pub stdin_lines: Vec<Secret<String>>,
 }
 
 /// Starts `exe <args>` detached with `env`, stdio to /dev/null and the private log, and waits
@@ -159,7 +169,10 @@ pub async fn start_background(
     let log_handle = open.open(&log).map_err(|e| Error::state(&log, e))?;
     let mut cmd = std::process::Command::new(&exe);
     cmd.args(&launch.args)
-        .stdin(Stdio::null())
+        .stdin(match launch.stdin_lines.is_empty() {
+            false => Stdio::piped(),
+            true => Stdio::null(),
+        })
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_handle));
     for (name, value) in &launch.env {
@@ -207,6 +220,19 @@ pub async fn start_background(
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Agent(format!("cannot start {}: {e}", exe.display())))?;
+    if let (false, Some(mut pipe)) = (launch.stdin_lines.is_empty(), child.stdin.take()) {
+        use std::io::Write;
+        // A few short lines into an empty pipe: it does not block; then EOF (the pipe is
+        // dropped). The agent reads them before anything else.
+        for secret in &launch.stdin_lines {
+            let line = format!("{}\n", secret.expose());
+            if let Err(e) = pipe.write_all(line.as_bytes()) {
+                return Err(Error::Agent(format!(
+                    "cannot hand a secret (proxy password or PIN) to the background agent: {e}"
+                )));
+            }
+        }
+    }
     let ep = Endpoint::of(dirs, profile)?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut exited = None;

@@ -17,6 +17,7 @@ use crate::finesse::client::Refreshed;
 use crate::finesse::token_response::TokenResponse;
 use crate::redact::Secret;
 use crate::signin::{BoxFuture, SignInBrowser, SignInOptions, Target};
+use crate::window::{Placement, WindowHandle};
 
 fn tr(token: &str, refresh: Option<&str>, expires_in: u64) -> TokenResponse {
     TokenResponse {
@@ -35,6 +36,8 @@ fn tr(token: &str, refresh: Option<&str>, expires_in: u64) -> TokenResponse {
 struct FakeAuth {
     script: Mutex<VecDeque<Result<TokenResponse>>>,
     calls: Mutex<Vec<bool>>,
+    /// Where each call's window was to open.
+    placements: Mutex<Vec<Placement>>,
     gate: Option<Arc<Semaphore>>,
 }
 
@@ -59,6 +62,7 @@ impl SignInBrowser for FakeAuth {
         Box::pin(async move {
             assert_eq!(target.user, "agent1");
             self.calls.lock().unwrap().push(opts.interactive);
+            self.placements.lock().unwrap().push(opts.placement.clone());
             if let Some(g) = &self.gate {
                 let _ = g.acquire().await.unwrap();
             }
@@ -93,6 +97,7 @@ impl FakeRefresh {
 impl Refresher for FakeRefresh {
     fn refresh<'a>(
         &'a self,
+        _: &'a url::Url,
         user: &'a str,
         token: &'a Secret<String>,
         refresh: &'a Secret<String>,
@@ -127,10 +132,13 @@ fn rig(auth: FakeAuth, refresh: FakeRefresh, prompts_per_hour: u32) -> Rig {
     let refresh = Arc::new(refresh);
     let target = Target {
         server: url::Url::parse("https://f.example:8445/").unwrap(),
+        other_sides: Vec::new(),
         user: "agent1".into(),
         ca_pem: None,
-        proxy: None,
+        proxy: Default::default(),
         profile: "t".into(),
+        kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let keeper = Keeper::new(
         target,
@@ -201,6 +209,51 @@ async fn refreshes_at_75_percent_and_keeps_or_rotates_the_refresh_token() {
     assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t4");
 }
 
+/// The VPN-less proxy's 418/429 on a refresh: nothing reaches the server again (timer or
+/// client) until the wait is over, the clients get the typed refusal meanwhile, then one
+/// refresh goes out.
+#[tokio::test]
+async fn a_throttled_refresh_holds_every_attempt_off_until_the_wait_is_over() {
+    use crate::error::Throttle;
+    for (status, retry_after, wait) in [(429, Some("600"), S(600)), (418, None, S(300))] {
+        let r = rig(
+            FakeAuth::answers(vec![Ok(tr("t1", Some("r1"), 3600))]),
+            FakeRefresh::answers(vec![
+                Err(
+                    Throttle::error("token refresh", "p:8445".into(), status, retry_after).unwrap(),
+                ),
+                Ok(Refreshed::Token(tr("t2", None, 300))),
+            ]),
+            3,
+        );
+        r.keeper.token(S(0)).await.unwrap();
+        r.clock.advance(S(2700));
+        assert!(r.keeper.tick().await);
+        assert_eq!(r.refresh.seen().len(), 1);
+        assert_eq!(r.keeper.next_wake().unwrap() - r.clock.now(), wait);
+        let kind = if status == 418 {
+            ErrorKind::ProxyBlocked
+        } else {
+            ErrorKind::RateLimited
+        };
+        // A client that insists gets the refusal from memory, with the time left, and so does
+        // the timer: no request goes out during the wait.
+        r.clock.advance(wait - S(1));
+        for _ in 0..5 {
+            let e = r.keeper.refresh().await.unwrap_err();
+            assert_eq!(e.kind, kind, "{}", e.message);
+            assert!(e.message.contains("not retried for 1 s"), "{}", e.message);
+        }
+        assert!(!r.keeper.tick().await);
+        assert_eq!(r.refresh.seen().len(), 1, "HTTP {status}");
+        assert_eq!(r.keeper.status("t").last_error.unwrap().kind, kind);
+        r.clock.advance(S(1));
+        assert!(r.keeper.tick().await);
+        assert_eq!(r.refresh.seen().len(), 2);
+        assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t2");
+    }
+}
+
 #[tokio::test]
 async fn refresh_needing_the_browser_signs_in_silently_then_interactively() {
     let r = rig(
@@ -226,6 +279,36 @@ async fn refresh_needing_the_browser_signs_in_silently_then_interactively() {
     assert_eq!(r.keeper.token(S(0)).await.unwrap().token.expose(), "t3");
     // The hidden window could not finish; the interactive one did (within the budget).
     assert_eq!(r.auth.calls(), [false, false, false, true]);
+}
+
+#[tokio::test]
+async fn the_asking_clients_window_places_the_interactive_sign_in_once() {
+    let r = rig(
+        FakeAuth::answers(vec![
+            Err(Error::InteractionRequired("IdP login page".into())),
+            Ok(tr("t1", Some("r1"), 100)),
+            Err(Error::InteractionRequired("IdP login page".into())),
+            Ok(tr("t2", Some("r2"), 100)),
+        ]),
+        FakeRefresh::answers(vec![Ok(Refreshed::NeedsBrowser("HTML page".into()))]),
+        3,
+    );
+    let placed = Placement {
+        parent_window: Some(WindowHandle(0x1a0_0004)),
+        activation_token: Some("token-1".into()),
+    };
+    r.keeper.place_next_window(placed.clone());
+    r.keeper.token(S(0)).await.unwrap();
+    // The silent attempt shows nothing to place; the interactive one opens over the client.
+    assert_eq!(r.auth.calls(), [false, true]);
+    assert_eq!(
+        *r.auth.placements.lock().unwrap(),
+        [Placement::default(), placed]
+    );
+    // Used once: a later sign-in no client placed opens wherever the desktop puts it.
+    r.clock.advance(S(101));
+    r.keeper.token(S(0)).await.unwrap();
+    assert_eq!(r.auth.placements.lock().unwrap()[3], Placement::default());
 }
 
 #[tokio::test]
@@ -402,6 +485,50 @@ async fn min_valid_beyond_the_lifetime_is_a_typed_error() {
     assert!(e.message.contains("30 s"), "{}", e.message);
 }
 
+/// The pipe's fast path (`held_answer`, serialised once per second) answers with exactly the
+/// bytes of the slow path (`token`'s answer through `ok_line`), within a second and across
+/// seconds, for every kind of id, and only when the slow path would answer from memory too.
+#[tokio::test]
+async fn the_cached_token_answer_is_the_slow_paths_bytes() {
+    use crate::ipc::protocol::{ResultBody, ok_line, ok_line_json};
+    let r = rig(
+        FakeAuth::answers(vec![Ok(tr("t1.a\"b\\c", Some("r1"), 300))]),
+        FakeRefresh::default(),
+        3,
+    );
+    assert!(r.keeper.held_answer(S(0)).is_none(), "nothing held yet");
+    r.keeper.token(S(0)).await.unwrap();
+    let ids = [None, Some(Value::from(7)), Some(Value::from("a \"q\"\n"))];
+    let mut compared = 0;
+    for step in [0, 400, 700, 2_000, 60_000] {
+        r.clock.advance(Duration::from_millis(step));
+        for id in &ids {
+            for min in [0, 100, 250] {
+                let fast = r.keeper.held_answer(S(min));
+                assert_eq!(
+                    fast.is_some(),
+                    r.keeper.current(S(min)).is_some(),
+                    "min {min}"
+                );
+                let Some(fast) = fast else { continue };
+                let slow = r.keeper.token(S(min)).await.unwrap();
+                assert_eq!(
+                    ok_line_json(id.as_ref(), &fast),
+                    ok_line(id.clone(), ResultBody::Token(slow)),
+                    "after {step} ms, min {min}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 30, "{compared} answers compared");
+    assert!(
+        r.keeper.held_answer(S(250)).is_none(),
+        "237 s left is not 250"
+    );
+    assert_eq!(r.auth.calls().len(), 1, "every answer came from memory");
+}
+
 #[tokio::test]
 async fn a_scheduled_flight_refused_for_budget_is_retried_for_a_waiting_client() {
     let r = rig(
@@ -451,6 +578,7 @@ fn connect(keeper: Arc<Keeper>, limits: Limits) -> (Peer, watch::Receiver<bool>)
         limits,
         stop,
         desktop: Default::default(),
+        notifications: super::notifications::Notifications::new(Default::default()),
     });
     let task = tokio::spawn(connection::serve(theirs, ctx));
     let (r, w) = tokio::io::split(ours);

@@ -22,6 +22,22 @@ pub enum DesktopCommand {
     User(CommonArgs),
     /// Print the reason codes a NOT_READY or a sign-out may carry.
     Reasons(ReasonsArgs),
+    /// Print one JSON line per Finesse event (the agent's state, CTI errors, service status,
+    /// the notification session) until interrupted. Holds the agent's notification session.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Do not start an agent when none runs for the profile (exit 16 instead).
+    #[arg(long)]
+    pub no_start: bool,
+    /// Print Acqueon-style envelopes (`Finesse / Agent / Login`, `Cisco / Agent /
+    /// SetAgentState`, …) instead of the pipe's own events.
+    #[arg(long)]
+    pub acqueon: bool,
 }
 
 /// What every `desktop` command takes. The token comes from the profile's running agent;

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::ipc::client::Client;
 use crate::ipc::transport::Endpoint;
 use crate::logging::LogFormat;
+use crate::redact::Secret;
 use crate::signin::{SignInOptions, Target};
 
 /// How long `agent start` and `token` wait for a new agent to answer.
@@ -27,7 +28,8 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
         }
         AgentCommand::Start(a) => {
             let server = resolve(&config, &a.server);
-            Target::from_args(&server)?; // fail here, not in the background
+            // Fail here, not in the background; a proxy password is asked for here, once.
+            let target = Target::from_args(&server)?;
             let ep = Endpoint::of(&dirs, server.profile())?;
             match Client::connect(&ep, server.profile(), "finesse-sso agent start").await {
                 Ok(c) => {
@@ -42,7 +44,10 @@ pub async fn run(args: &AgentArgs, verbosity: u8, log_format: LogFormat) -> Resu
                 Err(e @ Error::ForeignPipe(_)) => return Err(e),
                 Err(_) => {}
             }
-            let launch = launch(&server, a, verbosity, log_format)?;
+            let hand_over = target.proxy.password_to_hand_over();
+            let pin =
+                super::password::certificate_pin(server.client_certificate.as_ref(), a.pin_stdin)?;
+            let launch = launch(&server, a, verbosity, log_format, hand_over, pin)?;
             let c = runner::start_background(&dirs, server.profile(), &launch, START_WAIT).await?;
             crate::stdio::note(format_args!(
                 "finesse-sso: agent started (pid {}) on {}; log: {}",
@@ -115,6 +120,11 @@ fn run_config(
     log_format: LogFormat,
 ) -> Result<RunConfig> {
     let target = Target::from_args(&resolve(config, &a.server))?;
+    let pin = super::password::certificate_pin(
+        target.client_cert.as_ref().map(|c| &c.cert),
+        a.pin_stdin,
+    )?;
+    let target = target.with_pin(pin);
     let tuning = config.agent();
     Ok(RunConfig {
         dirs: dirs.clone(),
@@ -136,6 +146,7 @@ fn run_config(
             .map(|n| n as usize)
             .or(tuning.max_clients)
             .unwrap_or(512),
+        notifications: a.notifications.or(tuning.notifications).unwrap_or_default(),
         lazy: a.lazy,
     })
 }
@@ -145,11 +156,16 @@ fn run_config(
 /// not on its command line: every local user can read a process's arguments (`ps`,
 /// `/proc/<pid>/cmdline`), while its environment is readable by the same user only, and a
 /// proxy URL can carry a password. Only the profile and tuning flags stay in the arguments.
+/// A proxy password asked for here (`hand_over`) and the client certificate's PIN go to the
+/// agent on its stdin, named only by `--proxy-password-stdin` / `--pin-stdin`: never in its
+/// arguments, environment or a file.
 pub fn launch(
     server: &ServerArgs,
     a: &AgentRunArgs,
     verbosity: u8,
     log_format: LogFormat,
+    hand_over: Option<&Secret<String>>,
+    pin: Option<Secret<String>>,
 ) -> Result<Launch> {
     let mut v: Vec<OsString> = Vec::new();
     if verbosity > 0 {
@@ -175,8 +191,20 @@ pub fn launch(
         a.max_prompts_per_hour.map(|n| n.to_string().into()),
     );
     opt("--max-clients", a.max_clients.map(|n| n.to_string().into()));
+    opt(
+        "--notifications",
+        a.notifications
+            .and_then(|c| clap::ValueEnum::to_possible_value(&c))
+            .map(|v| v.get_name().to_string().into()),
+    );
     if a.lazy {
         v.push("--lazy".into());
+    }
+    if hand_over.is_some() {
+        v.push(crate::proxy::PASSWORD_STDIN_FLAG.into());
+    }
+    if pin.is_some() {
+        v.push("--pin-stdin".into());
     }
     let ca = server
         .ca_file
@@ -189,9 +217,17 @@ pub fn launch(
         ("FINESSE_SSO_SERVER", server.server.clone().map(Into::into)),
         ("FINESSE_SSO_USER", server.user.clone().map(Into::into)),
         ("FINESSE_SSO_PROXY", server.proxy.clone().map(Into::into)),
+        (
+            "FINESSE_SSO_PROXY_BYPASS",
+            server.proxy_bypass.clone().map(Into::into),
+        ),
         ("FINESSE_SSO_CA_FILE", ca.map(Into::into)),
     ];
-    Ok(Launch { args: v, env })
+    Ok(Launch {
+        args: v,
+        env,
+        stdin_lines: hand_over.cloned().into_iter().chain(pin).collect(),
+    })
 }
 
 #[cfg(test)]
@@ -207,16 +243,21 @@ mod tests {
             user: Some("agent1".into()),
             ca_file: Some("ca.pem".into()),
             proxy: Some("http://proxyuser:S3cretProxyPw@proxy.example:3128".into()),
+            proxy_bypass: Some("corp.example".into()),
+            proxy_password_stdin: false,
             profile: Some("lab".into()),
+            ..Default::default()
         };
         let run = AgentRunArgs {
             server: server.clone(),
             sign_in_timeout: Some(60),
             max_prompts_per_hour: None,
             max_clients: None,
+            notifications: None,
             lazy: true,
+            pin_stdin: false,
         };
-        let l = launch(&server, &run, 1, LogFormat::Text).unwrap();
+        let l = launch(&server, &run, 1, LogFormat::Text, None, None).unwrap();
         let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(
             args,
@@ -239,10 +280,26 @@ mod tests {
         assert_eq!(env("FINESSE_SSO_SERVER").unwrap(), "finesse.example.com");
         assert!(std::path::Path::new(&env("FINESSE_SSO_CA_FILE").unwrap()).is_absolute());
         let none = ServerArgs::default();
-        let l = launch(&none, &run, 0, LogFormat::Text).unwrap();
+        let l = launch(&none, &run, 0, LogFormat::Text, None, None).unwrap();
         assert!(
             l.env.iter().all(|(_, v)| v.is_none()),
             "unset ones are removed"
         );
+        assert!(l.stdin_lines.is_empty());
+        // A proxy password asked for here goes on the agent's stdin, named only by the flag.
+        let pw = Secret::new("AskedProxyPw".to_string());
+        let l = launch(&server, &run, 0, LogFormat::Text, Some(&pw), None).unwrap();
+        let args: Vec<String> = l.args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert!(
+            args.contains(&"--proxy-password-stdin".to_string()),
+            "{args:?}"
+        );
+        assert!(!args.iter().any(|a| a.contains("AskedProxyPw")));
+        assert!(!l.env.iter().any(|(_, v)| {
+            v.as_ref()
+                .is_some_and(|v| v.to_string_lossy().contains("AskedProxyPw"))
+        }));
+        assert_eq!(l.stdin_lines.len(), 1);
+        assert_eq!(l.stdin_lines[0].expose(), "AskedProxyPw");
     }
 }

@@ -63,8 +63,10 @@ impl Op {
     }
 }
 
-fn op_of(cmd: &DesktopCommand) -> (Op, &CommonArgs) {
-    match cmd {
+/// The operation of a command; `None` for `watch`, which is no request-and-answer.
+fn op_of(cmd: &DesktopCommand) -> Option<(Op, &CommonArgs)> {
+    Some(match cmd {
+        DesktopCommand::Watch(_) => return None,
         DesktopCommand::SignIn(a) => (
             Op::SignIn(SignInRequest {
                 extension: a.extension.clone().unwrap_or_else(|| DEMO_EXTENSION.into()),
@@ -115,14 +117,28 @@ fn op_of(cmd: &DesktopCommand) -> (Op, &CommonArgs) {
             }),
             &a.common,
         ),
-    }
+    })
 }
 
 /// The demo agent's extension at the built-in emulator.
 pub const DEMO_EXTENSION: &str = "1001001";
 
 pub async fn run(args: &DesktopArgs, verbosity: u8, log_format: LogFormat) -> Result<()> {
-    let (mut op, common) = op_of(&args.command);
+    let Some((mut op, common)) = op_of(&args.command) else {
+        let DesktopCommand::Watch(w) = &args.command else {
+            return Err(Error::Internal(
+                "a desktop command without an operation".into(),
+            ));
+        };
+        return super::desktop_watch::run(w, verbosity, log_format).await;
+    };
+    if common.password_stdin && common.server.proxy_password_stdin {
+        return Err(Error::Usage(
+            "--password-stdin and --proxy-password-stdin both read stdin: give one (the proxy \
+             password can also be typed at a prompt, or be in the proxy URL of the config file)"
+                .into(),
+        ));
+    }
     if common.password_stdin {
         op.set_password(Some(super::password::from_stdin()?));
     }
@@ -144,7 +160,8 @@ pub async fn run(args: &DesktopArgs, verbosity: u8, log_format: LogFormat) -> Re
             via_agent(&mut client, op).await?
         }
         Err(Error::AgentNotRunning(_)) => {
-            let target = Target::from_args(&server)?;
+            // With two sides listed, the one in service (its REST calls and its window).
+            let target = Target::from_args(&server)?.in_service().await?;
             let opts = SignInOptions {
                 timeout: Duration::from_secs(common.timeout),
                 verbosity,

@@ -45,10 +45,14 @@ pub async fn run(
     ));
     let target = Target {
         server: emu.finesse_url().clone(),
+        other_sides: Vec::new(),
         user: DEMO_USER.to_string(),
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
-        proxy: None,
+        // The emulator runs here, on loopback: no proxy could reach it.
+        proxy: crate::proxy::ProxySetup::direct(),
         profile: "demo".into(),
+        kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let result = async {
         let t = WindowBrowser { dirs }.authenticate(&target, &opts).await?;

@@ -7,7 +7,7 @@ use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::logging::LogFormat;
 use crate::signin::{SignInBrowser, SignInOptions, Target, WindowBrowser};
-use crate::window::process;
+use crate::window::{Placement, process};
 
 /// The demo user the emulator always has.
 pub const DEMO_USER: &str = "agent1";
@@ -31,10 +31,17 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
         xvfb: headless && (demo || args.non_interactive),
         verbosity,
         json_logs: log_format == LogFormat::Json,
+        placement: Placement::from_caller(args.parent_window),
     };
     let browser = WindowBrowser { dirs };
     if !demo {
         let target = Target::from_args(&server)?;
+        let pin = super::password::certificate_pin(
+            target.client_cert.as_ref().map(|c| &c.cert),
+            args.pin_stdin,
+        )?;
+        // Two sides: the one in service signs in, and the output names it.
+        let target = target.with_pin(pin).in_service().await?;
         let token = browser.authenticate(&target, &opts).await?;
         return print(args, &target, &token);
     }
@@ -57,10 +64,14 @@ pub async fn run(args: &LoginArgs, verbosity: u8, log_format: LogFormat) -> Resu
     ));
     let target = Target {
         server: emu.finesse_url().clone(),
+        other_sides: Vec::new(),
         user: DEMO_USER.to_string(),
         ca_pem: emu.ca_pem().map(|s| s.as_bytes().to_vec()),
-        proxy: None,
+        // The emulator runs here, on loopback: no proxy could reach it.
+        proxy: crate::proxy::ProxySetup::direct(),
         profile: "demo".into(),
+        kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let result = browser.authenticate(&target, &opts).await;
     if let Ok(t) = &result {

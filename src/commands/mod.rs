@@ -5,6 +5,7 @@ pub mod decode;
 pub mod desktop;
 mod desktop_credentials;
 mod desktop_demo;
+mod desktop_watch;
 pub mod doctor;
 pub mod emulate;
 pub mod login;

@@ -1,5 +1,6 @@
-//! The doctor's engine check: the browser engine the window needs (WebKitGTK on Linux, the
-//! WebView2 runtime on Windows, WKWebView on macOS).
+//! The doctor's engine checks: the browser engine the window needs (WebKitGTK on Linux, the
+//! WebView2 runtime on Windows, WKWebView on macOS), and whether it can use security keys
+//! (WebAuthn) for an IdP that asks for one.
 
 use super::report::Check;
 
@@ -14,8 +15,46 @@ const WEBKIT_MIN: (u32, u32) = (2, 38);
 /// too) and asks its version. Only this short-lived process loads it, never the agent.
 #[cfg(target_os = "linux")]
 pub fn engine() -> Check {
-    use std::ffi::{CStr, c_uint};
     const NAME: &str = "engine";
+    let lib = WEBKIT_LIB.to_string_lossy();
+    match webkit_version() {
+        Err(why) => Check::fail(NAME, why),
+        Ok((major, minor, micro)) if (major, minor) >= WEBKIT_MIN => {
+            Check::ok(NAME, format!("WebKitGTK {major}.{minor}.{micro} ({lib})"))
+        }
+        Ok((major, minor, micro)) => Check::fail(
+            NAME,
+            format!(
+                "WebKitGTK {major}.{minor}.{micro} ({lib}) is older than the {}.{} the window needs",
+                WEBKIT_MIN.0, WEBKIT_MIN.1
+            ),
+        ),
+    }
+}
+
+/// Linux: WebKitGTK releases have no WebAuthn (WebKit bug 205350; upstream work is in trunk
+/// only), so `PublicKeyCredential` is undefined in the window. A warning, not a failure: most
+/// IdPs offer other methods, and the window says so when one asks for a key.
+#[cfg(target_os = "linux")]
+pub fn webauthn() -> Check {
+    const NAME: &str = "webauthn";
+    match webkit_version() {
+        Ok((major, minor, micro)) => Check::warn(
+            NAME,
+            format!(
+                "not supported by the engine (WebKitGTK {major}.{minor}.{micro} checked: no \
+                 WebAuthn): an IdP that asks for a security key cannot finish in the window, \
+                 which says so; users pick another sign-in method"
+            ),
+        ),
+        Err(_) => Check::skip(NAME, "WebKitGTK cannot be loaded (see the engine row)"),
+    }
+}
+
+/// WebKitGTK's version, from the library the window links; why not when it cannot be loaded.
+#[cfg(target_os = "linux")]
+fn webkit_version() -> Result<(u32, u32, u32), String> {
+    use std::ffi::{CStr, c_uint};
     let lib = WEBKIT_LIB.to_string_lossy();
     // SAFETY: a constant NUL-terminated name. The handle is never closed: GLib-based libraries
     // do not support being unloaded, and this process ends soon.
@@ -26,13 +65,10 @@ pub fn engine() -> Check {
             let e = libc::dlerror();
             (!e.is_null()).then(|| CStr::from_ptr(e).to_string_lossy().into_owned())
         };
-        return Check::fail(
-            NAME,
-            format!(
-                "WebKitGTK cannot be loaded ({}): install libwebkit2gtk-4.1-0",
-                why.unwrap_or_else(|| lib.to_string())
-            ),
-        );
+        return Err(format!(
+            "WebKitGTK cannot be loaded ({}): install libwebkit2gtk-4.1-0",
+            why.unwrap_or_else(|| lib.to_string())
+        ));
     }
     let part = |symbol: &CStr| -> Option<u32> {
         // SAFETY: `handle` is live; the symbol, when present, is WebKitGTK's
@@ -49,23 +85,34 @@ pub fn engine() -> Check {
         part(c"webkit_get_micro_version"),
     );
     match version {
-        (Some(major), Some(minor), Some(micro)) if (major, minor) >= WEBKIT_MIN => {
-            Check::ok(NAME, format!("WebKitGTK {major}.{minor}.{micro} ({lib})"))
-        }
-        (Some(major), Some(minor), Some(micro)) => Check::fail(
-            NAME,
-            format!(
-                "WebKitGTK {major}.{minor}.{micro} ({lib}) is older than the {}.{} the window needs",
-                WEBKIT_MIN.0, WEBKIT_MIN.1
-            ),
-        ),
-        _ => Check::fail(NAME, format!("{lib} loaded but does not tell its version")),
+        (Some(major), Some(minor), Some(micro)) => Ok((major, minor, micro)),
+        _ => Err(format!("{lib} loaded but does not tell its version")),
     }
 }
 
 #[cfg(target_os = "macos")]
 pub fn engine() -> Check {
     Check::ok("engine", "WKWebView (part of macOS)")
+}
+
+/// macOS: WKWebView has WebAuthn, but for another site's keys (an IdP's) an app needs Apple's
+/// managed entitlement, which this build does not carry.
+#[cfg(target_os = "macos")]
+pub fn webauthn() -> Check {
+    Check::warn(
+        "webauthn",
+        "WKWebView: needs the com.apple.developer.web-browser.public-key-credential \
+         entitlement (granted by Apple) for an IdP's security keys; this build does not carry it",
+    )
+}
+
+/// Windows: WebView2 has WebAuthn (security keys and Windows Hello, through webauthn.dll).
+#[cfg(windows)]
+pub fn webauthn() -> Check {
+    Check::ok(
+        "webauthn",
+        "supported by the engine (WebView2: security keys and Windows Hello)",
+    )
 }
 
 /// The WebView2 Evergreen runtime's client id in EdgeUpdate's registry keys.

@@ -247,7 +247,8 @@ pub async fn agent(dirs: &Dirs, server: &ServerArgs) -> Check {
     let wanted = server
         .server
         .as_deref()
-        .and_then(|s| crate::finesse::address::parse(s).ok())
+        .and_then(|s| crate::finesse::address::parse_sides(s).ok())
+        .and_then(|sides| sides.into_iter().next())
         .map(|u| u.as_str().trim_end_matches('/').to_string());
     match (wanted, &server.user) {
         (Some(w), _) if w != h.server => Check::warn(

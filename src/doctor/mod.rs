@@ -1,6 +1,6 @@
-//! `finesse-sso doctor`: answers the usual support questions in one report (engine, display,
-//! window program, config files, state privacy, our agent, and with a server: reachability,
-//! certificate trust, auth mode). Checks only look: nothing is created, fixed or started.
+//! `finesse-sso doctor`: answers the usual support questions in one report (engine, security
+//! keys, display, window program, config files, state privacy, our agent, and with a server:
+//! reachability, certificate trust, auth mode). Checks only look: nothing is created, fixed or started.
 
 mod display;
 mod engine;
@@ -35,6 +35,7 @@ pub async fn run(dirs: &Dirs, survey: &ConfigSurvey, server: &ServerArgs) -> Rep
         r.push(local::config_file(file, parsed));
     }
     r.push(engine::engine());
+    r.push(engine::webauthn());
     r.push(display::display());
     r.push(local::window_program().await);
     r.push(local::state_dirs(dirs, server.profile()));

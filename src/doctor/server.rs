@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::finesse::client::{Finesse, UserMode};
 use crate::finesse::xml::AuthMode;
 use crate::http::{self, HttpOptions};
+use crate::proxy::{Ask, ProxyRoute, ProxySetup};
 use crate::redact;
 
 /// How long the whole SystemInfo (and UserAuthMode) exchange may take.
@@ -52,16 +53,18 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             }
         },
     };
-    let proxy = match server.proxy.as_deref().map(crate::signin::parse_proxy) {
-        None => {
-            rows.push(environment_proxy());
-            None
+    // Never asks for a proxy password: without one in the URL the proxy says what it wants.
+    let resolved = ProxySetup::resolve(
+        server.proxy.as_deref(),
+        server.proxy_bypass.as_deref(),
+        Ask::Never,
+    );
+    let proxy = match resolved {
+        Ok(setup) => {
+            rows.push(proxy_row(&setup));
+            setup
         }
-        Some(Ok(url)) => {
-            rows.push(Check::ok("proxy", redact::url(&url)));
-            Some(url)
-        }
-        Some(Err(e)) => {
+        Err(e) => {
             rows.push(Check::fail("proxy", e.to_string()));
             return with_skips(rows, "the proxy setting is unusable");
         }
@@ -72,8 +75,10 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             "no server given (--server, FINESSE_SSO_SERVER or `server` in config.toml)",
         );
     };
-    let base = match crate::finesse::address::parse(given) {
-        Ok(u) => u,
+    // Two sides listed: the rows below check the first (the one the helper prefers); the
+    // `sides` row says what each side's SystemInfo reports.
+    let sides = match crate::finesse::address::parse_sides(given) {
+        Ok(sides) => sides,
         Err(e) => {
             rows.push(Check::fail("finesse", e.to_string()));
             rows.push(Check::skip("tls", "no usable server address"));
@@ -81,6 +86,7 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             return rows;
         }
     };
+    let base = sides[0].clone();
     let shown = redact::url(&base);
     let opts = HttpOptions {
         ca_pem: ca_pem.clone(),
@@ -95,13 +101,17 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
             return with_skips(rows, "no HTTP client");
         }
     };
+    if sides.len() > 1 {
+        rows.push(sides_row(&client, &sides).await);
+    }
     let finesse = Finesse::new(base.clone(), client);
     let trust = match (&server.ca_file, &ca_pem) {
         (Some(ca), Some(_)) => format!("the system store and {}", ca.display()),
         _ => "the system store".to_string(),
     };
     let via = proxy
-        .as_ref()
+        .route
+        .proxy_for(&base)
         .map(|p| format!(" via {}", redact::url(p)))
         .unwrap_or_default();
     let plain = base.scheme() == "http";
@@ -152,6 +162,42 @@ pub async fn checks(server: &ServerArgs) -> Vec<Check> {
     rows
 }
 
+/// Each listed side's SystemInfo status: ok when all serve, a warning while one does (the
+/// helper uses it), a failure when none does.
+async fn sides_row(client: &reqwest::Client, sides: &[url::Url]) -> Check {
+    const NAME: &str = "sides";
+    let mut serving = 0;
+    let mut said = Vec::new();
+    for side in sides {
+        let asked = tokio::time::timeout(
+            ASK_WITHIN,
+            Finesse::new(side.clone(), client.clone()).system_info(),
+        )
+        .await;
+        let what = match asked {
+            Ok(Ok(info)) => {
+                if crate::finesse::sides::in_service(&info) {
+                    serving += 1;
+                }
+                info.status
+                    .unwrap_or_else(|| "no status (taken as in service)".into())
+            }
+            Ok(Err(e)) => format!("not usable: {e}"),
+            Err(_) => format!("no answer within {} s", ASK_WITHIN.as_secs()),
+        };
+        said.push(format!("{} {what}", redact::url(side)));
+    }
+    let said = said.join("; ");
+    match serving {
+        0 => Check::fail(NAME, format!("no side is in service: {said}")),
+        n if n == sides.len() => Check::ok(NAME, said),
+        _ => Check::warn(
+            NAME,
+            format!("{said} (the helper uses the side in service)"),
+        ),
+    }
+}
+
 fn tls_ok(plain: bool, trust: &str) -> Check {
     if plain {
         Check::skip("tls", "plain http (allowed on loopback only)")
@@ -170,20 +216,19 @@ fn with_skips(mut rows: Vec<Check>, why: &str) -> Vec<Check> {
     rows
 }
 
-/// No proxy setting: the environment's (`https_proxy`, `all_proxy`), which the HTTP client
-/// honours, shown without credentials.
-fn environment_proxy() -> Check {
-    let found = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
-        .iter()
-        .find_map(|k| {
-            std::env::var(k)
-                .ok()
-                .filter(|v| !v.is_empty())
-                .map(|v| (k, v))
-        });
-    match found {
-        Some((k, v)) => Check::ok("proxy", format!("from {k}: {}", redact::url_str(&v))),
-        None => Check::skip("proxy", "none: direct connections"),
+/// The resolved route (`crate::proxy`), shown without credentials. A proxy user without a
+/// password in the URL is not asked for here: the proxy's answer then says what it wants.
+fn proxy_row(setup: &ProxySetup) -> Check {
+    let user = match &setup.credential {
+        Some(_) => ", with the proxy URL's user and password".to_string(),
+        None => String::new(),
+    };
+    match &setup.route {
+        ProxyRoute::System => Check::skip(
+            "proxy",
+            "none: direct connections (the window follows the system's proxy settings, if any)",
+        ),
+        route => Check::ok("proxy", format!("{}{user}", route.describe())),
     }
 }
 

@@ -31,6 +31,9 @@ pub mod exit {
     pub const PASSWORD_REQUIRED: i32 = 20;
     pub const FOREIGN_PIPE: i32 = 21;
     pub const DOCTOR_FAILED: i32 = 22;
+    pub const PROXY_AUTH: i32 = 23;
+    pub const PROXY_BLOCKED: i32 = 24;
+    pub const RATE_LIMITED: i32 = 25;
     /// What a shell reports for a process killed by SIGPIPE (128 + 13): scripts already read it
     /// as "the reader went away", and it stays clear of the numbered kinds above.
     pub const STDOUT_CLOSED: i32 = 141;
@@ -79,6 +82,12 @@ pub enum ErrorKind {
     ForeignPipe,
     /// `doctor`: at least one check failed (its table says which).
     DoctorFailed,
+    /// The proxy wants credentials we do not have, or refused the ones given.
+    ProxyAuth,
+    /// The VPN-less proxy blocks this client after repeated failures (HTTP 418).
+    ProxyBlocked,
+    /// The VPN-less proxy rate-limits this client (HTTP 429).
+    RateLimited,
     /// Stdout's reader went away before the output was written (never sent on the pipe).
     StdoutClosed,
     /// A kind this build does not know (from a newer peer), kept as sent for display.
@@ -120,6 +129,9 @@ impl ErrorKind {
         ErrorKind::PasswordRequired,
         ErrorKind::ForeignPipe,
         ErrorKind::DoctorFailed,
+        ErrorKind::ProxyAuth,
+        ErrorKind::ProxyBlocked,
+        ErrorKind::RateLimited,
         ErrorKind::StdoutClosed,
     ];
 
@@ -211,11 +223,11 @@ impl ErrorKind {
             ),
             K::AccountLocked => (
                 exit::ACCOUNT_LOCKED,
-                "desktop: the account or this client is locked out or rate-limited; wait minutes, do not retry",
+                "desktop: the account is locked out after failed sign-ins; wait minutes, do not retry",
             ),
             K::PasswordRequired => (
                 exit::PASSWORD_REQUIRED,
-                "desktop: a NON_SSO user needs a password (--password-stdin or a terminal prompt)",
+                "a NON_SSO user needs a password, or a client certificate its PIN, and none was given (--password-stdin, --pin-stdin or a terminal prompt)",
             ),
             K::ForeignPipe => (
                 exit::FOREIGN_PIPE,
@@ -224,6 +236,18 @@ impl ErrorKind {
             K::DoctorFailed => (
                 exit::DOCTOR_FAILED,
                 "doctor: a check failed (the table on stdout says which and why)",
+            ),
+            K::ProxyAuth => (
+                exit::PROXY_AUTH,
+                "the proxy refused the proxy user name or password, or wants one none was given for (http://user@proxy:port)",
+            ),
+            K::ProxyBlocked => (
+                exit::PROXY_BLOCKED,
+                "the VPN-less proxy blocks this client after repeated failures (HTTP 418): wait minutes; retries wait as long",
+            ),
+            K::RateLimited => (
+                exit::RATE_LIMITED,
+                "the VPN-less proxy rate-limits this client (HTTP 429): wait as its Retry-After says; retries wait as long",
             ),
             K::StdoutClosed => (
                 exit::STDOUT_CLOSED,
@@ -282,6 +306,9 @@ impl ErrorKind {
             K::PasswordRequired => "password_required",
             K::ForeignPipe => "foreign_pipe",
             K::DoctorFailed => "doctor_failed",
+            K::ProxyAuth => "proxy_auth",
+            K::ProxyBlocked => "proxy_blocked",
+            K::RateLimited => "rate_limited",
             K::StdoutClosed => "stdout_closed",
             K::Unknown(s) => s,
         }
@@ -354,6 +381,9 @@ mod tests {
         "password_required",
         "foreign_pipe",
         "doctor_failed",
+        "proxy_auth",
+        "proxy_blocked",
+        "rate_limited",
         "stdout_closed",
     ];
 
@@ -386,7 +416,7 @@ mod tests {
     fn exit_codes_are_the_documented_table() {
         let rows = exit_codes();
         let codes: Vec<i32> = rows.iter().map(|(c, _)| *c).collect();
-        let numbered: Vec<i32> = (0..=22).chain([exit::STDOUT_CLOSED]).collect();
+        let numbered: Vec<i32> = (0..=25).chain([exit::STDOUT_CLOSED]).collect();
         assert_eq!(codes, numbered);
         assert_eq!(
             rows[1],

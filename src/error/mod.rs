@@ -4,8 +4,10 @@
 use std::path::PathBuf;
 
 mod kind;
+mod throttle;
 
 pub use kind::{ErrorKind, exit, exit_codes};
+pub use throttle::Throttle;
 
 /// Which step of the work an error happened in, for messages like "SystemInfo on host X: …".
 pub type Step = &'static str;
@@ -95,6 +97,18 @@ pub enum Error {
     /// `doctor` printed its table; these checks failed.
     #[error("doctor: {0}")]
     DoctorFailed(String),
+    /// The proxy wants credentials, or refused them. The text names the proxy (never the
+    /// password) and what to do.
+    #[error("{0}")]
+    ProxyAuth(String),
+    /// The VPN-less proxy's 418 (client blocked) or 429 (rate limited): wait `retry_after`.
+    #[error("{step} on {host}: {}", throttle::describe(*why, *retry_after))]
+    Throttled {
+        step: Step,
+        host: String,
+        why: Throttle,
+        retry_after: std::time::Duration,
+    },
     /// Stdout's reader went away (`EPIPE`, a closed Windows pipe): `main` exits without a word.
     #[error("stdout was closed by its reader")]
     StdoutClosed,
@@ -144,7 +158,34 @@ impl Error {
             Error::PasswordRequired(_) => ErrorKind::PasswordRequired,
             Error::ForeignPipe(_) => ErrorKind::ForeignPipe,
             Error::DoctorFailed(_) => ErrorKind::DoctorFailed,
+            Error::ProxyAuth(_) => ErrorKind::ProxyAuth,
+            Error::Throttled {
+                why: Throttle::Blocked,
+                ..
+            } => ErrorKind::ProxyBlocked,
+            Error::Throttled {
+                why: Throttle::RateLimited,
+                ..
+            } => ErrorKind::RateLimited,
             Error::StdoutClosed => ErrorKind::StdoutClosed,
+        }
+    }
+
+    /// How long nothing may be retried after this error (418/429), if it says.
+    /// The agent's answer of that kind (its wait is not on the wire) counts as the refusal's
+    /// own wait.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Throttled { retry_after, .. } => Some(*retry_after),
+            Error::FromAgent {
+                kind: ErrorKind::ProxyBlocked,
+                ..
+            } => Some(Throttle::Blocked.wait(None)),
+            Error::FromAgent {
+                kind: ErrorKind::RateLimited,
+                ..
+            } => Some(Throttle::RateLimited.wait(None)),
+            _ => None,
         }
     }
 
@@ -159,7 +200,12 @@ impl Error {
     pub fn request(step: Step, url: &url::Url, err: &reqwest::Error) -> Self {
         let host = host_of(url);
         let cause = crate::http::describe(err);
-        if crate::http::is_tls_error(err) {
+        if crate::http::is_proxy_auth_error(err) {
+            Error::ProxyAuth(format!(
+                "{step}: the proxy refused the tunnel to {host}: it asks for a proxy user name \
+                 and password, or rejected the ones given (HTTP 407); not tried again"
+            ))
+        } else if crate::http::is_tls_error(err) {
             Error::Tls { step, host, cause }
         } else if err.is_timeout() {
             Error::Network {
@@ -237,7 +283,10 @@ mod tests {
             Error::PasswordRequired("x".into()),
             Error::ForeignPipe("x".into()),
             Error::DoctorFailed("x".into()),
+            Error::ProxyAuth("x".into()),
             Error::StdoutClosed,
+            Throttle::error("s", "h".into(), 418, None).unwrap(),
+            Throttle::error("s", "h".into(), 429, None).unwrap(),
         ];
         for e in errors {
             let kind = e.kind();
@@ -273,6 +322,26 @@ mod tests {
         ] {
             assert!(table.iter().any(|(c, _)| *c == e.exit_code()), "{e:?}");
         }
+    }
+
+    /// The agent's 418/429 answer keeps a wait, so a caller of the agent (the notification
+    /// session asking for a token) holds off as long.
+    #[test]
+    fn a_throttle_from_the_agent_keeps_a_wait() {
+        let from = |kind: ErrorKind| Error::FromAgent {
+            kind,
+            message: "m".into(),
+        };
+        assert_eq!(
+            from(ErrorKind::ProxyBlocked).retry_after(),
+            Some(throttle::BLOCKED_WAIT_MIN)
+        );
+        assert_eq!(
+            from(ErrorKind::RateLimited).retry_after(),
+            Some(throttle::RATE_LIMITED_WAIT)
+        );
+        assert_eq!(from(ErrorKind::Network).retry_after(), None);
+        assert_eq!(from(ErrorKind::RateLimited).exit_code(), 25);
     }
 
     /// A squatter on the pipe is exit 21, apart from "our own agent runs" (15), and the message

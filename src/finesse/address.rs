@@ -64,6 +64,23 @@ pub fn parse(input: &str) -> Result<Url> {
     Ok(base)
 }
 
+/// `server` naming one side or both (`a,b`, as the config file's list is joined): each parsed
+/// as [`parse`], in the order given (the first is preferred), none twice.
+pub fn parse_sides(input: &str) -> Result<Vec<Url>> {
+    let mut sides: Vec<Url> = Vec::new();
+    for part in input.split(',') {
+        let url = parse(part)?;
+        if sides.contains(&url) {
+            return Err(Error::Usage(format!(
+                "--server names {} twice",
+                url.as_str().trim_end_matches('/')
+            )));
+        }
+        sides.push(url);
+    }
+    Ok(sides)
+}
+
 fn has_port(hostport: &str) -> bool {
     match hostport.rsplit_once(':') {
         // An IPv6 literal without brackets has colons but no port.
@@ -79,6 +96,26 @@ fn has_port(hostport: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_sides_in_order_each_checked() {
+        let s = parse_sides("finesse-a.example, https://finesse-b.example:8445").unwrap();
+        assert_eq!(
+            s.iter().map(Url::as_str).collect::<Vec<_>>(),
+            [
+                "https://finesse-a.example:8445/",
+                "https://finesse-b.example:8445/"
+            ]
+        );
+        assert_eq!(parse_sides("one.example").unwrap().len(), 1);
+        for bad in [
+            "a.example,",
+            "a.example,a.example:8445",
+            "a.example,http://b.example",
+        ] {
+            assert!(parse_sides(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn server_forms() {

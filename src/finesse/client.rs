@@ -8,7 +8,7 @@ use url::Url;
 use super::TOKEN_PATH;
 use super::token_response::TokenResponse;
 use super::xml::{self, AuthMode};
-use crate::error::{Error, Result, Step, host_of};
+use crate::error::{Error, Result, Step, Throttle, host_of};
 use crate::redact::Secret;
 
 /// What a per-user auth-mode lookup found.
@@ -42,6 +42,14 @@ impl Finesse {
         Finesse { base, http }
     }
 
+    /// The same client on another base URL (the other Finesse side).
+    pub fn on(&self, base: Url) -> Finesse {
+        Finesse {
+            base,
+            http: self.http.clone(),
+        }
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
@@ -69,19 +77,22 @@ impl Finesse {
 
     /// `GET /finesse/api/SystemInfo` → `systemAuthMode`.
     pub async fn system_auth_mode(&self) -> Result<AuthMode> {
+        self.system_info().await.map(|s| s.auth_mode)
+    }
+
+    /// `GET /finesse/api/SystemInfo` (no authentication).
+    pub async fn system_info(&self) -> Result<xml::SystemInfo> {
         const STEP: Step = "SystemInfo";
         let url = self.url("/finesse/api/SystemInfo");
         let (status, _, body) = self.get(STEP, &url).await?;
         if !status.is_success() {
             return Err(self.http_error(STEP, status, &body));
         }
-        xml::system_info(&body)
-            .map(|s| s.auth_mode)
-            .map_err(|e| Error::Server {
-                step: STEP,
-                host: self.host(),
-                detail: format!("not a Finesse answer: {e}"),
-            })
+        xml::system_info(&body).map_err(|e| Error::Server {
+            step: STEP,
+            host: self.host(),
+            detail: format!("not a Finesse answer: {e}"),
+        })
     }
 
     /// `GET /finesse/api/UserAuthMode/<user>`; 403 (disabled) and 404 (absent) are not errors.
@@ -272,13 +283,25 @@ impl Finesse {
     }
 }
 
-/// Reads a bounded body.
+/// The VPN-less proxy's 418 or 429, as its typed error (the body is not read).
+pub(crate) fn throttled(step: Step, url: &Url, resp: &reqwest::Response) -> Option<Error> {
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok());
+    Throttle::error(step, host_of(url), resp.status().as_u16(), retry_after)
+}
+
+/// Reads a bounded body; a 418 or 429 is the proxy's throttle error.
 async fn read(
     step: Step,
     url: &Url,
     resp: reqwest::Response,
 ) -> Result<(StatusCode, String, Vec<u8>)> {
     let status = resp.status();
+    if let Some(e) = throttled(step, url, &resp) {
+        return Err(e);
+    }
     let ctype = resp
         .headers()
         .get(reqwest::header::CONTENT_TYPE)

@@ -6,6 +6,7 @@ pub const TOKEN_PATH: &str = "/desktop/sso/token";
 
 pub mod address;
 pub mod client;
+pub mod sides;
 pub mod token_response;
 pub mod user;
 pub mod user_api;

@@ -1,7 +1,7 @@
 //! The Finesse User API client: sign the agent in, change its state, sign it out, read it and
 //! its reason codes (reference §1–§3, §5, §8). A 202 only means "accepted": the outcome is
-//! confirmed by reading the User back, through [`Outcome`] (polling today; Finesse's User
-//! notifications can take its place). 503 and unreachable servers are retried a few times
+//! confirmed through [`Outcome`]: by reading the User back ([`Polling`]), or, where a
+//! notification session is up, by the User notification that echoes the PUT's `requestId`. 503 and unreachable servers are retried a few times
 //! with backoff; a 401 renews Bearer credentials once; a rejected password is never retried.
 
 use std::collections::HashMap;
@@ -87,12 +87,14 @@ impl Default for Policy {
 }
 
 /// Learns how an accepted request turned out: waits until `done(user)` or `within` passes,
-/// returning the last User seen either way.
+/// returning the last User seen either way. `request_id` is the PUT's `requestId` header,
+/// which Finesse echoes in the notifications the request causes (reference §4.3).
 pub trait Outcome: Send + Sync {
     fn wait<'a>(
         &'a self,
         api: &'a UserApi,
         id: &'a str,
+        request_id: &'a str,
         done: &'a (dyn Fn(&User) -> bool + Send + Sync),
         within: Duration,
     ) -> BoxFuture<'a, Result<(User, bool)>>;
@@ -106,6 +108,7 @@ impl Outcome for Polling {
         &'a self,
         api: &'a UserApi,
         id: &'a str,
+        _request_id: &'a str,
         done: &'a (dyn Fn(&User) -> bool + Send + Sync),
         within: Duration,
     ) -> BoxFuture<'a, Result<(User, bool)>> {
@@ -210,7 +213,7 @@ impl UserApi {
         self
     }
 
-    fn host(&self) -> String {
+    pub(crate) fn host(&self) -> String {
         host_of(&self.base)
     }
 
@@ -228,13 +231,14 @@ impl UserApi {
         Ok(u)
     }
 
-    /// One request with the policy's retries and one credential renewal after a 401.
+    /// One request with the policy's retries and one credential renewal after a 401. A body
+    /// goes with its `requestId` (the same on every retry: it names the request).
     async fn send(
         &self,
         step: Step,
         method: reqwest::Method,
         url: &Url,
-        body: Option<&str>,
+        body: Option<(&str, &str)>,
     ) -> Result<Vec<u8>> {
         let mut auth = self.creds.current().await?;
         let mut renewed = false;
@@ -249,10 +253,10 @@ impl UserApi {
                 Auth::Bearer(t) => rb.bearer_auth(t.expose()),
                 Auth::Basic { user, password } => rb.basic_auth(user, Some(password.expose())),
             };
-            if let Some(b) = body {
+            if let Some((b, request_id)) = body {
                 rb = rb
                     .header(reqwest::header::CONTENT_TYPE, "application/xml")
-                    .header("requestId", request_id())
+                    .header("requestId", request_id)
                     .body(b.to_string());
             }
             let retryable = |attempt: u32| attempt < self.policy.retries;
@@ -271,6 +275,10 @@ impl UserApi {
                 Err(e) => return Err(Error::request(step, url, &e)),
             };
             let status = resp.status();
+            // The proxy's block or rate limit: never retried here, whatever the policy.
+            if let Some(e) = super::client::throttled(step, url, &resp) {
+                return Err(e);
+            }
             let body = super::client::read_body(step, url, resp).await?;
             if status.is_success() {
                 return Ok(body);
@@ -310,8 +318,7 @@ impl UserApi {
         };
         let host = self.host();
         match status.as_u16() {
-            // A reverse proxy's brute-force block and rate limit (reference §5, §7.1).
-            418 | 423 | 429 => Error::AccountLocked { step, host, detail },
+            423 => Error::AccountLocked { step, host, detail },
             401 if is_lock(api.as_ref()) => Error::AccountLocked { step, host, detail },
             401 | 403 => Error::AuthRejected {
                 step,
@@ -352,15 +359,16 @@ impl UserApi {
         })
     }
 
-    /// `PUT /finesse/api/User/<login id>` (a 2xx is only "accepted").
-    pub async fn put(&self, step: Step, login_id: &str, req: &UserRequest) -> Result<()> {
+    /// `PUT /finesse/api/User/<login id>` (a 2xx is only "accepted"); returns its `requestId`.
+    pub async fn put(&self, step: Step, login_id: &str, req: &UserRequest) -> Result<String> {
         let url = self.user_url(login_id, None)?;
         let xml = req
             .to_xml()
             .map_err(|e| Error::Usage(format!("{step}: {e}")))?;
-        self.send(step, reqwest::Method::PUT, &url, Some(&xml))
+        let id = request_id();
+        self.send(step, reqwest::Method::PUT, &url, Some((&xml, &id)))
             .await
-            .map(drop)
+            .map(|_| id)
     }
 
     fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
@@ -385,7 +393,7 @@ impl UserApi {
         user_id: &str,
         login_id: &str,
         req: &UserRequest,
-    ) -> Result<()> {
+    ) -> Result<String> {
         let r = self.put(step, login_id, req).await;
         if r.is_err() {
             self.ids().remove(user_id);
@@ -430,12 +438,13 @@ impl UserApi {
             active_device_id: s.active_device_id.clone(),
             mobile: s.mobile.clone(),
         };
-        self.put_to("sign-in", user_id, &login_id, &req).await?;
+        let request_id = self.put_to("sign-in", user_id, &login_id, &req).await?;
         let (after, ok) = self
             .outcome
             .wait(
                 self,
                 &login_id,
+                &request_id,
                 &|u: &User| u.signed_in(),
                 self.policy.confirm_within,
             )
@@ -498,12 +507,13 @@ impl UserApi {
             UserRequest::Logout { .. } => "sign-out",
             _ => "state change",
         };
-        self.put_to(step, user_id, login_id, &req).await?;
+        let request_id = self.put_to(step, user_id, login_id, &req).await?;
         let (after, ok) = self
             .outcome
             .wait(
                 self,
                 login_id,
+                &request_id,
                 &|u: &User| u.state == want || u.pending_state == want,
                 self.policy.confirm_within,
             )

@@ -24,6 +24,10 @@ impl AuthMode {
 pub struct SystemInfo {
     pub auth_mode: AuthMode,
     pub deployment_type: Option<String>,
+    /// The notification service's XMPP domain (the JIDs' domain part).
+    pub xmpp_domain: Option<String>,
+    /// `IN_SERVICE`, `OUT_OF_SERVICE`, `PARTIAL_SERVICE`.
+    pub status: Option<String>,
 }
 
 /// Bodies larger than this are not Finesse's SystemInfo (it is ~2 KiB).
@@ -59,6 +63,11 @@ pub fn system_info(body: &[u8]) -> Result<SystemInfo, String> {
     Ok(SystemInfo {
         auth_mode,
         deployment_type: child_text(root, "deploymentType").map(str::to_string),
+        xmpp_domain: child_text(root, "xmppDomain")
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
+        status: child_text(root, "status").map(|s| s.trim().to_string()),
     })
 }
 
@@ -117,6 +126,15 @@ mod tests {
                 .deployment_type
                 .as_deref(),
             Some("UCCX")
+        );
+        let full = system_info(
+            b"<SystemInfo><status>IN_SERVICE</status><systemAuthMode>SSO</systemAuthMode>\
+              <xmppDomain>finesse1.xyz.com</xmppDomain></SystemInfo>",
+        )
+        .unwrap();
+        assert_eq!(
+            (full.xmpp_domain.as_deref(), full.status.as_deref()),
+            (Some("finesse1.xyz.com"), Some("IN_SERVICE"))
         );
         assert!(
             system_info(xml("WEIRD").as_bytes())

@@ -186,6 +186,65 @@ pub fn login_event(id: Option<&Value>, user: &User) -> Value {
     v
 }
 
+/// `General / System / SetSystemInfo` with SystemInfo's status, from a notification.
+pub fn system_event(id: Option<&Value>, status: &str) -> Value {
+    answer(
+        id,
+        ("General", "System", "SetSystemInfo"),
+        "SetSystemInfo",
+        json!({"systemInfo": {"status": status}}),
+    )
+}
+
+/// The notification session's state as `Cisco / Connection / SetConnectionStatus`, a message
+/// Acqueon's SetUserInfo sets off (reference §6; its data fields are not public, so ours are
+/// named as our `notifications` event's): `status` is `connected` or `disconnected`, with the
+/// reason (a refusal, the proxy's 418/429) and the wait before the next attempt.
+pub fn connection_status_event(id: Option<&Value>, s: &crate::ipc::events::SessionState) -> Value {
+    let mut data = json!({"status": s.state});
+    if let Some(r) = &s.reason {
+        data["reason"] = r.clone().into();
+    }
+    if let Some(ms) = s.retry_in_ms {
+        data["retryInMs"] = ms.into();
+    }
+    answer(
+        id,
+        ("Cisco", "Connection", "SetConnectionStatus"),
+        "SetConnectionStatus",
+        data,
+    )
+}
+
+/// A call as `Cisco / Agent / CallsStateChange`, a message Acqueon's SetUserInfo sets off
+/// (reference §6; its topic and data fields are not public, so the data is our `dialog`
+/// event's call).
+pub fn calls_state_change_event(id: Option<&Value>, c: &crate::ipc::events::Call) -> Value {
+    answer(
+        id,
+        ("Cisco", "Agent", "CallsStateChange"),
+        "CallsStateChange",
+        serde_json::to_value(c).unwrap_or_default(),
+    )
+}
+
+/// An asynchronous CTI error (Device Busy after a sign-in) as `Cisco / Agent / Error`.
+pub fn desktop_error_event(id: Option<&Value>, e: &crate::ipc::events::DesktopError) -> Value {
+    answer(
+        id,
+        ("Cisco", "Agent", "Error"),
+        "error",
+        json!({
+            "request": "",
+            "kind": "desktop_error",
+            "message": format!("{}: {}", e.error_type, e.error_message),
+            "errorType": e.error_type,
+            "errorData": e.error_data,
+            "requestId": e.request_id,
+        }),
+    )
+}
+
 /// An error answer: `{channel, topic, subtopic: "Error", message: {event: "error", data}}`.
 pub fn error(id: Option<&Value>, m: Option<&Message>, kind: &str, text: &str) -> Value {
     let (channel, topic) = m
@@ -309,6 +368,141 @@ mod tests {
         );
         assert_eq!(s["message"]["data"]["loginId"], "1001");
         assert_eq!(s["message"]["data"]["issupervisor"], false);
+    }
+
+    /// State changes keep the Finesse User's own field names (what `GetAgentState` answers);
+    /// CTI errors, the system's status and the session's state have their envelopes.
+    #[test]
+    fn state_changes_errors_and_the_session_in_acqueons_envelopes() {
+        let u = User {
+            login_id: "1001".into(),
+            login_name: "agent1".into(),
+            extension: "1001001".into(),
+            state: "NOT_READY".into(),
+            reason_code_id: 16,
+            state_change_time: "2024-04-22T11:28:06.628Z".into(),
+            roles: vec!["Agent".into(), "Supervisor".into()],
+            ..User::default()
+        };
+        let v = agent_state(None, &u);
+        let d = &v["message"]["data"];
+        assert_eq!(
+            (
+                v["channel"].as_str(),
+                v["topic"].as_str(),
+                v["subtopic"].as_str(),
+                v["message"]["event"].as_str()
+            ),
+            (
+                Some("Cisco"),
+                Some("Agent"),
+                Some("SetAgentState"),
+                Some("SetAgentState")
+            )
+        );
+        for (k, want) in [
+            ("loginId", json!("1001")),
+            ("loginName", json!("agent1")),
+            ("extension", json!("1001001")),
+            ("state", json!("NOT_READY")),
+            ("agentTime", json!("2024-04-22T11:28:06.628Z")),
+            ("issupervisor", json!(true)),
+        ] {
+            assert_eq!(d[k], want, "{k}: {v}");
+        }
+        assert!(v.get("id").is_none());
+        let e = desktop_error_event(
+            Some(&json!("w")),
+            &crate::ipc::events::DesktopError {
+                error_type: "Device Busy".into(),
+                error_message: "Device already in use".into(),
+                error_data: "1001001".into(),
+                request_id: Some("r1".into()),
+                source: "/finesse/api/User/1001".into(),
+            },
+        );
+        assert_eq!(
+            (e["subtopic"].as_str(), e["id"].as_str()),
+            (Some("Error"), Some("w"))
+        );
+        assert_eq!(e["message"]["event"], "error");
+        assert_eq!(e["message"]["data"]["kind"], "desktop_error");
+        assert_eq!(
+            e["message"]["data"]["message"],
+            "Device Busy: Device already in use"
+        );
+        assert_eq!(e["message"]["data"]["requestId"], "r1");
+        let sys = system_event(None, "OUT_OF_SERVICE");
+        assert_eq!(
+            (sys["channel"].as_str(), sys["subtopic"].as_str()),
+            (Some("General"), Some("SetSystemInfo"))
+        );
+        assert_eq!(
+            sys["message"]["data"]["systemInfo"]["status"],
+            "OUT_OF_SERVICE"
+        );
+        let down = connection_status_event(
+            None,
+            &crate::ipc::events::SessionState {
+                state: "disconnected".into(),
+                jid: None,
+                reason: Some("notifications on p:8445: … (HTTP 429) …".into()),
+                retry_in_ms: Some(120_000),
+            },
+        );
+        assert_eq!(
+            (
+                down["channel"].as_str(),
+                down["topic"].as_str(),
+                down["subtopic"].as_str()
+            ),
+            (
+                Some("Cisco"),
+                Some("Connection"),
+                Some("SetConnectionStatus")
+            )
+        );
+        let d = &down["message"]["data"];
+        assert_eq!(
+            (d["status"].as_str(), d["retryInMs"].as_u64()),
+            (Some("disconnected"), Some(120_000))
+        );
+        assert!(d["reason"].as_str().unwrap().contains("HTTP 429"));
+        let up = connection_status_event(
+            None,
+            &crate::ipc::events::SessionState {
+                state: "connected".into(),
+                jid: Some("1001@d/r".into()),
+                reason: None,
+                retry_in_ms: None,
+            },
+        );
+        assert_eq!(up["message"]["data"], json!({"status": "connected"}));
+    }
+
+    #[test]
+    fn a_call_is_calls_state_change_with_the_dialog_fields() {
+        let c = crate::ipc::events::Call {
+            kind: "ended".into(),
+            id: "16818".into(),
+            state: "DROPPED".into(),
+            from: "5551234".into(),
+            to: "6000".into(),
+            direction: "inbound".into(),
+            call_type: Some("ACD_IN".into()),
+            media_type: Some("Voice".into()),
+        };
+        let v = calls_state_change_event(Some(&json!(7)), &c);
+        assert_eq!(
+            v,
+            json!({
+                "channel": "Cisco", "topic": "Agent", "subtopic": "CallsStateChange", "id": 7,
+                "message": {"event": "CallsStateChange", "source": "finesse-sso", "data": {
+                    "kind": "ended", "id": "16818", "state": "DROPPED", "from": "5551234",
+                    "to": "6000", "direction": "inbound", "callType": "ACD_IN", "mediaType": "Voice"
+                }}
+            })
+        );
     }
 }
 

@@ -11,6 +11,7 @@ use super::protocol::{
 };
 use super::transport::{self, Conn, ConnectError, Endpoint};
 use crate::error::{Error, Result};
+use crate::window::placement::Placement;
 
 pub struct Client {
     reader: BufReader<ReadHalf<Conn>>,
@@ -79,8 +80,8 @@ impl Client {
         Ok(self.next_id)
     }
 
-    /// One line from the agent, parsed as JSON.
-    async fn read_value(&mut self) -> Result<Value> {
+    /// One line from the agent, parsed as JSON (after `subscribe`: the next event).
+    pub async fn read_value(&mut self) -> Result<Value> {
         let mut buf = Vec::new();
         let n = (&mut self.reader)
             .take(MAX_LINE as u64 + 1)
@@ -121,7 +122,21 @@ impl Client {
     }
 
     pub async fn token(&mut self, min_valid: u64) -> Result<TokenInfo> {
-        self.call(Request::Token { min_valid }).await
+        self.token_placed(min_valid, Placement::default()).await
+    }
+
+    /// A token; a sign-in window it needs opens as `placement` says (in front of the caller).
+    pub async fn token_placed(
+        &mut self,
+        min_valid: u64,
+        placement: Placement,
+    ) -> Result<TokenInfo> {
+        self.call(Request::Token {
+            min_valid,
+            parent_window: placement.parent_window,
+            activation_token: placement.activation_token,
+        })
+        .await
     }
 
     pub async fn status(&mut self) -> Result<StatusInfo> {
@@ -141,7 +156,12 @@ impl Client {
     }
 
     pub async fn subscribe(&mut self) -> Result<Ack> {
-        self.call(Request::Subscribe {}).await
+        self.call(Request::Subscribe(Default::default())).await
+    }
+
+    /// `subscribe` with options (Finesse notifications, no token events, a format).
+    pub async fn subscribe_with(&mut self, r: super::events::SubscribeRequest) -> Result<Ack> {
+        self.call(Request::Subscribe(r)).await
     }
 
     /// The next pushed event (after `subscribe`).

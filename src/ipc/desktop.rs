@@ -85,7 +85,8 @@ pub struct ReasonsResult {
 
 pub const EVENT_USER: &str = "user";
 
-/// Pushed to subscribers after each change made through the agent.
+/// Pushed to subscribers after each change made through the agent, and with a notification
+/// session after every change Finesse reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserEvent {
     /// `user`.
@@ -94,6 +95,9 @@ pub struct UserEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<serde_json::Value>,
     pub user: User,
+    /// The `requestId` Finesse echoed in the notification (the request that caused it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[cfg(test)]

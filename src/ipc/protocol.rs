@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::error::ErrorKind;
 use crate::redact::Secret;
+use crate::window::placement::WindowHandle;
 
 /// The protocol's major version. A client with another major is refused (`version_mismatch`);
 /// additions that old clients can ignore keep the major and show up in `capabilities`.
@@ -34,6 +35,8 @@ pub const CAPABILITIES: &[&str] = &[
     "desktop_user",
     "desktop_reasons",
     "acqueon",
+    // notifications (issue 15): `subscribe` with `notifications`, `tokens`, `format`
+    "notifications",
 ];
 
 /// A request id: whatever the client sent (a number or a string), echoed back.
@@ -53,14 +56,21 @@ pub enum Request {
     Token {
         #[serde(default)]
         min_valid: u64,
+        /// The caller's window: a sign-in window this request opens goes in front of it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_window: Option<WindowHandle>,
+        /// The caller's Wayland activation token, for the same.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        activation_token: Option<String>,
     },
     Status {},
     /// Refresh now, even if the token is still valid.
     Refresh {},
     /// Forget the tokens and the saved web session; the next `token` signs in again.
     Logout {},
-    /// Push every new token on this connection (`event: "token"`), and `logged_out`.
-    Subscribe {},
+    /// Push every new token on this connection (`event: "token"`), `logged_out`, the `user`
+    /// after changes, and with `notifications` Finesse's events (see `ipc::events`).
+    Subscribe(super::events::SubscribeRequest),
     /// Ask the agent to exit.
     Stop {},
     // desktop (issue 11): the Finesse agent's CTI session, see `ipc::desktop`.
@@ -81,7 +91,7 @@ impl Request {
             Request::Status {} => "status",
             Request::Refresh {} => "refresh",
             Request::Logout {} => "logout",
-            Request::Subscribe {} => "subscribe",
+            Request::Subscribe(_) => "subscribe",
             Request::Stop {} => "stop",
             Request::DesktopSignIn(_) => "desktop_sign_in",
             Request::DesktopState(_) => "desktop_state",
@@ -206,6 +216,9 @@ pub struct StatusInfo {
     pub activity: String,
     pub profile: String,
     pub server: String,
+    /// With two Finesse sides listed: the side in use now (`server` stays the first listed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<String>,
     pub user: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
@@ -265,7 +278,11 @@ pub fn parse_request(line: &[u8]) -> Result<Envelope, (Option<Id>, WireError)> {
     if let Some((id, min_valid)) = super::plain_token::read(line) {
         return Ok(Envelope {
             id,
-            request: Request::Token { min_valid },
+            request: Request::Token {
+                min_valid,
+                parent_window: None,
+                activation_token: None,
+            },
         });
     }
     parse_general(line)
@@ -409,11 +426,26 @@ mod tests {
                 v: 1,
                 client: Some("crm/2".into()),
             },
-            Request::Token { min_valid: 60 },
+            Request::Token {
+                min_valid: 60,
+                parent_window: None,
+                activation_token: None,
+            },
+            Request::Token {
+                min_valid: 0,
+                parent_window: Some(WindowHandle(0x1a0_0004)),
+                activation_token: Some("kwin-42".into()),
+            },
             Request::Status {},
             Request::Refresh {},
             Request::Logout {},
-            Request::Subscribe {},
+            Request::Subscribe(Default::default()),
+            Request::Subscribe(crate::ipc::events::SubscribeRequest {
+                notifications: true,
+                tokens: false,
+                format: Some("acqueon".into()),
+                password: None,
+            }),
             Request::Stop {},
             Request::DesktopSignIn(crate::ipc::desktop::SignInRequest {
                 extension: "1001001".into(),
@@ -439,16 +471,52 @@ mod tests {
         }
     }
 
+    fn token(min_valid: u64) -> Request {
+        Request::Token {
+            min_valid,
+            parent_window: None,
+            activation_token: None,
+        }
+    }
+
     #[test]
     fn documented_lines_parse_and_unknown_fields_are_ignored() {
         let e = parse_request(br#"{"op":"token","id":"a","min_valid":30,"future":[1]}"#).unwrap();
-        assert_eq!(e.request, Request::Token { min_valid: 30 });
+        assert_eq!(e.request, token(30));
         assert_eq!(e.id, Some(Value::from("a")));
         let e = parse_request(b"{\"op\":\"status\",\"x\":1}\r\n").unwrap();
         assert_eq!(e.request, Request::Status {});
         assert_eq!(e.id, None);
         let e = parse_request(br#"{"op":"token"}"#).unwrap();
-        assert_eq!(e.request, Request::Token { min_valid: 0 });
+        assert_eq!(e.request, token(0));
+        let e = parse_request(br#"{"op":"token","parent_window":"0x1a00004"}"#).unwrap();
+        assert_eq!(
+            e.request,
+            Request::Token {
+                min_valid: 0,
+                parent_window: Some(WindowHandle(0x1a0_0004)),
+                activation_token: None,
+            }
+        );
+        let e = parse_request(br#"{"op":"token","parent_window":27262980}"#).unwrap();
+        assert!(matches!(
+            e.request,
+            Request::Token {
+                parent_window: Some(WindowHandle(27_262_980)),
+                ..
+            }
+        ));
+        for bad in [
+            &br#"{"op":"token","parent_window":"window"}"#[..],
+            br#"{"op":"token","parent_window":0}"#,
+            br#"{"op":"token","parent_window":-1}"#,
+        ] {
+            assert!(
+                parse_request(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         let e = parse_request(br#"{"op":"hello","v":1}"#).unwrap();
         assert_eq!(e.request, Request::Hello { v: 1, client: None });
     }

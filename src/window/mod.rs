@@ -11,10 +11,15 @@
 
 pub mod channel;
 pub mod cookies;
+pub mod negotiate;
+pub mod paint;
+pub mod placement;
 pub mod process;
 pub mod program;
+pub mod rendering;
 pub mod tree;
 pub mod wire;
 pub mod xvfb;
 
+pub use placement::{Placement, WindowHandle};
 pub use wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};

@@ -1,6 +1,6 @@
 //! The parent side of the window process: spawn it (under Xvfb when asked), feed it the request,
-//! read its one answer from the answer channel, enforce the timeout, and turn the outcome into a
-//! token or a typed error.
+//! give it its rendering variables (`rendering`), read its one answer from the answer channel,
+//! enforce the timeout, and turn the outcome into a token, a rendering failure or a typed error.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -10,10 +10,11 @@ use tokio::process::Command;
 
 use super::channel::{self, Ends, Pipes, ReadError};
 use super::program::webview_exe;
+use super::rendering::{self, Facts, Var};
 use super::tree::Tree;
 use super::wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
 use super::xvfb::Xvfb;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, Throttle};
 use crate::finesse::token_response::TokenResponse;
 
 /// How to start the window process.
@@ -24,6 +25,9 @@ pub struct Spawn {
     /// Verbosity and log format passed on to the child, so its stderr matches ours.
     pub verbosity: u8,
     pub json_logs: bool,
+    /// The restart after a rendering failure: every safer rendering variable the user left
+    /// unset (`rendering::safer`), instead of the first window's (`rendering::first`).
+    pub safer_rendering: bool,
 }
 
 /// A successful window sign-in.
@@ -31,6 +35,14 @@ pub struct Spawn {
 pub struct WindowToken {
     pub token: TokenResponse,
     pub cookies: Vec<SavedCookie>,
+}
+
+/// How a window ended, short of a typed error.
+#[derive(Debug)]
+pub enum Ended {
+    Token(WindowToken),
+    /// The engine could not render (`WindowOutcome::RenderingFailed`): worth one restart.
+    RenderingFailed(String),
 }
 
 /// Whether a graphical session is reachable from here.
@@ -55,6 +67,8 @@ pub struct Window {
     tree: Tree,
     /// The window's own display, when it has one; ended after the window.
     _xvfb: Option<Xvfb>,
+    /// The rendering variables this window was started with (beyond the inherited ones).
+    rendering: Vec<Var>,
 }
 
 impl Window {
@@ -72,6 +86,21 @@ impl Window {
         if let Some(x) = &xvfb {
             x.configure(&mut cmd);
         }
+        // Set before the window starts GTK: WebKit reads them once, its web process inherits
+        // them. Only variables the user left unset.
+        let facts = Facts::probe(xvfb.is_some());
+        let env = |k: &str| std::env::var_os(k);
+        let vars = match spawn.safer_rendering {
+            true => rendering::safer(env, facts),
+            false => rendering::first(env, facts),
+        };
+        if !vars.is_empty() && !spawn.safer_rendering {
+            tracing::info!(
+                "NVIDIA's driver is loaded: the window runs with {}",
+                rendering::describe(&vars)
+            );
+        }
+        cmd.envs(vars.iter().copied());
         if spawn.verbosity > 0 {
             cmd.arg(format!("-{}", "v".repeat(spawn.verbosity.min(4) as usize)));
         }
@@ -95,6 +124,13 @@ impl Window {
                 exe.display()
             ))
         })?;
+        #[cfg(windows)]
+        if let Some(pid) = child.id() {
+            // The foreground right a caller gave us (`AllowSetForegroundWindow`) is ours alone:
+            // only a process that may set the foreground can hand it on to the window's.
+            // SAFETY: no preconditions; without the right it fails, harmlessly.
+            unsafe { windows_sys::Win32::UI::WindowsAndMessaging::AllowSetForegroundWindow(pid) };
+        }
         let ends = pipes.into_ends();
         // Before the request goes out: the child starts nothing until it has read it.
         let tree = Tree::adopt(&child);
@@ -105,6 +141,7 @@ impl Window {
             ends: None,
             child,
             _xvfb: xvfb,
+            rendering: vars,
         };
         // Dropping `w` on this error ends the process tree.
         w.ends = Some(ends.map_err(|e| Error::Webview(format!("the answer pipe: {e}")))?);
@@ -135,8 +172,21 @@ impl Window {
         self.send(&format!("{GO}\n")).await
     }
 
-    /// Waits for the window's one answer.
-    pub async fn wait(mut self) -> Result<WindowToken> {
+    /// The rendering variables this window was started with.
+    pub fn rendering(&self) -> &[Var] {
+        &self.rendering
+    }
+
+    /// Waits for the window's one answer; a rendering failure is an error like any other.
+    pub async fn wait(self) -> Result<WindowToken> {
+        match self.finish().await? {
+            Ended::Token(t) => Ok(t),
+            Ended::RenderingFailed(message) => Err(Error::Webview(message)),
+        }
+    }
+
+    /// Waits for the window's one answer, telling a rendering failure apart.
+    pub async fn finish(mut self) -> Result<Ended> {
         let mut ends = self
             .ends
             .take()
@@ -164,7 +214,10 @@ impl Window {
             self.tree.reaped();
         }
         match outcome {
-            Ok(WindowOutcome::Ok { token, cookies }) => Ok(WindowToken { token, cookies }),
+            Ok(WindowOutcome::Ok { token, cookies }) => {
+                Ok(Ended::Token(WindowToken { token, cookies }))
+            }
+            Ok(WindowOutcome::RenderingFailed { message }) => Ok(Ended::RenderingFailed(message)),
             Ok(WindowOutcome::Error { kind, message }) => {
                 Err(error_from(&kind, message, &self.req))
             }
@@ -236,6 +289,28 @@ fn error_from(kind: &ErrorKind, message: String, req: &WindowRequest) -> Error {
             detail: message,
         },
         ErrorKind::InteractionRequired => Error::InteractionRequired(message),
+        // The client certificate's outcomes (docs/administrators.md).
+        ErrorKind::AuthRejected => Error::AuthRejected {
+            step: "sign-in window",
+            host: message_host(&message).unwrap_or(host),
+            detail: message,
+        },
+        ErrorKind::PasswordRequired => Error::PasswordRequired(message),
+        ErrorKind::Usage => Error::Usage(message),
+        ErrorKind::ProxyAuth => Error::ProxyAuth(message),
+        // The engine's record has no `Retry-After`: the refusal's own wait applies.
+        ErrorKind::ProxyBlocked | ErrorKind::RateLimited => {
+            let status = if *kind == ErrorKind::ProxyBlocked {
+                418
+            } else {
+                429
+            };
+            Throttle::error("sign-in window", host.clone(), status, None).unwrap_or(Error::Server {
+                step: "sign-in window",
+                host,
+                detail: message,
+            })
+        }
         _ => Error::Webview(message),
     }
 }

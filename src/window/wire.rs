@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::placement::Placement;
 use crate::error::ErrorKind;
 use crate::finesse::token_response::TokenResponse;
+use crate::proxy::{ProxyCredential, ProxyRoute};
 use crate::redact::Secret;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,9 +27,26 @@ pub struct WindowRequest {
     /// Cookies to restore before the first load (the saved web session).
     #[serde(default)]
     pub cookies: Vec<SavedCookie>,
-    /// Optional proxy for the webview (`http://host:port` or `socks5://host:port`).
+    /// The proxy route, the one the helper's own client uses (`crate::proxy`).
+    #[serde(default)]
+    pub proxy: ProxyRoute,
+    /// The proxy user and password, answered to the proxy's challenge once per sign-in. Only
+    /// ever in this line (the window's stdin), never in its arguments or environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy: Option<Url>,
+    pub proxy_credential: Option<ProxyCredential>,
+    /// Hosts the engine may sign in to with Kerberos (Negotiate), from `kerberos_hosts`,
+    /// checked by `negotiate::parse_hosts`. Empty: none on Linux, WebView2's default on Windows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kerberos_hosts: Vec<String>,
+    /// Where the window opens: in front of the caller's window, with its activation token.
+    #[serde(default, skip_serializing_if = "Placement::is_empty")]
+    pub placement: Placement,
+    /// The client certificate to offer an IdP that asks for one (paths and URIs only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<crate::client_cert::ClientCertificate>,
+    /// Its PIN or PKCS#12 password, given once; only ever on this stdin line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_pin: Option<Secret<String>>,
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and
@@ -66,6 +85,11 @@ pub enum WindowOutcome {
         kind: ErrorKind,
         message: String,
     },
+    /// The engine could not render (its web process died, or it painted nothing): the parent
+    /// may start the window once more with safer rendering settings.
+    RenderingFailed {
+        message: String,
+    },
 }
 
 impl WindowOutcome {
@@ -90,7 +114,7 @@ impl WindowOutcome {
                 let token = TokenResponse::parse(&bytes).ok()?;
                 Some(WindowOutcome::Ok { token, cookies })
             }
-            e @ WindowOutcome::Error { .. } => Some(e),
+            other => Some(other),
         }
     }
 
@@ -105,6 +129,27 @@ impl WindowOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The PIN travels on the request line (the child's stdin) and nowhere else: a logged or
+    /// printed request shows it redacted; an older parent's line (no such fields) still parses.
+    #[test]
+    fn the_certificate_pin_is_on_the_request_line_only() {
+        let line = r#"{"finesse":"https://f.example:8445/","user":"agent1","timeout_secs":5,
+            "data_dir":"/tmp/x","show_after_ms":1,"interactive":false}"#;
+        let mut req: WindowRequest = serde_json::from_str(line).unwrap();
+        assert!(req.client_certificate.is_none() && req.certificate_pin.is_none());
+        req.client_certificate = Some(crate::client_cert::ClientCertificate {
+            pkcs11_uri: Some("pkcs11:token=card".into()),
+            ..Default::default()
+        });
+        req.certificate_pin = Some(Secret::new("471193".into()));
+        assert!(!format!("{req:?}").contains("471193"));
+        let sent = serde_json::to_string(&req).unwrap();
+        assert!(sent.contains(r#""certificate_pin":"471193""#), "{sent}");
+        let back: WindowRequest = serde_json::from_str(&sent).unwrap();
+        assert_eq!(back.certificate_pin.unwrap().expose(), "471193");
+        assert_eq!(back.client_certificate, req.client_certificate);
+    }
 
     #[test]
     fn outcome_round_trips_and_error_line_has_no_token() {
@@ -127,5 +172,17 @@ mod tests {
             WindowOutcome::error(ErrorKind::TimedOut, "no token").to_line(),
             e
         );
+        let r = WindowOutcome::RenderingFailed {
+            message: "WebKit's web process crashed".into(),
+        }
+        .to_line();
+        assert_eq!(
+            r,
+            r#"{"status":"rendering_failed","message":"WebKit's web process crashed"}"#
+        );
+        assert!(matches!(
+            WindowOutcome::from_line(&r),
+            Some(WindowOutcome::RenderingFailed { .. })
+        ));
     }
 }

@@ -18,7 +18,7 @@ use finesse_sso_emulator::{self as emulator, EmulatorConfig};
 
 const EXE: &str = env!("CARGO_BIN_EXE_finesse-sso");
 
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -26,7 +26,7 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap()
 }
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1e6
 }

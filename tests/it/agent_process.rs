@@ -164,10 +164,13 @@ async fn storm(agent: &Agent, n: usize, refresh: bool) -> Vec<Result<TokenInfo>>
 async fn accepted(emu: &Emulator, token: &str) -> bool {
     let target = finesse_sso::signin::Target {
         server: emu.finesse_url().clone(),
+        other_sides: Vec::new(),
         user: "agent1".into(),
         ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-        proxy: None,
+        proxy: Default::default(),
         profile: "default".into(),
+        kerberos_hosts: Vec::new(),
+        client_cert: None,
     };
     let f = target.finesse().unwrap();
     f.user("agent1", &token.to_string().into()).await.is_ok()

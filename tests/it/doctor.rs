@@ -17,6 +17,7 @@ const NAMES: &[&str] = &[
     "config_machine",
     "config_user",
     "engine",
+    "webauthn",
     "display",
     "window_program",
     "state_dirs",
@@ -90,6 +91,26 @@ fn row<'a>(r: &'a BTreeMap<String, (String, String)>, name: &str) -> (&'a str, &
 }
 
 #[tokio::test]
+async fn two_sides_each_say_whether_they_serve() {
+    let e = support::emulator(&["--sides", "2", "--out-of-service", "2"]).await;
+    let home = tempfile::tempdir().unwrap();
+    let ca = e.ca_file().unwrap().display().to_string();
+    let both = format!("{},{}", e.side_urls()[0], e.side_urls()[1]);
+    let r = rows(&output(doctor(home.path(), &["--server", &both, "--ca-file", &ca])).await);
+    let (s, d) = row(&r, "sides");
+    assert_eq!(s, "warn", "{d}");
+    assert!(
+        d.contains("IN_SERVICE") && d.contains("OUT_OF_SERVICE"),
+        "{d}"
+    );
+    assert_eq!(row(&r, "finesse").0, "ok", "the first side is checked");
+    e.set_in_service(1, false);
+    let r = rows(&output(doctor(home.path(), &["--server", &both, "--ca-file", &ca])).await);
+    assert_eq!(row(&r, "sides").0, "fail");
+    e.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_reachable_server_its_trust_and_auth_mode() {
     let e = support::emulator(&[]).await;
     let home = tempfile::tempdir().unwrap();
@@ -143,6 +164,32 @@ async fn a_reachable_server_its_trust_and_auth_mode() {
         "{lines:?}"
     );
     assert_eq!(lines.len(), NAMES.len() + 1);
+}
+
+/// Whether the engine can use security keys, per platform, naming what was checked.
+#[tokio::test]
+async fn webauthn_row_says_what_the_engine_can_do() {
+    let home = tempfile::tempdir().unwrap();
+    let r = rows(&output(doctor(home.path(), &[])).await);
+    let (s, d) = row(&r, "webauthn");
+    if cfg!(target_os = "linux") {
+        // The version checked is the engine row's own.
+        let (_, engine) = row(&r, "engine");
+        let version = engine.split_whitespace().nth(1).expect("a version");
+        assert_eq!(s, "warn", "{d}");
+        assert!(
+            d.starts_with("not supported by the engine")
+                && d.contains(&format!("WebKitGTK {version} checked")),
+            "{d} / {engine}"
+        );
+    } else if cfg!(windows) {
+        assert_eq!((s, d.contains("WebView2")), ("ok", true), "{d}");
+    } else {
+        assert!(
+            s == "warn" && d.contains("web-browser.public-key-credential"),
+            "{d}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,21 +7,42 @@ mod agent_bench;
 mod agent_process;
 mod agent_window;
 mod cli;
+#[cfg(target_os = "linux")] // WebKitGTK's client-certificate path and SoftHSM2
+mod client_cert;
 mod closed_stdio;
 mod desktop;
+mod desktop_confirm;
 mod desktop_pipe;
+mod dialog;
 mod doctor;
 mod emulator;
+mod failover;
 mod hostile;
+#[cfg(target_os = "linux")]
+mod kerberos;
 mod login;
+mod notify;
+mod notify_bench;
+mod notify_bosh;
+mod notify_watch;
+#[cfg(target_os = "linux")]
+mod placement;
+#[cfg(target_os = "linux")]
+mod popup;
 mod properties;
+mod proxy;
 mod refresh;
+#[cfg(target_os = "linux")]
+mod rendering;
 mod secrets;
 mod security_cli;
 mod security_jwt;
+mod security_key;
 mod security_lifetimes;
 mod security_pipe;
 mod security_settings;
 mod security_state;
 mod state_faults;
 mod support;
+mod throttle;
+mod vpnless;

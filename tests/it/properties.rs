@@ -21,11 +21,20 @@ fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         (any::<u32>(), proptest::option::of(".*"))
             .prop_map(|(v, client)| Request::Hello { v, client }),
-        any::<u64>().prop_map(|min_valid| Request::Token { min_valid }),
+        (
+            any::<u64>(),
+            proptest::option::of(1u64..),
+            proptest::option::of("[A-Za-z0-9_-]{1,40}")
+        )
+            .prop_map(|(min_valid, parent, activation_token)| Request::Token {
+                min_valid,
+                parent_window: parent.map(finesse_sso::window::WindowHandle),
+                activation_token,
+            }),
         Just(Request::Status {}),
         Just(Request::Refresh {}),
         Just(Request::Logout {}),
-        Just(Request::Subscribe {}),
+        Just(Request::Subscribe(Default::default())),
         Just(Request::Stop {}),
     ]
 }

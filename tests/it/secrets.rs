@@ -105,11 +105,64 @@ fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
-/// Every (what, value) the emulator handed out, plus the password the page typed.
+/// Every (what, value) the emulator handed out, plus the password the page typed and the
+/// SASL PLAIN message each access token makes for the notification service (agent1 is 1001).
 fn secrets(emu: &Emulator) -> Vec<(&'static str, String)> {
+    use base64::Engine as _;
     let mut s = emu.issued_secrets();
     s.push(("password", "demo-password".into()));
+    for t in emu.issued_access_tokens() {
+        let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0{}\0{t}", "1001"));
+        s.push(("SASL PLAIN payload", plain));
+    }
     s
+}
+
+/// `desktop watch` until the first `user` event, then Ctrl-C: its output, kept for the search.
+/// (Unix: the interrupt is a signal.)
+#[cfg(unix)]
+async fn watch(w: &World) -> Ran {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::from(w.cmd(&w.with_server(&[
+        "-vvv",
+        "desktop",
+        "watch",
+        "--no-start",
+    ])))
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = Vec::new();
+    loop {
+        let Ok(l) = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await else {
+            let log = w.root.path().join("finesse-sso/state/agent-default.log");
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            panic!(
+                "no watch event in 30 s; the agent's log ends:\n{}",
+                tail.join("\n")
+            );
+        };
+        let l = l.unwrap().expect("watch runs");
+        stdout.extend_from_slice(l.as_bytes());
+        stdout.push(b'\n');
+        if serde_json::from_str::<serde_json::Value>(&l).unwrap()["event"] == "user" {
+            break;
+        }
+    }
+    let pid = child.id().unwrap() as i32;
+    // SAFETY: kill(2) on our own child, not reaped yet (we hold it).
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let mut out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "desktop watch: {:?}", out.status);
+    stdout.extend_from_slice(&out.stdout);
+    out.stdout = stdout;
+    Ran {
+        what: "desktop watch",
+        out,
+    }
 }
 
 fn is_token(what: &str) -> bool {
@@ -213,6 +266,9 @@ async fn no_secret_in_any_output_log_or_file() {
     let status = run(&world, "agent status", &["-vvv", "agent", "status"], None).await;
     assert_eq!(json(&status)["state"], "valid");
     ran.push(status);
+    // The agent's notification session (SASL PLAIN with its token), seen through `watch`.
+    #[cfg(unix)]
+    ran.push(watch(&world).await);
 
     // While signed in: tokens, codes and the rest are in no file; cookie values only where
     // the docs store them.

@@ -6,12 +6,15 @@ use std::time::Instant;
 
 use crate::reason_codes::{self, ReasonCodes};
 
-/// The states a user can be in here (the system-driven ones need calls, which we do not have).
+/// The states a user can be in here; `Reserved` and `Talking` are system-driven, by a call
+/// (the `call` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
     Logout,
     NotReady,
     Ready,
+    Reserved,
+    Talking,
 }
 
 impl State {
@@ -20,6 +23,8 @@ impl State {
             State::Logout => "LOGOUT",
             State::NotReady => "NOT_READY",
             State::Ready => "READY",
+            State::Reserved => "RESERVED",
+            State::Talking => "TALKING",
         }
     }
 }
@@ -33,6 +38,15 @@ pub(crate) struct Agent {
     /// `YYYY-MM-DDThh:MM:ss.SSSZ`; empty until the first state event.
     pub state_change_time: String,
     pub mobile: Option<(String, String)>,
+    /// The call the agent is on (ringing or answered).
+    pub call: Option<Call>,
+}
+
+impl Agent {
+    /// Ringing or talking: the state is the call's until it ends.
+    pub fn on_call(&self) -> bool {
+        matches!(self.state, State::Reserved | State::Talking)
+    }
 }
 
 impl Default for Agent {
@@ -43,8 +57,23 @@ impl Default for Agent {
             reason_code_id: -1,
             state_change_time: String::new(),
             mobile: None,
+            call: None,
         }
     }
+}
+
+/// The one call an agent is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub id: String,
+    pub from: String,
+    pub to: String,
+    /// The agent's device on the call.
+    pub extension: String,
+    /// The Dialog's state: `ALERTING`, `ACTIVE`, then `DROPPED`.
+    pub state: &'static str,
+    /// When the call reached the agent (`startTime` of its participants).
+    pub started: String,
 }
 
 /// A parsed `<User>` request body.
@@ -177,10 +206,14 @@ pub(crate) fn apply(a: &mut Agent, put: &Put, r: &Rules<'_>, now: &str) -> Resul
                     reason_code_id: -1,
                     state_change_time: now.to_string(),
                     mobile,
+                    call: None,
                 };
             }
             Ok(true)
         }
+        // Finesse would keep READY/NOT_READY asked on a call as `pendingState`; the emulator
+        // refuses them instead (docs/emulator.md, "Calls").
+        "READY" | "NOT_READY" | "LOGOUT" if a.on_call() => Err(invalid_state(state)),
         "READY" => {
             if a.state == State::Logout {
                 return Err(invalid_state(state));
@@ -276,6 +309,8 @@ pub(crate) struct Desktop {
     /// User API requests still to answer 503; `None` until the configured count is taken.
     pub unavailable_left: Option<u32>,
     pub puts: Vec<PutRecord>,
+    /// Calls rung so far (the next Dialog id).
+    pub calls: u64,
 }
 
 #[cfg(test)]

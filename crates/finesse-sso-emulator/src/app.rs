@@ -15,17 +15,40 @@ use crate::tokens::TokenIssuer;
 /// Which of the three servers a request reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
-    Finesse,
+    /// A Finesse side: 0 is the first (`finesse_url`), 1 the second (`--sides 2`).
+    Finesse(usize),
     Ids,
     Idp,
+    /// The IdP's certificate host (`--idp-login client-cert`): its own port, client certificates.
+    IdpCert,
+    /// The VPN-less reverse proxy (`--vpnless`): one origin in front of the other three.
+    Proxy,
 }
 
 impl Origin {
     pub fn as_str(self) -> &'static str {
         match self {
-            Origin::Finesse => "finesse",
+            Origin::Finesse(0) => "finesse",
+            Origin::Finesse(_) => "finesse2",
             Origin::Ids => "ids",
             Origin::Idp => "idp",
+            Origin::IdpCert => "idp_cert",
+            Origin::Proxy => "proxy",
+        }
+    }
+
+    /// The server the VPN-less proxy forwards `path` to, by the path prefixes each one owns;
+    /// `None`: a path the proxy does not forward (it rejects unknown paths, reference §7.1).
+    pub fn behind_proxy(path: &str) -> Option<Origin> {
+        let under = |prefix: &str| crate::endpoints::covers(prefix, path);
+        if under("/ids") {
+            Some(Origin::Ids)
+        } else if under("/idp") {
+            Some(Origin::Idp)
+        } else if ["/finesse", "/desktop", "/ws"].iter().any(|p| under(p)) {
+            Some(Origin::Finesse(0))
+        } else {
+            None
         }
     }
 }
@@ -35,9 +58,14 @@ pub(crate) const FINESSE_CLIENT_ID: &str = "bedbc55e4b6c1a2f0c9d8e7f6a5b4c3d2e1f
 
 /// Fixed facts of this run.
 pub(crate) struct Settings {
+    /// The first Finesse side (`sides[0]`).
     pub finesse: Url,
+    /// Every Finesse side, first one first: two sides share IdS, the users and the CTI state.
+    pub sides: Vec<Url>,
     pub ids: Url,
     pub idp: Url,
+    /// The IdP's certificate host (`--idp-login client-cert` only).
+    pub idp_cert: Option<Url>,
     pub tls: bool,
     pub config: EmulatorConfig,
     pub users: Users,
@@ -48,9 +76,14 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// `<finesse>/desktop/sso/authcode`, the redirect URI registered for Finesse at IdS.
-    pub fn finesse_redirect_uri(&self) -> String {
-        self.at(&self.finesse, "/desktop/sso/authcode")
+    /// A side's URL (the first side for an index out of range: only listeners make sides).
+    pub fn side(&self, side: usize) -> &Url {
+        self.sides.get(side).unwrap_or(&self.finesse)
+    }
+
+    /// `<side>/desktop/sso/authcode`, the redirect URI each Finesse side registers at IdS.
+    pub fn finesse_redirect_uri(&self, side: usize) -> String {
+        self.at(self.side(side), "/desktop/sso/authcode")
     }
 
     /// IdS's ACS URL (12.5(1)SU2+ form).
@@ -80,6 +113,10 @@ pub(crate) struct App {
     /// The IdP's per-run assertion-signing key (HMAC-SHA256).
     pub idp_key: Vec<u8>,
     pub log: RequestLog,
+    /// The Kerberos acceptor of `--idp-login negotiate` (set by `start`).
+    pub negotiate: Option<crate::gss::Acceptor>,
+    /// The notification service (XMPP over WebSocket): fan-out, presence, fault knobs.
+    pub xmpp: crate::xmpp_hub::XmppControl,
     state: Mutex<Inner>,
 }
 
@@ -96,12 +133,15 @@ impl App {
     pub fn new(settings: Settings, tokens: TokenIssuer, log: RequestLog) -> Self {
         let faults = Faults::from_config(&settings.config);
         let idp_key = crate::state::random_id(32).into_bytes();
+        let xmpp = crate::xmpp_hub::XmppControl::new(&settings.config, settings.sides.len());
         App {
+            xmpp,
             settings,
             faults,
             tokens,
             idp_key,
             log,
+            negotiate: None,
             state: Mutex::new(Inner::default()),
         }
     }

@@ -14,6 +14,15 @@ pub struct EmulatorConfig {
     /// Finesse port on 127.0.0.1 (0 = a random free port).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub finesse_port: u16,
+    /// Finesse sides (1 or 2). Two sides share IdS, the users and the agents' CTI state, each
+    /// with its own port, notification service and SystemInfo status; the second listens on a
+    /// free port (the ready line's `sides`).
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub sides: u8,
+    /// Start Finesse side N (1 or 2) out of service: SystemInfo says OUT_OF_SERVICE, every
+    /// other request is a 503 (repeatable; runtime: `set_in_service`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub out_of_service: Vec<usize>,
     /// Cisco Identity Service port on 127.0.0.1 (0 = a random free port).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub ids_port: u16,
@@ -43,6 +52,16 @@ pub struct EmulatorConfig {
     /// the enterprise methods (see docs/emulator.md, "IdP login methods").
     #[arg(long, value_enum, default_value_t = IdpLogin::Password, value_name = "METHOD")]
     pub idp_login: IdpLogin,
+    /// The IdP's Kerberos keytab (`HTTP/<host>` keys), for `--idp-login negotiate`.
+    #[arg(long, value_name = "PATH")]
+    pub idp_keytab: Option<PathBuf>,
+    /// `--idp-login client-cert`: the CA (PEM) whose client certificates the certificate
+    /// host accepts. The certificate's UPN (otherName SAN) or subject CN names the user.
+    #[arg(long, value_name = "PEM")]
+    pub idp_client_ca: Option<PathBuf>,
+    /// `--idp-login client-cert`: the certificate host's port on 127.0.0.1 (0 = a random free port).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub idp_cert_port: u16,
     /// The IdP login page fills in and submits this user's credentials by JavaScript.
     #[arg(long, value_name = "USER")]
     pub auto_login: Option<String>,
@@ -74,6 +93,15 @@ pub struct EmulatorConfig {
     /// Answer ENDPOINT with STATUS (repeatable). ENDPOINT is a path or a short name (see docs).
     #[arg(long = "fail", value_name = "ENDPOINT=STATUS", value_parser = parse_fail)]
     pub fails: Vec<FailSpec>,
+    /// With `--fail ENDPOINT=418|429`: the `Retry-After` seconds those answers carry, as the
+    /// VPN-less reverse proxy's rate limit and client block do (none when not given).
+    #[arg(long, value_name = "SECS")]
+    pub retry_after: Option<u64>,
+    /// Behind the VPN-less reverse proxy (Finesse 12.6/15.0): Finesse, IdS and the IdP are
+    /// reached through one proxy origin only, routed by path (`/finesse`, `/desktop`, `/ws` to
+    /// Finesse; `/ids` to IdS; `/idp` to the IdP), and every redirect names the proxy.
+    #[arg(long)]
+    pub vpnless: bool,
     /// Delay ENDPOINT by MS milliseconds (repeatable).
     #[arg(long = "delay", value_name = "ENDPOINT=MS", value_parser = parse_delay)]
     pub delays: Vec<DelaySpec>,
@@ -97,6 +125,9 @@ pub struct EmulatorConfig {
     /// The User API (sign-in, state, reason codes) and its fault knobs.
     #[command(flatten)]
     pub user_api: crate::user_api_config::UserApiConfig,
+    /// The notification service (XMPP over WebSocket at `/ws/`) and its fault knobs.
+    #[command(flatten)]
+    pub xmpp: crate::xmpp_config::XmppConfig,
 }
 
 #[derive(Parser)]
@@ -120,6 +151,19 @@ impl Default for EmulatorConfig {
 pub enum IdpLogin {
     /// The user name and password form.
     Password,
+    /// Kerberos (SPNEGO, Windows Integrated Authentication): `401 WWW-Authenticate: Negotiate`,
+    /// verified against `--idp-keytab`; no form (see idp_negotiate.rs).
+    Negotiate,
+    /// The password form, then a second factor approved in a pop-up window the MFA page
+    /// opens (`window.open`), which tells its opener by `postMessage` and closes, as Duo does.
+    PopupMfa,
+    /// A security key: the page calls `navigator.credentials.get({publicKey})` as Okta and
+    /// Entra do, shows the IdP's own "not supported" text when that fails, and offers the
+    /// password form as another way.
+    SecurityKey,
+    /// A TLS client certificate (or smart card), asked for by a separate certificate host of
+    /// the IdP (its own port, like ADFS's `certauth` host); needs `--idp-client-ca`.
+    ClientCert,
 }
 
 /// Finesse `systemAuthMode`.
@@ -201,6 +245,9 @@ pub enum ForgeMode {
     IdpJson,
     /// After IdP login, a token-shaped JSON on the IdS origin.
     IdsJson,
+    /// After IdP login, a token-shaped JSON at Finesse's token path on a look-alike origin:
+    /// the same server (or, with `--vpnless`, the same proxy) named `localhost`, not `127.0.0.1`.
+    LookAlike,
     /// The Finesse token URL answers HTML with a cross-origin iframe posting forged messages.
     Iframe,
     /// The IdP page tries to send `cc_username` and cookies to `/steal`.

@@ -15,6 +15,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("keys", "/ids/v1/keys/token/public"),
     ("idp-sso", "/idp/sso"),
     ("login", "/idp/login"),
+    ("ws", "/ws"),
 ];
 
 /// A short name or a path (`/...`) to the path it stands for.

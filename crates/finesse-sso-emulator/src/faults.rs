@@ -21,6 +21,8 @@ pub enum TokenBody {
 #[derive(Debug)]
 struct State {
     fail: HashMap<String, u16>,
+    /// `Retry-After` seconds on injected 418 and 429 answers.
+    retry_after: Option<u64>,
     delay: HashMap<String, Duration>,
     rotate_refresh: bool,
     refresh_redirect: bool,
@@ -54,6 +56,7 @@ impl Faults {
                 .iter()
                 .map(|d| (d.endpoint.clone(), d.delay))
                 .collect(),
+            retry_after: c.retry_after,
             rotate_refresh: c.rotate_refresh,
             refresh_redirect: c.refresh_redirect,
             token_body,
@@ -106,6 +109,15 @@ impl Faults {
         Ok(())
     }
 
+    /// The `Retry-After` seconds that injected 418 and 429 answers carry (`None`: no header).
+    pub fn set_retry_after(&self, secs: Option<u64>) {
+        self.lock().retry_after = secs;
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<u64> {
+        self.lock().retry_after
+    }
+
     pub fn set_rotate_refresh(&self, on: bool) {
         self.lock().rotate_refresh = on;
     }
@@ -142,6 +154,7 @@ impl Faults {
     pub fn clear(&self) {
         let mut s = self.lock();
         s.fail.clear();
+        s.retry_after = None;
         s.delay.clear();
         s.cut.clear();
         s.refresh_redirect = false;

@@ -15,25 +15,35 @@ use crate::tokens::Issued;
 /// Finesse's session cookie (Tomcat), scoped to `/desktop` like the desktop app.
 pub(crate) const SESSION_COOKIE: &str = "JSESSIONID";
 
-pub(crate) fn handle(app: &App, req: &Req) -> Resp {
-    route(app, req).unwrap_or_else(|e| e)
+/// Handles one request on Finesse side `side` (0: the first).
+pub(crate) fn handle(app: &App, side: usize, req: &Req) -> Resp {
+    route(app, side, req).unwrap_or_else(|e| e)
 }
 
-fn route(app: &App, req: &Req) -> Result<Resp, Resp> {
+fn route(app: &App, side: usize, req: &Req) -> Result<Resp, Resp> {
     let path = req.path.as_str();
     match path {
         "/finesse/api/SystemInfo" => {
             req.only(&[Method::GET])?;
-            Ok(system_info(app))
+            Ok(system_info(app, side))
+        }
+        // `--forge look-alike`: the token path reached under another name answers forged JSON.
+        "/desktop/sso/token"
+            if app.faults.forge() == Some(ForgeMode::LookAlike)
+                && req
+                    .header("host")
+                    .is_some_and(|h| h.starts_with("localhost")) =>
+        {
+            Ok(crate::forge::forged_json(app))
         }
         "/desktop/sso/token" => match req.method {
-            Method::GET => token_get(app, req),
-            Method::POST => crate::refresh::post(app, req),
+            Method::GET => token_get(app, side, req),
+            Method::POST => crate::refresh::post(app, side, req),
             _ => Err(Resp::method_not_allowed(&[Method::GET, Method::POST])),
         },
         "/desktop/sso/authcode" => {
             req.only(&[Method::GET])?;
-            authcode(app, req)
+            authcode(app, side, req)
         }
         "/desktop/sso/test" => {
             req.only(&[Method::GET])?;
@@ -52,10 +62,11 @@ fn route(app: &App, req: &Req) -> Result<Resp, Resp> {
     }
 }
 
-fn system_info(app: &App) -> Resp {
+/// SystemInfo as side `side` reports it: its own `status`; both sides name the same nodes.
+fn system_info(app: &App, side: usize) -> Resp {
     let s = &app.settings;
-    let port = s.finesse.port_or_known_default().unwrap_or(0);
-    let node = |host: &str| {
+    let node = |url: &url::Url, host: &str| {
+        let port = url.port_or_known_default().unwrap_or(0);
         format!(
             "<host>{host}</host><httpsPort>{port}</httpsPort><xmppPort>5222</xmppPort>\
              <xmppSecurePort>5223</xmppSecurePort>"
@@ -71,7 +82,7 @@ fn system_info(app: &App) -> Resp {
              <ctiTimeInMMode>0</ctiTimeInMMode><finesseMMode>false</finesseMMode>\
              <finesseTimeInMMode>0</finesseTimeInMMode><license>PREMIUM</license>\
              <peripheralId>5000</peripheralId><primaryNode>{}</primaryNode>\
-             <secondaryNode>{}</secondaryNode><status>IN_SERVICE</status><statusReason></statusReason>\
+             <secondaryNode>{}</secondaryNode><status>{}</status><statusReason></statusReason>\
              <systemAuthMode>{}</systemAuthMode><timezoneOffset>0</timezoneOffset>\
              <uri>/finesse/api/SystemInfo</uri><xmppDomain>127.0.0.1</xmppDomain>\
              <xmppPubSubDomain>pubsub.127.0.0.1</xmppPubSubDomain><ctiServers><ctiServer>\
@@ -80,9 +91,13 @@ fn system_info(app: &App) -> Resp {
             crate::log::now_rfc3339(),
             s.config.deployment.as_str(),
             crate::log::now_rfc3339(),
-            // The secondary is the same server under its other certified name: a distinct origin.
-            node("127.0.0.1"),
-            node("localhost"),
+            node(s.side(0), "127.0.0.1"),
+            match s.sides.get(1) {
+                Some(second) => node(second, "127.0.0.1"),
+                // One side: the secondary is the same server under its other certified name.
+                None => node(&s.finesse, "localhost"),
+            },
+            app.xmpp.system_status(side),
             s.config.auth_mode.as_str(),
         ),
     )
@@ -152,10 +167,10 @@ fn session_user(app: &App, req: &Req) -> Option<String> {
     app.state().finesse_sessions.get(id).cloned()
 }
 
-fn token_get(app: &App, req: &Req) -> Result<Resp, Resp> {
+fn token_get(app: &App, side: usize, req: &Req) -> Result<Resp, Resp> {
     let hint = require_cc_username(app, req)?;
     if req.query("refresh-token").is_some() {
-        return crate::refresh::get(app, req, &hint);
+        return crate::refresh::get(app, side, req, &hint);
     }
     let want_refresh = flag(
         req.query("return_refresh_token"),
@@ -173,7 +188,7 @@ fn token_get(app: &App, req: &Req) -> Result<Resp, Resp> {
             Some(q) => format!("{}?{q}", req.path),
             None => req.path.clone(),
         };
-        return Ok(redirect_to_authorize(app, pq));
+        return Ok(redirect_to_authorize(app, side, pq));
     };
     if !same_user(app, &user, &hint) {
         return Err(Resp::unauthorized(
@@ -232,7 +247,7 @@ fn hostile_redirect(app: &App, req: &Req) -> Option<String> {
     })
 }
 
-fn authcode(app: &App, req: &Req) -> Result<Resp, Resp> {
+fn authcode(app: &App, side: usize, req: &Req) -> Result<Resp, Resp> {
     let code = required_query(req, "code")?;
     let state = required_query(req, "state")?;
     let pending = app
@@ -241,7 +256,7 @@ fn authcode(app: &App, req: &Req) -> Result<Resp, Resp> {
         .get(state)
         .cloned()
         .ok_or_else(|| Resp::bad_request("unknown or expired `state`"))?;
-    let redirect_uri = app.settings.finesse_redirect_uri();
+    let redirect_uri = app.settings.finesse_redirect_uri(side);
     let user = crate::ids::exchange_code(app, code, FINESSE_CLIENT_ID, &redirect_uri)
         .map_err(|m| Resp::unauthorized(&m))?;
     let mut st = app.state();
@@ -250,7 +265,7 @@ fn authcode(app: &App, req: &Req) -> Result<Resp, Resp> {
     drop(st);
     let location = app
         .settings
-        .at(&app.settings.finesse, &pending.path_and_query);
+        .at(app.settings.side(side), &pending.path_and_query);
     Ok(Resp::redirect(&location).with_cookie(&set_cookie(
         SESSION_COOKIE,
         &sid,

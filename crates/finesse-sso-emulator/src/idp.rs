@@ -18,6 +18,9 @@ pub(crate) const SESSION_COOKIE: &str = "IDPSESSION";
 /// Set when the login page is shown; the login POST without it is refused (403).
 pub(crate) const LOGIN_COOKIE: &str = "idp_login";
 
+/// The Kerberos login of `--idp-login negotiate` (idp_negotiate.rs; the router sends it there).
+pub(crate) const NEGOTIATE_PATH: &str = "/idp/negotiate";
+
 /// Failed passwords in a row before the account locks, and for how long.
 pub(crate) const MAX_FAILURES: u32 = 5;
 pub(crate) const LOCKOUT: Duration = Duration::from_secs(300);
@@ -56,8 +59,13 @@ fn route(app: &App, req: &Req) -> Result<Resp, Resp> {
         }
         "/idp/forge/popup" => {
             tracing::warn!("pop-up endpoint hit: a client opened a pop-up window");
-            Ok(Resp::html(200, pages::message("FORGED", "pop-up opened")))
+            Ok(Resp::html(200, crate::idp_popup::forged_popup(app)))
         }
+        p if p.starts_with("/idp/mfa/") => match crate::idp_popup::handle(app, req)? {
+            crate::idp_popup::Answer::Page(page) => Ok(page),
+            crate::idp_popup::Answer::Approved { user, authn } => Ok(signed_in(app, &user, &authn)),
+        },
+        "/idp/webauthn" => crate::idp_webauthn::handle(app, req),
         "/steal" => {
             // Record names only: the values are what the attacker wanted, and secrets.
             let names = req.query.iter().map(|(k, _)| k.clone()).collect();
@@ -116,7 +124,18 @@ fn sso(app: &App, req: &Req) -> Result<Resp, Resp> {
     );
     drop(st);
     Ok(match s.config.idp_login {
-        IdpLogin::Password => Resp::redirect(&format!("/idp/login?txn={txn}")),
+        IdpLogin::Password | IdpLogin::PopupMfa => Resp::redirect(&format!("/idp/login?txn={txn}")),
+        IdpLogin::Negotiate => Resp::redirect(&format!("{NEGOTIATE_PATH}?txn={txn}")),
+        IdpLogin::SecurityKey => Resp::redirect(&format!("/idp/webauthn?txn={txn}")),
+        // On to the certificate host (`idp_cert`), which asks for the client certificate.
+        IdpLogin::ClientCert => match &s.idp_cert {
+            Some(host) => Resp::redirect(&s.at(host, &format!("/idp/certauth?txn={txn}"))),
+            None => idp_error(
+                500,
+                "No certificate host",
+                "the certificate host is not running",
+            ),
+        },
     })
 }
 
@@ -151,7 +170,7 @@ fn login_page(app: &App, req: &Req) -> Result<Resp, Resp> {
     let leak_action = (app.faults.forge() == Some(ForgeMode::Leak)).then(|| s.at(&s.idp, "/steal"));
     let hostile = match app.faults.forge() {
         Some(ForgeMode::CustomScheme) => Some(pages::custom_scheme_attempt()),
-        Some(ForgeMode::Popup) => Some(pages::popup_attempt(&s.at(&s.idp, "/idp/forge/popup"))),
+        Some(ForgeMode::Popup) => Some(crate::idp_popup::forge_attempt(app)),
         _ => None,
     };
     let html = pages::login(&LoginPage {
@@ -220,13 +239,28 @@ fn login(app: &App, req: &Req) -> Result<Resp, Resp> {
     }
     st.failures.remove(&user.name);
     st.txns.take(txn_id);
-    let sid = st.secret("IdP session cookie", random_id(24));
-    st.idp_sessions
-        .insert(sid.clone(), SESSION_TTL, user.name.clone());
     drop(st);
-    Ok(assert_to_sp(app, &user.name, &txn.authn)
-        .with_cookie(&set_cookie(SESSION_COOKIE, &sid, "/idp", s.tls, true))
+    if s.config.idp_login == IdpLogin::PopupMfa {
+        return Ok(crate::idp_popup::second_factor(app, &user.name, txn.authn)
+            .with_cookie(&crate::response::clear_cookie(LOGIN_COOKIE, "/idp")));
+    }
+    Ok(signed_in(app, &user.name, &txn.authn)
         .with_cookie(&crate::response::clear_cookie(LOGIN_COOKIE, "/idp")))
+}
+
+/// The user passed every factor: a new IdP session and the assertion to the SP.
+fn signed_in(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
+    let sid = app.state().secret("IdP session cookie", random_id(24));
+    app.state()
+        .idp_sessions
+        .insert(sid.clone(), SESSION_TTL, user.to_string());
+    assert_to_sp(app, user, authn).with_cookie(&set_cookie(
+        SESSION_COOKIE,
+        &sid,
+        "/idp",
+        app.settings.tls,
+        true,
+    ))
 }
 
 fn locked(name: &str) -> Resp {
@@ -241,11 +275,16 @@ fn locked(name: &str) -> Resp {
 }
 
 /// The signed assertion, auto-posted to the IdS ACS (or a forged detour with `--forge`).
-fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
+pub(crate) fn assert_to_sp(app: &App, user: &str, authn: &AuthnInfo) -> Resp {
     let s = &app.settings;
     match app.faults.forge() {
         Some(ForgeMode::IdpJson) => return Resp::redirect(&s.at(&s.idp, "/desktop/sso/token")),
         Some(ForgeMode::IdsJson) => return Resp::redirect(&s.at(&s.ids, "/desktop/sso/token")),
+        Some(ForgeMode::LookAlike) => {
+            let mut look_alike = s.finesse.clone();
+            let _ = look_alike.set_host(Some("localhost"));
+            return Resp::redirect(&s.at(&look_alike, "/desktop/sso/token"));
+        }
         _ => {}
     }
     let acs = s.acs_url();

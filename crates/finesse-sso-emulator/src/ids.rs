@@ -65,7 +65,8 @@ fn authorize(app: &App, req: &Req) -> Result<Resp, Resp> {
     if response_type != "code" {
         return Err(ids_error(400, "response_type must be code"));
     }
-    if redirect_uri != s.finesse_redirect_uri() {
+    // Each Finesse side registers its own redirect URI with the one IdS.
+    if !(0..s.sides.len()).any(|side| redirect_uri == s.finesse_redirect_uri(side)) {
         return Err(ids_error(
             400,
             "redirect_uri is not registered for this client",

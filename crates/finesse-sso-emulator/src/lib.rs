@@ -6,13 +6,25 @@
 
 mod agent_state;
 mod app;
+mod bosh;
+mod bosh_body;
+mod call;
 pub mod config;
 mod duration;
 mod endpoints;
 pub mod faults;
 mod finesse;
 mod forge;
+#[cfg(unix)]
+mod gss;
+#[cfg(not(unix))]
+#[path = "gss_unsupported.rs"]
+mod gss;
 mod idp;
+mod idp_cert;
+mod idp_negotiate;
+mod idp_popup;
+mod idp_webauthn;
 mod ids;
 mod listener;
 mod log;
@@ -30,6 +42,10 @@ mod token_answer;
 mod tokens;
 mod user_api;
 pub mod user_api_config;
+mod xmpp;
+pub mod xmpp_config;
+mod xmpp_hub;
+mod xmpp_stanza;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -46,6 +62,8 @@ pub use endpoints::{ENDPOINTS, normalize_endpoint};
 pub use faults::{Faults, TokenBody};
 pub use secret::Secret;
 pub use user_api_config::UserApiConfig;
+pub use xmpp_config::{XmppConfig, XmppTransport};
+pub use xmpp_hub::{XmppControl, XmppSession};
 
 use app::{App, Origin, Settings};
 
@@ -110,9 +128,41 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
                 source,
             })
     };
-    let finesse_l = bind("Finesse", config.finesse_port).await?;
-    let ids_l = bind("IdS", config.ids_port).await?;
-    let idp_l = bind("IdP", config.idp_port).await?;
+    if let Some(n) = config
+        .out_of_service
+        .iter()
+        .find(|&&n| n == 0 || n > usize::from(config.sides))
+    {
+        return Err(EmulatorError::Config(format!(
+            "--out-of-service {n}: the sides are numbered 1 to {}",
+            config.sides
+        )));
+    }
+    if config.vpnless && config.sides == 2 {
+        return Err(EmulatorError::Config(
+            "--vpnless with --sides 2: one proxy in front of two sides is not modelled".into(),
+        ));
+    }
+    // `--vpnless`: only the proxy listens (on the Finesse port); Finesse, IdS and the IdP are
+    // reached through it, as from outside the contact center's network.
+    let finesse_l = bind(
+        if config.vpnless { "proxy" } else { "Finesse" },
+        config.finesse_port,
+    )
+    .await?;
+    let second_l = match config.sides {
+        2 => Some(bind("second Finesse side", 0).await?),
+        _ => None,
+    };
+    let (ids_l, idp_l) = if config.vpnless {
+        (None, None)
+    } else {
+        (
+            Some(bind("IdS", config.ids_port).await?),
+            Some(bind("IdP", config.idp_port).await?),
+        )
+    };
+    let cert_host = idp_cert::CertHost::prepare(&config).await?;
 
     let tls = if config.no_tls {
         None
@@ -134,7 +184,19 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         Url::parse(&format!("{scheme}://127.0.0.1:{port}/"))
             .map_err(|e| EmulatorError::Config(e.to_string()))
     };
-    let (finesse, ids, idp) = (url_of(&finesse_l)?, url_of(&ids_l)?, url_of(&idp_l)?);
+    let finesse = url_of(&finesse_l)?;
+    let ids = match &ids_l {
+        Some(l) => url_of(l)?,
+        None => finesse.clone(),
+    };
+    let idp = match &idp_l {
+        Some(l) => url_of(l)?,
+        None => finesse.clone(),
+    };
+    let mut sides = vec![finesse.clone()];
+    if let Some(l) = &second_l {
+        sides.push(url_of(l)?);
+    }
 
     // RSA keygen takes a noticeable moment; keep it off the async worker threads.
     let key = tokio::task::spawn_blocking(tokens::generate_key)
@@ -156,24 +218,39 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
         ids_entity: format!("{}ids/saml/sp", ids.as_str()),
         idp_entity: format!("{}idp/metadata", idp.as_str()),
         finesse,
+        sides,
         ids,
         idp,
+        idp_cert: cert_host.as_ref().map(idp_cert::CertHost::url),
         tls: tls.is_some(),
         config,
         users,
     };
-    let app = Arc::new(App::new(settings, issuer, log));
+    let mut app = App::new(settings, issuer, log);
+    app.negotiate =
+        idp_negotiate::from_config(&app.settings.config).map_err(EmulatorError::Config)?;
+    let app = Arc::new(app);
 
     let acceptor = tls
         .as_ref()
         .map(|t| tokio_rustls::TlsAcceptor::from(t.server.clone()));
     let (stop, stop_rx) = watch::channel(false);
     let mut servers = Vec::new();
+    let second = second_l.map(|l| (l, Origin::Finesse(1)));
+    let front = if ids_l.is_none() {
+        Origin::Proxy
+    } else {
+        Origin::Finesse(0)
+    };
     for (tcp, origin) in [
-        (finesse_l, Origin::Finesse),
+        (Some(finesse_l), front),
         (ids_l, Origin::Ids),
         (idp_l, Origin::Idp),
-    ] {
+    ]
+    .into_iter()
+    .filter_map(|(l, o)| l.map(|l| (l, o)))
+    .chain(second)
+    {
         servers.push(listener::spawn(
             tcp,
             acceptor.clone(),
@@ -181,6 +258,9 @@ pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
             app.clone(),
             stop_rx.clone(),
         ));
+    }
+    if let (Some(host), Some(t)) = (cert_host, &tls) {
+        servers.push(host.spawn(t, app.clone(), stop_rx.clone())?);
     }
     tracing::info!(
         finesse = %app.settings.finesse,
@@ -202,12 +282,33 @@ impl Emulator {
         &self.app.settings.finesse
     }
 
+    /// Every Finesse side's URL, the first (`finesse_url`) first (`--sides`).
+    pub fn side_urls(&self) -> &[Url] {
+        &self.app.settings.sides
+    }
+
+    /// Takes Finesse side number `side` (1: the first) out of service, or puts it back (see
+    /// [`XmppControl::set_in_service`]).
+    pub fn set_in_service(&self, side: usize, in_service: bool) {
+        self.app.xmpp.set_in_service(side, in_service);
+    }
+
     pub fn ids_url(&self) -> &Url {
         &self.app.settings.ids
     }
 
     pub fn idp_url(&self) -> &Url {
         &self.app.settings.idp
+    }
+
+    /// The IdP's certificate host (`--idp-login client-cert` only).
+    pub fn idp_cert_url(&self) -> Option<&Url> {
+        self.app.settings.idp_cert.as_ref()
+    }
+
+    /// TLS handshakes the certificate host refused: no client certificate, or an untrusted one.
+    pub fn client_cert_refusals(&self) -> usize {
+        self.app.state().cert_refusals
     }
 
     /// The per-run CA certificate (PEM); `None` with `--no-tls`.
@@ -245,12 +346,18 @@ impl Emulator {
             "finesse_url": s.finesse.as_str(),
             "ids_url": s.ids.as_str(),
             "idp_url": s.idp.as_str(),
+            "xmpp_url": self.xmpp_url().as_str(),
+            "bosh_url": self.bosh_url().as_str(),
+            "sides": s.sides.iter().map(Url::as_str).collect::<Vec<_>>(),
             "token_url_template": format!("{}desktop/sso/token?cc_username={{user}}&return_refresh_token=true", s.finesse),
             "system_auth_mode": s.config.auth_mode.as_str(),
             "tls": s.tls,
             "users": users,
             "pid": std::process::id(),
         });
+        if let Some(u) = &s.idp_cert {
+            v["idp_cert_url"] = u.as_str().into();
+        }
         if let Some(p) = self.ca_file() {
             v["ca_file"] = p.display().to_string().into();
         }
@@ -294,9 +401,36 @@ impl Emulator {
         &self.app.faults
     }
 
+    /// The notification service: its fault knobs, sessions and the violations clients made.
+    pub fn xmpp(&self) -> &XmppControl {
+        &self.app.xmpp
+    }
+
+    /// The first side's notification endpoint, `wss://…/ws/` (`ws://` with `--no-tls`).
+    pub fn xmpp_url(&self) -> Url {
+        self.xmpp_url_of(1)
+    }
+
+    /// The first side's BOSH endpoint, `https://…/http-bind/` (`http://` with `--no-tls`).
+    pub fn bosh_url(&self) -> Url {
+        let mut u = self.app.settings.side(0).clone();
+        u.set_path("/http-bind/");
+        u
+    }
+
+    /// Side number `side`'s notification endpoint (1: the first).
+    pub fn xmpp_url_of(&self, side: usize) -> Url {
+        let mut u = self.app.settings.side(side.saturating_sub(1)).clone();
+        let _ = u.set_scheme(if self.app.settings.tls { "wss" } else { "ws" });
+        u.set_path("/ws/");
+        u
+    }
+
     /// Stops all three servers and waits for their accept loops to end.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        // Upgraded WebSocket connections are no longer the listeners': end them too.
+        self.app.xmpp.drop_all();
         for s in self.servers {
             s.join().await;
         }

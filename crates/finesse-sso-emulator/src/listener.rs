@@ -26,7 +26,7 @@ use crate::response::Resp;
 /// Largest request body accepted (SAML responses are a few KiB).
 const MAX_BODY: usize = 256 * 1024;
 /// A client that does not finish the TLS handshake in this time is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running server; sending `true` on (or dropping) the stop channel ends it.
 pub(crate) struct Server {
@@ -34,6 +34,11 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// A server whose accept loop runs in `task` (the IdP's certificate host has its own).
+    pub(crate) fn from_task(task: JoinHandle<()>) -> Self {
+        Server { task }
+    }
+
     pub async fn join(self) {
         let _ = self.task.await;
     }
@@ -102,11 +107,13 @@ async fn serve_conn(
             };
             http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await
         }
         None => {
             http1::Builder::new()
                 .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades()
                 .await
         }
     };
@@ -116,7 +123,7 @@ async fn serve_conn(
 }
 
 /// What the servers answer with: a whole body, or one cut halfway (`--cut`).
-type Answer = Either<Full<Bytes>, CutBody>;
+pub(crate) type Answer = Either<Full<Bytes>, CutBody>;
 
 /// Announces the whole length, yields the first half, then fails: hyper has sent the status,
 /// the headers and half the body, and closes the connection.
@@ -147,7 +154,38 @@ impl Body for CutBody {
     }
 }
 
-async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response<Answer> {
+pub(crate) async fn dispatch(
+    app: &Arc<App>,
+    origin: Origin,
+    req: Request<Incoming>,
+) -> Response<Answer> {
+    // The notification service takes the connection over (WebSocket, RFC 7395); BOSH is
+    // plain requests, below, once the body is read.
+    let ws_side = match origin {
+        Origin::Finesse(side) => Some(side),
+        // The VPN-less proxy fronts the one side.
+        Origin::Proxy => Some(0),
+        _ => None,
+    };
+    if let Some(side) = ws_side
+        && crate::xmpp::is_ws_path(req.uri().path())
+    {
+        *app.state().request_counts.entry("/ws/".into()).or_insert(0) += 1;
+        if let (Some(status), _) = app.faults.for_path("/ws/") {
+            return into_hyper(crate::router::injected(app, origin, status));
+        }
+        if let Some(refused) = crate::router::out_of_service(app, side, "/ws/") {
+            return into_hyper(refused);
+        }
+        if !app.xmpp.transport.websocket() {
+            return into_hyper(Resp::api_error(
+                404,
+                "Not Found",
+                "no WebSocket here (--xmpp-transport)",
+            ));
+        }
+        return into_hyper(crate::xmpp::accept(app.clone(), side, req));
+    }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
@@ -166,6 +204,28 @@ async fn dispatch(app: &App, origin: Origin, req: Request<Incoming>) -> Response
         parts.headers,
         body,
     );
+    if let Some(side) = ws_side
+        && crate::bosh::is_bosh_path(&req.path)
+    {
+        *app.state()
+            .request_counts
+            .entry("/http-bind/".into())
+            .or_insert(0) += 1;
+        if let (Some(status), _) = app.faults.for_path("/http-bind/") {
+            return into_hyper(crate::router::injected(app, origin, status));
+        }
+        if let Some(refused) = crate::router::out_of_service(app, side, "/http-bind/") {
+            return into_hyper(refused);
+        }
+        if !app.xmpp.transport.bosh() {
+            return into_hyper(Resp::api_error(
+                404,
+                "Not Found",
+                "no BOSH here (--xmpp-transport)",
+            ));
+        }
+        return into_hyper(crate::bosh::handle(app, side, &req).await);
+    }
     into_hyper(crate::router::handle(app, origin, req).await)
 }
 

@@ -25,7 +25,7 @@ pub(crate) fn js_literal(v: &serde_json::Value) -> String {
         .replace('&', "\\u0026")
 }
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
@@ -208,17 +208,6 @@ pub(crate) fn custom_scheme_attempt() -> String {
      <script>setTimeout(function(){try{window.location.href='ciscosso://launch?app=1';}\
      catch(e){}},0);</script>\n"
         .to_string()
-}
-
-/// `--forge popup`: `window.open` and a scripted click on a `target=_blank` link, both to `url`.
-pub(crate) fn popup_attempt(url: &str) -> String {
-    let lit = js_literal(&serde_json::Value::from(url));
-    format!(
-        "<a id=\"blank\" href=\"{}\" target=\"_blank\">more</a>\n\
-         <script>try{{window.open({lit},'forge','width=300,height=200');}}catch(e){{}}\
-         try{{document.getElementById('blank').click();}}catch(e){{}}</script>\n",
-        escape(url)
-    )
 }
 
 /// `--forge redirect-loop`: one step of the endless chain, navigating by script to `next`.

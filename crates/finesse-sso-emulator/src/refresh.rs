@@ -8,7 +8,7 @@ use crate::state::ACCESS_TOKEN;
 use crate::token_answer::{cc_username, flag, redirect_to_authorize, same_user, token_response};
 
 /// The guide's form: `POST` with `token` and `refresh-token` (URL-encoded), `cc_username` optional.
-pub(crate) fn post(app: &App, req: &Req) -> Result<Resp, Resp> {
+pub(crate) fn post(app: &App, side: usize, req: &Req) -> Result<Resp, Resp> {
     let form = req.form()?;
     let token = form.required("token")?;
     let refresh = form.required("refresh-token")?;
@@ -26,11 +26,11 @@ pub(crate) fn post(app: &App, req: &Req) -> Result<Resp, Resp> {
         "no",
     )?;
     let hint = cc_username(app, req);
-    refresh_tokens(app, Some(token), refresh, hint.as_deref(), want)
+    refresh_tokens(app, side, Some(token), refresh, hint.as_deref(), want)
 }
 
 /// The TAC 215626 variant: `GET ?cc_username=U&refresh-token=R` (optionally `token=A`).
-pub(crate) fn get(app: &App, req: &Req, hint: &str) -> Result<Resp, Resp> {
+pub(crate) fn get(app: &App, side: usize, req: &Req, hint: &str) -> Result<Resp, Resp> {
     let refresh = required_query(req, "refresh-token")?;
     let want = flag(
         req.query("return_refresh_token"),
@@ -39,12 +39,13 @@ pub(crate) fn get(app: &App, req: &Req, hint: &str) -> Result<Resp, Resp> {
         "false",
     )?;
     flag(req.query("return_user"), "return_user", "yes", "no")?;
-    refresh_tokens(app, req.query("token"), refresh, Some(hint), want)
+    refresh_tokens(app, side, req.query("token"), refresh, Some(hint), want)
 }
 
 /// Cisco's rule: refresh works only while both tokens are valid and belong together.
 fn refresh_tokens(
     app: &App,
+    side: usize,
     access: Option<&str>,
     refresh: &str,
     hint: Option<&str>,
@@ -63,6 +64,7 @@ fn refresh_tokens(
         u.append_pair("return_refresh_token", "true");
         return Ok(redirect_to_authorize(
             app,
+            side,
             format!("/desktop/sso/token?{}", u.finish()),
         ));
     }

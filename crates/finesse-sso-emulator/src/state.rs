@@ -178,6 +178,14 @@ pub(crate) struct Txn {
     pub login_cookie: Option<String>,
 }
 
+/// `--idp-login popup-mfa`: a second factor waiting for the pop-up's approval.
+#[derive(Debug, Clone)]
+pub(crate) struct Mfa {
+    pub user: String,
+    pub authn: AuthnInfo,
+    pub approved: bool,
+}
+
 /// Consecutive failed passwords of one user name.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Failures {
@@ -202,6 +210,8 @@ pub(crate) struct Inner {
     pub refresh_owner: TtlMap<String>,
     pub idp_sessions: TtlMap<String>,
     pub txns: TtlMap<Txn>,
+    /// `--idp-login popup-mfa`: second factors waiting for (or given) the pop-up's approval.
+    pub mfa: TtlMap<Mfa>,
     pub failures: HashMap<String, Failures>,
     /// Every secret value handed out (what it is, the value): tokens, codes, state, cookies,
     /// SAML messages, transaction ids. Tests grep client output and files for them.
@@ -209,6 +219,8 @@ pub(crate) struct Inner {
     pub request_counts: HashMap<String, usize>,
     /// Query parameter names of every hit on the IdP's `/steal` (the `leak` forge mode).
     pub steal_hits: Vec<Vec<String>>,
+    /// TLS handshakes the IdP's certificate host refused (no or an untrusted client certificate).
+    pub cert_refusals: usize,
     /// The User API: agent states, Basic-auth failures, fault counters (issue 11).
     pub desktop: super::agent_state::Desktop,
 }

@@ -16,6 +16,10 @@ use time::{Duration, OffsetDateTime};
 pub(crate) struct Tls {
     pub ca_pem: String,
     pub server: Arc<rustls::ServerConfig>,
+    /// The leaf and CA certificates and the leaf's key, for servers with other client rules
+    /// (the IdP's certificate host, `idp_cert`).
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
 }
 
 fn dn(cn: &str) -> DistinguishedName {
@@ -60,12 +64,14 @@ pub(crate) fn generate() -> Result<Tls, String> {
     .with_safe_default_protocol_versions()
     .map_err(|e| format!("TLS versions: {e}"))?
     .with_no_client_auth()
-    .with_single_cert(chain, key)
+    .with_single_cert(chain.clone(), key.clone_key())
     .map_err(|e| format!("TLS server config: {e}"))?;
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Tls {
         ca_pem: ca_cert.pem(),
         server: Arc::new(server),
+        chain,
+        key,
     })
 }
 

@@ -48,8 +48,9 @@ pub(crate) fn same_user(app: &App, user: &str, given: &str) -> bool {
             .is_some_and(|u| u.name == user)
 }
 
-/// 302 into the browser flow: IdS authorize, remembering where to come back to by `state`.
-pub(crate) fn redirect_to_authorize(app: &App, path_and_query: String) -> Resp {
+/// 302 into the browser flow: IdS authorize, remembering where to come back to by `state`;
+/// IdS sends the browser back to the side it came from.
+pub(crate) fn redirect_to_authorize(app: &App, side: usize, path_and_query: String) -> Resp {
     let mut st = app.state();
     let state = st.secret("finesse state", random_id(16));
     st.pending_tokens
@@ -58,7 +59,7 @@ pub(crate) fn redirect_to_authorize(app: &App, path_and_query: String) -> Resp {
     let mut u = app.settings.ids.clone();
     u.set_path("/ids/v1/oauth/authorize");
     u.query_pairs_mut()
-        .append_pair("redirect_uri", &app.settings.finesse_redirect_uri())
+        .append_pair("redirect_uri", &app.settings.finesse_redirect_uri(side))
         .append_pair("client_id", FINESSE_CLIENT_ID)
         .append_pair("state", &state)
         .append_pair("response_type", "code");

@@ -57,10 +57,12 @@ fn route(app: &App, req: &Req, rest: &str) -> Result<Resp, Resp> {
              (the credentials do not belong to this user)",
         ));
     }
+    // The VPN-less proxy admits a WebSocket only after an authenticated REST call (§7.1).
+    app.xmpp.rest_call(&user.name);
     let codes = ReasonCodes::new(app.settings.config.user_api.no_reason_codes);
     match (sub, &req.method) {
         (Some(_), _) => reason_codes(req, codes),
-        (None, &Method::GET) => Ok(Resp::xml(200, user_xml(app, user, codes))),
+        (None, &Method::GET) => Ok(Resp::xml(200, user_xml(app, user, codes, "User"))),
         _ => {
             // The User object is keyed by loginId on UCCE: PUT to the loginName finds nothing
             // there (reference §1.1: map it with a GET first).
@@ -213,10 +215,35 @@ fn put(app: &App, req: &Req, index: usize, user: &User, codes: ReasonCodes) -> R
         codes,
     };
     let now = finesse_time();
+    let request_id = req.header("requestid");
     let mut st = app.state();
     let agent = st.desktop.agents.entry(user.login_id.clone()).or_default();
-    match agent_state::apply(agent, &body, &rules, &now) {
-        Ok(_) => Ok(Resp::new(202, crate::response::TEXT, Vec::new())),
+    let before = agent.clone();
+    let applied = agent_state::apply(agent, &body, &rules, &now);
+    // `--xmpp-device-busy`: the CTI server fails the device after the 202 (reference §1.3).
+    let busy = matches!(applied, Ok(true))
+        && body.state.as_deref() == Some("LOGIN")
+        && before.state == agent_state::State::Logout
+        && app.xmpp.device_busy();
+    if busy {
+        *agent = before;
+    }
+    drop(st);
+    match applied {
+        Ok(confirmed) => {
+            if busy {
+                app.xmpp.publish_api_error(
+                    &user.login_id,
+                    "Device Busy",
+                    "Device already in use",
+                    request_id,
+                );
+            } else if confirmed {
+                let xml = user_xml(app, user, codes, "user");
+                app.xmpp.publish_user(&user.login_id, &xml, request_id);
+            }
+            Ok(Resp::new(202, crate::response::TEXT, Vec::new()))
+        }
         Err(Refusal {
             status,
             error_type,
@@ -273,7 +300,7 @@ pub(crate) fn parse_put(body: &[u8]) -> Result<Put, String> {
 }
 
 /// Finesse's timestamp form, `YYYY-MM-DDThh:MM:ss.SSSZ`.
-fn finesse_time() -> String {
+pub(crate) fn finesse_time() -> String {
     let f = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
@@ -282,8 +309,36 @@ fn finesse_time() -> String {
         .unwrap_or_default()
 }
 
-/// The `<User>` object, its elements in the order of Cisco's User notification example.
-fn user_xml(app: &App, u: &User, codes: ReasonCodes) -> String {
+/// Signs `login_id` out as Finesse does when its presence is gone (reason 255): the
+/// notification's `<user>`, or `None` when it was not signed in.
+pub(crate) fn force_logout(app: &App, login_id: &str, reason: i64) -> Option<String> {
+    let user = app.settings.users.find(login_id)?.clone();
+    {
+        let mut st = app.state();
+        let a = st.desktop.agents.get_mut(login_id)?;
+        if a.state == agent_state::State::Logout {
+            return None;
+        }
+        *a = Agent {
+            reason_code_id: reason,
+            state_change_time: finesse_time(),
+            ..Agent::default()
+        };
+    }
+    let codes = ReasonCodes::new(app.settings.config.user_api.no_reason_codes);
+    Some(user_xml(app, &user, codes, "user"))
+}
+
+/// The `<user>` of `login_id`'s User notification as its agent state is now.
+pub(crate) fn user_notification(app: &App, login_id: &str) -> Option<String> {
+    let user = app.settings.users.find(login_id)?.clone();
+    let codes = ReasonCodes::new(app.settings.config.user_api.no_reason_codes);
+    Some(user_xml(app, &user, codes, "user"))
+}
+
+/// The `<User>` object (`<user>` in notifications), its elements in the order of Cisco's User
+/// notification example.
+fn user_xml(app: &App, u: &User, codes: ReasonCodes, wrapper: &str) -> String {
     let a = app
         .state()
         .desktop
@@ -307,14 +362,14 @@ fn user_xml(app: &App, u: &User, codes: ReasonCodes) -> String {
         })
         .unwrap_or_default();
     format!(
-        "<User><dialogs>/finesse/api/User/{id}/Dialogs</dialogs><extension>{ext}</extension>\
+        "<{wrapper}><dialogs>/finesse/api/User/{id}/Dialogs</dialogs><extension>{ext}</extension>\
          <firstName>{first}</firstName><lastName>{last}</lastName><loginId>{id}</loginId>\
          <loginName>{name}</loginName><mediaType>1</mediaType>{mobile}<pendingState></pendingState>\
          <reasonCodeId>{rc}</reasonCodeId>{reason}<roles><role>Agent</role></roles>\
          <settings><wrapUpOnIncoming>OPTIONAL</wrapUpOnIncoming>\
          <wrapUpOnOutgoing>NOT_ALLOWED</wrapUpOnOutgoing></settings>\
          <state>{state}</state><stateChangeTime>{t}</stateChangeTime><teamId>1</teamId>\
-         <teamName>Default</teamName><uri>/finesse/api/User/{id}</uri></User>",
+         <teamName>Default</teamName><uri>/finesse/api/User/{id}</uri></{wrapper}>",
         id = escape(&u.login_id),
         ext = escape(&a.extension),
         first = escape(&u.first_name),

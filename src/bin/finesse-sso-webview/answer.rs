@@ -26,9 +26,10 @@ pub fn finish(outcome: WindowOutcome) -> ! {
 }
 
 fn exit_code(outcome: &WindowOutcome) -> i32 {
-    use finesse_sso::error::exit;
+    use finesse_sso::error::{ErrorKind, exit};
     match outcome {
         WindowOutcome::Ok { .. } => exit::OK,
         WindowOutcome::Error { kind, .. } => kind.exit_code(),
+        WindowOutcome::RenderingFailed { .. } => ErrorKind::Webview.exit_code(),
     }
 }

@@ -1,6 +1,7 @@
 //! Assembly of one sign-in window: the hidden tao window, its private web context, the wry
-//! webview with our navigation, page-load, pop-up and download handlers, the proxy, the platform
-//! hooks, and the saved cookies restored. Callbacks only decide through `flow` and forward events.
+//! webview with our navigation, page-load, pop-up (`popup`), security-key (`security_key`) and
+//! download handlers, the proxy, the platform hooks, and the saved cookies restored. Callbacks
+//! only decide through `flow` and forward events.
 
 use finesse_sso::error::ErrorKind;
 use std::cell::{Cell, RefCell};
@@ -8,7 +9,7 @@ use std::rc::Rc;
 
 use tao::event_loop::{EventLoop, EventLoopProxy};
 use tao::window::{Window, WindowBuilder};
-use wry::{NewWindowResponse, PageLoadEvent, WebContext, WebView, WebViewBuilder};
+use wry::{PageLoadEvent, WebContext, WebView, WebViewBuilder};
 
 use finesse_sso::flow::{DenyReason, Flow, Navigation};
 use finesse_sso::redact;
@@ -16,6 +17,8 @@ use finesse_sso::window::{WindowOutcome, WindowRequest};
 
 use crate::event::Ev;
 use crate::platform;
+use crate::popup::Popups;
+use crate::security_key;
 use finesse_sso::window::cookies;
 
 /// What the session's loop owns once the window is built.
@@ -24,6 +27,8 @@ pub struct Parts {
     pub webview: WebView,
     /// Kept alive as long as the webview.
     pub context: WebContext,
+    /// The pop-up windows the page opened (`popup`).
+    pub popups: Popups,
 }
 
 /// Builds the hidden window and its webview; nothing loads yet.
@@ -34,13 +39,14 @@ pub fn assemble(
     flow: &Rc<RefCell<Flow>>,
     seq: &Rc<Cell<u64>>,
 ) -> Result<Parts, Box<WindowOutcome>> {
-    let window = WindowBuilder::new()
+    let builder = WindowBuilder::new()
         .with_title(format!(
             "Sign in to Finesse — {}",
             req.finesse.host_str().unwrap_or("")
         ))
         .with_inner_size(tao::dpi::LogicalSize::new(900.0, 720.0))
-        .with_visible(false)
+        .with_visible(false);
+    let window = platform::place_builder(builder, &req.placement)
         .build(event_loop)
         .map_err(|e| {
             Box::new(WindowOutcome::error(
@@ -48,6 +54,10 @@ pub fn assemble(
                 format!("cannot create the window: {e}"),
             ))
         })?;
+    platform::place(&window, &req.placement);
+    // Before it is ever shown: the nothing-painted check judges only an unobscured window.
+    #[cfg(target_os = "linux")]
+    platform::linux_paint::watch_visibility(&window);
     if let Err(e) = finesse_sso::dirs::ensure_private_dir(&req.data_dir) {
         return Err(Box::new(WindowOutcome::error(
             ErrorKind::Internal,
@@ -107,36 +117,34 @@ pub fn assemble(
         let nav = nav.clone();
         move |url| nav(url)
     });
-    let mut builder = builder
+    // Pop-ups (Duo and other MFA) open in child windows under the same rules, never captured.
+    let popups = Popups::default();
+    let builder = builder
         .with_on_page_load_handler(page)
-        .with_new_window_req_handler(|url, _| {
-            // Pop-ups would escape the capture rules and the navigation allow-list.
-            tracing::warn!("refused pop-up window for {}", redact::url_str(&url));
-            NewWindowResponse::Deny
-        })
+        .with_new_window_req_handler(popups.handler(
+            (**event_loop).clone(),
+            proxy.clone(),
+            flow.clone(),
+        ));
+    let mut builder = security_key::watch(builder, proxy.clone())
         .with_download_started_handler(|url, _| {
             tracing::warn!("refused download of {}", redact::url_str(&url));
             false
         })
         .with_devtools(false);
-    if let Some(p) = &req.proxy {
-        let endpoint = wry::ProxyEndpoint {
-            host: p.host_str().unwrap_or("").to_string(),
-            port: p.port_or_known_default().unwrap_or(8080).to_string(),
-        };
-        builder = builder.with_proxy_config(if p.scheme().starts_with("socks") {
-            wry::ProxyConfig::Socks5(endpoint)
-        } else {
-            wry::ProxyConfig::Http(endpoint)
-        });
-    }
+    // The route the helper's own client uses, in the engine's terms; on Windows the whole
+    // browser argument string with the Kerberos allow-list (platform::with_proxy).
+    builder = platform::with_proxy(builder, req);
     let webview = platform::build_webview(builder, &window).map_err(|e| {
         Box::new(WindowOutcome::error(
             ErrorKind::Webview,
             format!("cannot create the webview: {e}"),
         ))
     })?;
+    #[cfg(target_os = "linux")]
+    platform::linux_negotiate::check_persistent(&webview, &req.kerberos_hosts);
     platform::trust_ca(&webview, req.ca_pem.clone(), proxy.clone());
+    platform::allow_script_popups(&webview);
     #[cfg(not(windows))]
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied);
     #[cfg(windows)]
@@ -146,10 +154,13 @@ pub fn assemble(
         window,
         webview,
         context,
+        popups,
     })
 }
 
-/// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it).
+/// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it),
+/// for Finesse's `/desktop` paths only: behind the VPN-less proxy, IdS (`/ids`) and the IdP
+/// may share that origin, and they need not see it.
 fn restore_cookies(webview: &WebView, req: &WindowRequest) {
     let finesse = &req.finesse;
     let host = finesse.host_str().unwrap_or("").to_string();
@@ -162,7 +173,7 @@ fn restore_cookies(webview: &WebView, req: &WindowRequest) {
     restored.push(
         cookie::Cookie::build(("cc_username", req.user.clone()))
             .domain(host)
-            .path("/")
+            .path("/desktop")
             .secure(finesse.scheme() == "https")
             .http_only(true)
             .build(),

@@ -3,8 +3,9 @@
 
 use finesse_sso::error::ErrorKind;
 
-/// One thing that happened, for the loop to decide on.
-#[derive(Debug)]
+/// One thing that happened, for the loop to decide on. (`Clone` only because tao's window
+/// target, which pop-ups are built with, is `Clone` only for `Clone` events.)
+#[derive(Debug, Clone)]
 pub enum Ev {
     PageStarted(String),
     PageFinished(String),
@@ -51,4 +52,65 @@ pub enum Ev {
         kind: ErrorKind,
         message: String,
     },
+    /// A pop-up window was built (hidden) for the page's `window.open`: show it, or reveal.
+    PopupOpened(u32),
+    /// Still open after the reveal debounce while the main window is hidden: it needs the user.
+    MaybeShowPopup(u32),
+    /// A pop-up's page started loading (for its title).
+    PopupPage {
+        id: u32,
+        url: String,
+    },
+    /// Close this pop-up (its page called `window.close()`, or it went somewhere refused).
+    PopupClose {
+        id: u32,
+        why: String,
+    },
+    /// Time to look at what the visible window shows of the page of this `seq`.
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(
+            dead_code,
+            reason = "only the Linux window looks at its own pixels so far"
+        )
+    )]
+    PaintCheck(u64),
+    /// What the window showed of the page of this `seq` (`platform::linux_paint`).
+    #[cfg_attr(
+        not(target_os = "linux"),
+        allow(
+            dead_code,
+            reason = "only the Linux window looks at its own pixels so far"
+        )
+    )]
+    Paint {
+        seq: u64,
+        seen: Seen,
+    },
+    /// A page asked for a security key the engine cannot use (a forgeable IPC message: it
+    /// may only lead to the notice). The URL is the engine's, of the page that asked.
+    SecurityKeyAsked(String),
+}
+
+/// What a look at the visible window found.
+#[derive(Debug, Clone)]
+#[cfg_attr(
+    not(target_os = "linux"),
+    allow(
+        dead_code,
+        reason = "only the Linux window looks at its own pixels so far"
+    )
+)]
+pub enum Seen {
+    /// More than one colour: the engine paints.
+    Painted,
+    /// One flat colour (RGB) while the document has text: nothing painted.
+    Blank([u8; 3]),
+    /// One flat colour, and the document has no text to show: nothing to judge.
+    EmptyPage,
+    /// Another window covers part of this one (or it is not mapped): its pixels are not its
+    /// own, so this look does not count.
+    Obscured,
+    /// The window's pixels cannot be read here (why, in words): the check stops.
+    Unreadable(String),
 }

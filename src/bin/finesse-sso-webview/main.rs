@@ -9,9 +9,17 @@ mod assembly;
 #[cfg(feature = "webview")]
 mod event;
 #[cfg(feature = "webview")]
+mod paint_watch;
+#[cfg(feature = "webview")]
 mod platform;
 #[cfg(feature = "webview")]
+mod popup;
+#[cfg(feature = "webview")]
+mod security_key;
+#[cfg(feature = "webview")]
 mod session;
+#[cfg(feature = "webview")]
+mod title;
 
 use clap::Parser;
 use finesse_sso::window::channel;

@@ -20,7 +20,9 @@ use finesse_sso::window::{GO, SavedCookie, WindowOutcome, WindowRequest};
 use crate::answer::finish;
 use crate::assembly::{Parts, assemble};
 use crate::event::Ev;
+use crate::paint_watch::{self, Next, PaintWatch};
 use crate::platform;
+use crate::popup::Popups;
 use finesse_sso::window::cookies;
 
 /// Non-Finesse pages that navigate on within this long (auto-submitting SAML forms) do not
@@ -56,6 +58,8 @@ pub fn run() -> ! {
         )),
     };
     platform::prepare_process();
+    #[cfg(target_os = "linux")]
+    platform::linux_negotiate::trust_hosts(&req.kerberos_hosts);
     if let Some(problem) = platform::display_problem() {
         finish(WindowOutcome::error(ErrorKind::NoDisplay, problem));
     }
@@ -130,6 +134,12 @@ struct Session {
     reload: Option<(String, u32)>,
     /// How often the token URL was loaded again after WebKit gave it up.
     restarts: u32,
+    /// The pop-up windows the page opened.
+    popups: Popups,
+    /// Whether the security-key notice was given (once per sign-in).
+    security_key_noticed: bool,
+    /// The nothing-painted check (`paint_watch`).
+    paint: PaintWatch,
 }
 
 impl Session {
@@ -144,6 +154,7 @@ impl Session {
             window,
             webview,
             context,
+            popups,
         } = assemble(&req, event_loop, &proxy, &flow, &seq)?;
         Ok(Session {
             req,
@@ -158,6 +169,9 @@ impl Session {
             cancelled: None,
             reload: None,
             restarts: 0,
+            popups,
+            security_key_noticed: false,
+            paint: PaintWatch::default(),
         })
     }
 
@@ -193,6 +207,12 @@ impl Session {
             *control_flow = ControlFlow::Wait;
             let outcome = match event {
                 Event::NewEvents(StartCause::Init) => None,
+                // A pop-up's window closing ends only the pop-up.
+                Event::WindowEvent {
+                    event: WindowEvent::CloseRequested | WindowEvent::Destroyed,
+                    window_id,
+                    ..
+                } if self.popups.close_window(window_id) => None,
                 Event::WindowEvent {
                     event: WindowEvent::CloseRequested,
                     ..
@@ -205,6 +225,7 @@ impl Session {
             };
             if let Some(outcome) = outcome {
                 // Nothing after the answer matters; WebKit's processes end when they lose us.
+                self.popups.close_all();
                 finish(outcome);
             }
         })
@@ -240,6 +261,8 @@ impl Session {
                         let seq = self.seq.get();
                         move || Ev::MaybeReveal(seq)
                     });
+                } else if self.visible {
+                    self.look_later(paint_watch::SETTLE);
                 }
                 None
             }
@@ -282,10 +305,10 @@ impl Session {
                 Some((seq, url)) if seq == self.seq.get() || self.restarts > 0 => {
                     Some(stranded(&url))
                 }
-                _ => Some(WindowOutcome::error(
-                    ErrorKind::Webview,
-                    format!("WebKit's web process {why}"),
-                )),
+                // The parent may start the window once more with safer rendering settings.
+                _ => Some(WindowOutcome::RenderingFailed {
+                    message: format!("WebKit's web process {why}"),
+                }),
             },
             Ev::MaybeStranded { .. } => None,
             Ev::Reveal => {
@@ -304,6 +327,108 @@ impl Session {
                 "the calling process went away",
             )),
             Ev::Fail { kind, message } => Some(WindowOutcome::error(kind, message)),
+            Ev::PopupOpened(id) => {
+                if let (true, Some(w)) = (self.visible, &self.window) {
+                    self.popups.show(id, w);
+                } else {
+                    after(REVEAL_DEBOUNCE, &self.proxy, move || Ev::MaybeShowPopup(id));
+                }
+                None
+            }
+            // A pop-up still open while nothing is shown: it needs the user (reveal shows it).
+            Ev::MaybeShowPopup(id) if self.popups.contains(id) && !self.visible => {
+                self.reveal("a pop-up window needs you")
+            }
+            Ev::MaybeShowPopup(_) => None,
+            Ev::PopupPage { id, url } => {
+                self.popups.set_title(id, &url);
+                None
+            }
+            Ev::PopupClose { id, why } => {
+                self.popups.close(id, &why);
+                None
+            }
+            Ev::SecurityKeyAsked(url) => self.security_key_asked(&url),
+            Ev::PaintCheck(seq) => {
+                self.look(seq);
+                None
+            }
+            Ev::Paint { seq, seen } => self.on_paint(seq, seen),
+        }
+    }
+
+    /// Looks at the visible window's pixels after `delay`, if the page finished by then is
+    /// still the one shown (`seq` unchanged) and no look has settled the question.
+    fn look_later(&self, delay: Duration) {
+        let finished = matches!(&self.last_page, Some((_, true)));
+        if self.visible && finished && self.paint.open() {
+            let seq = self.seq.get();
+            after(delay, &self.proxy, move || Ev::PaintCheck(seq));
+        }
+    }
+
+    fn look(&self, seq: u64) {
+        let still = seq == self.seq.get() && self.visible && self.paint.open();
+        let token_page = self
+            .last_page
+            .as_ref()
+            .is_some_and(|(u, _)| self.flow.borrow().is_token_endpoint(u));
+        // Only Linux looks (X11 pixels); elsewhere there is nothing to look with.
+        #[cfg(target_os = "linux")]
+        if still
+            && !token_page
+            && let Some(wv) = &self.webview
+        {
+            platform::linux_paint::check_paint(wv, self.proxy.clone(), seq);
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (still, token_page);
+    }
+
+    /// A look's result: blank looks in a row over a page with text are the renderer painting
+    /// nothing, which the parent answers with its one restart with safer rendering settings,
+    /// as after a crash.
+    fn on_paint(&mut self, seq: u64, seen: crate::event::Seen) -> Option<WindowOutcome> {
+        if seq != self.seq.get() {
+            return None;
+        }
+        match self.paint.seen(seq, seen) {
+            Next::Stop => None,
+            Next::LookAgain => {
+                self.look_later(paint_watch::INTERVAL);
+                None
+            }
+            Next::NothingPainted(message) => Some(WindowOutcome::RenderingFailed { message }),
+        }
+    }
+
+    /// The page asked for a security key the engine cannot use: say so plainly, once, in the
+    /// window and on stderr. Without a user it ends the sign-in as `interaction_required` (our
+    /// agent then shows the window, where the user can choose another method) with the notice
+    /// as its message.
+    fn security_key_asked(&mut self, url: &str) -> Option<WindowOutcome> {
+        if self.security_key_noticed {
+            return None;
+        }
+        self.security_key_noticed = true;
+        let host = Url::parse(url)
+            .map(|u| finesse_sso::error::host_of(&u))
+            .unwrap_or_else(|_| self.current_host());
+        let notice = crate::security_key::notice(&host);
+        if !self.req.interactive {
+            return Some(WindowOutcome::error(ErrorKind::InteractionRequired, notice));
+        }
+        finesse_sso::stdio::note(format_args!("finesse-sso: {notice}"));
+        if let Some(w) = &self.window {
+            // A sentence of its own in the window.
+            let mut shown = notice.clone();
+            shown[..1].make_ascii_uppercase();
+            platform::show_notice(w, &shown);
+        }
+        if self.visible {
+            None
+        } else {
+            self.reveal("the sign-in asked for a security key")
         }
     }
 
@@ -354,9 +479,13 @@ impl Session {
         tracing::info!("showing the sign-in window: {why}");
         if let Some(w) = &self.window {
             w.set_visible(true);
-            w.set_focus();
+            // In front of the caller; tao's `set_focus` does nothing until the show request
+            // it queued has run.
+            platform::bring_to_front(w, &self.req.placement);
+            self.popups.show_all(w);
         }
         self.visible = true;
+        self.look_later(paint_watch::SETTLE);
         None
     }
 
@@ -383,18 +512,8 @@ impl Session {
 
     /// The title names the host asking, so the user knows who gets the password.
     fn set_title(&self, url: &str) {
-        if let (Some(w), Ok(u)) = (&self.window, Url::parse(url))
-            && u.has_host()
-        {
-            let secure = if u.scheme() == "https" {
-                ""
-            } else {
-                " (not encrypted)"
-            };
-            w.set_title(&format!(
-                "Sign in — {}{secure}",
-                finesse_sso::error::host_of(&u)
-            ));
+        if let (Some(w), Some(t)) = (&self.window, crate::title::for_page(url)) {
+            w.set_title(&t);
         }
     }
 
@@ -426,6 +545,15 @@ impl Session {
                 let finished = self.last_page.as_ref().map(|(u, _)| u.clone());
                 self.load_cancelled(finished.unwrap_or_else(|| url.to_string()))
             }
+            // The VPN-less proxy's client block or rate limit on the token URL: its own kinds.
+            Err(refusal @ CaptureRefusal::Status(418 | 429)) => Some(WindowOutcome::error(
+                if refusal == CaptureRefusal::Status(418) {
+                    ErrorKind::ProxyBlocked
+                } else {
+                    ErrorKind::RateLimited
+                },
+                format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),
+            )),
             Err(refusal) => Some(WindowOutcome::error(
                 ErrorKind::Server,
                 format!("{}: {refusal}", finesse_sso::error::host_of(flow.finesse())),

@@ -215,3 +215,63 @@ async fn token_body_faults_and_injected_statuses() {
     assert_eq!((p.status, p.url.path()), (500, "/ids/v1/oauth/authorize"));
     e.shutdown().await;
 }
+
+/// `--fail ENDPOINT=429|418` with `--retry-after`: the VPN-less proxy's nginx answers, with
+/// the header, on REST, the token endpoint and the notification WebSocket's upgrade.
+#[tokio::test]
+async fn proxy_throttle_answers_carry_retry_after() {
+    let e = start(&["--fail", "systeminfo=429", "--retry-after", "90"]).await;
+    let c = client(&e, None);
+    let r = c
+        .get(e.finesse_url().join("/finesse/api/SystemInfo").unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(header(&r, "retry-after"), "90");
+    assert!(header(&r, "content-type").starts_with("text/html"));
+    e.faults().set_status("ws", Some(418)).unwrap();
+    e.faults().set_retry_after(None);
+    let mut ws = e.xmpp_url();
+    let _ = ws.set_scheme("https");
+    let r = c
+        .get(ws)
+        .header("connection", "Upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-protocol", "xmpp")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 418);
+    assert!(r.headers().get("retry-after").is_none());
+    assert_eq!(e.request_count("/ws/"), 1);
+    e.shutdown().await;
+}
+
+/// `--vpnless`: one listener; paths reach Finesse, IdS or the IdP by prefix, and any other
+/// path is the proxy's 404.
+#[tokio::test]
+async fn vpnless_routes_by_path_on_one_origin() {
+    let e = start(&["--vpnless"]).await;
+    assert_eq!(e.ids_url(), e.finesse_url());
+    assert_eq!(e.idp_url(), e.finesse_url());
+    assert_eq!(e.ready_line()["ids_url"], e.ready_line()["finesse_url"]);
+    let c = client(&e, None);
+    let get = async |path: &str| {
+        c.get(e.finesse_url().join(path).unwrap())
+            .send()
+            .await
+            .unwrap()
+    };
+    assert_eq!(get("/finesse/api/SystemInfo").await.status(), 200);
+    assert_eq!(get("/ids/v1/keys/token/public").await.status(), 200);
+    // The IdP's SSO endpoint takes a POST: the IdP's own refusal, not the proxy's 404.
+    let idp = get("/idp/sso").await;
+    assert_eq!(idp.status(), 405);
+    let other = get("/etc/passwd").await;
+    assert_eq!(other.status(), 404);
+    assert!(other.text().await.unwrap().contains("not proxied"));
+    e.shutdown().await;
+}

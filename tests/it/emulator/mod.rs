@@ -2,12 +2,14 @@
 //! Hermetic: servers on 127.0.0.1:0, temp dirs, no network. Split by what they test; the
 //! helpers shared by the files live here.
 
+mod bosh;
 mod faults;
 mod finesse_api;
 mod refresh;
 mod refusals;
 mod sign_in;
 mod verb;
+pub(crate) mod xmpp;
 
 use std::sync::Arc;
 use std::time::Duration;

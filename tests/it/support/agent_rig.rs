@@ -83,6 +83,8 @@ pub struct RigOptions<'a> {
     pub read_timeout: Duration,
     /// How long the agent waits for a client to take a line it writes.
     pub write_timeout: Duration,
+    /// Timings of the Finesse notification session.
+    pub notify: finesse_sso::notify::runner::Options,
 }
 
 impl Default for RigOptions<'_> {
@@ -93,6 +95,7 @@ impl Default for RigOptions<'_> {
             max_clients: 64,
             read_timeout: Limits::default().read_timeout,
             write_timeout: Limits::default().write_timeout,
+            notify: Default::default(),
         }
     }
 }
@@ -113,10 +116,13 @@ impl AgentRig {
         let dirs = Dirs::under(home.path());
         let target = Target {
             server: emu.finesse_url().clone(),
+            other_sides: emu.side_urls()[1..].to_vec(),
             user: o.user.into(),
             ca_pem: emu.ca_pem().map(|p| p.as_bytes().to_vec()),
-            proxy: None,
+            proxy: Default::default(),
             profile: "default".into(),
+            kerberos_hosts: Vec::new(),
+            client_cert: None,
         };
         let auth = Arc::new(DriverAuth {
             http: http_options(emu),
@@ -140,6 +146,7 @@ impl AgentRig {
         let ep = server.endpoint().clone();
         let (stop, _) = watch::channel(false);
         let opts = ServeOptions {
+            notify: o.notify.clone(),
             profile: "default".into(),
             limits: Limits {
                 read_timeout: o.read_timeout,

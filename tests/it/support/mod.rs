@@ -8,6 +8,14 @@ pub mod agent_rig;
 #[cfg(unix)]
 pub mod desktop;
 pub mod driver;
+#[cfg(target_os = "linux")]
+pub mod kdc;
+#[cfg(target_os = "linux")] // its users (client_cert) are Linux-only
+pub mod softhsm;
+#[cfg(target_os = "linux")] // its one user, tests/it/proxy.rs, runs on Linux
+pub mod tinyproxy;
+#[cfg(target_os = "linux")] // /proc and X11: its users (placement, rendering, popup) are Linux's
+pub mod x11;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -54,6 +62,10 @@ pub fn cli(home: &Path) -> Command {
         "HTTPS_PROXY",
         "all_proxy",
         "ALL_PROXY",
+        "http_proxy",
+        "no_proxy",
+        "NO_PROXY",
+        "FINESSE_SSO_PROXY_BYPASS",
     ] {
         c.env_remove(v);
     }

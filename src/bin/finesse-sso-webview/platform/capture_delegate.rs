@@ -2,8 +2,9 @@
 //! wry's delegate, forwards everything wry handles, and adds the capture rule: the main-frame
 //! response judged by `Flow::judge_response` in `decidePolicyForNavigationResponse` (status,
 //! MIME, URL, declared size: refused before it renders), the body read in an isolated content
-//! world only for the navigation whose response was judged (`flow::DocumentBinding`), and
-//! load failures reported as the Linux window reports them.
+//! world only for the navigation whose response was judged (`flow::DocumentBinding`), load
+//! failures reported as the Linux window reports them, and client-certificate challenges
+//! answered from the keychain (`macos_cert`; every other challenge as before).
 //!
 //! Why a forwarding delegate, and why it is sound: wry sets its own delegate once, while it
 //! builds the webview, keeps it alive itself, and has no hook for the response decision (its
@@ -27,8 +28,9 @@ use objc2::{
     ClassType, DefinedClass, MainThreadMarker, MainThreadOnly, Message, define_class, msg_send, sel,
 };
 use objc2_foundation::{
-    NSError, NSHTTPURLResponse, NSString, NSURL, NSURLErrorCancelled, NSURLErrorFailingURLErrorKey,
-    NSURLResponse,
+    NSError, NSHTTPURLResponse, NSString, NSURL, NSURLAuthenticationChallenge, NSURLCredential,
+    NSURLErrorCancelled, NSURLErrorFailingURLErrorKey, NSURLResponse,
+    NSURLSessionAuthChallengeDisposition,
 };
 use objc2_web_kit::{
     WKContentWorld, WKDownload, WKNavigation, WKNavigationAction, WKNavigationActionPolicy,
@@ -38,10 +40,12 @@ use tao::event_loop::EventLoopProxy;
 use tracing::warn;
 use url::Url;
 
+use finesse_sso::client_cert::ClientCertificate;
 use finesse_sso::error::{ErrorKind, host_of};
 use finesse_sso::flow::{DenyReason, DocumentBinding, Flow, ResponseFacts, ResponseVerdict};
 use finesse_sso::redact;
 
+use super::macos_cert::CertPicker;
 use crate::event::Ev;
 
 /// The world the body is read in: page script runs in the page world and cannot reach this
@@ -84,6 +88,7 @@ pub struct Ivars {
     proxy: EventLoopProxy<Ev>,
     last_denied: Rc<RefCell<Option<DenyReason>>>,
     world: Retained<WKContentWorld>,
+    certs: CertPicker,
 }
 
 define_class!(
@@ -273,6 +278,47 @@ define_class!(
             }
         }
 
+        // Client certificates are ours to answer (wry has no such method). Every other
+        // challenge (server trust, HTTP and proxy authentication, Negotiate) gets what it got
+        // before this method existed: wry's answer if it ever has one, else WebKit's default
+        // handling, which is what WebKit does for a delegate without the method; for server
+        // trust that is the system's own evaluation, so TLS checks stay as they were.
+        #[unsafe(method(webView:didReceiveAuthenticationChallenge:completionHandler:))]
+        fn did_receive_challenge(
+            &self,
+            webview: &WKWebView,
+            challenge: &NSURLAuthenticationChallenge,
+            handler: &DynBlock<dyn Fn(NSURLSessionAuthChallengeDisposition, *mut NSURLCredential)>,
+        ) {
+            if CertPicker::asks_for_certificate(challenge) {
+                let reply = self.ivars().certs.answer(challenge);
+                let credential = reply
+                    .credential
+                    .as_ref()
+                    .map_or(std::ptr::null_mut(), |c| Retained::as_ptr(c).cast_mut());
+                handler.call((reply.disposition, credential));
+                if let Some(message) = reply.refusal {
+                    self.fail(ErrorKind::Usage, message);
+                }
+                return;
+            }
+            if self.wry_has(sel!(webView:didReceiveAuthenticationChallenge:completionHandler:)) {
+                // SAFETY: as above.
+                unsafe {
+                    self.ivars()
+                        .wry
+                        .webView_didReceiveAuthenticationChallenge_completionHandler(
+                            webview, challenge, handler,
+                        );
+                }
+            } else {
+                handler.call((
+                    NSURLSessionAuthChallengeDisposition::PerformDefaultHandling,
+                    std::ptr::null_mut(),
+                ));
+            }
+        }
+
         #[unsafe(method(webView:navigationResponse:didBecomeDownload:))]
         fn response_became_download(
             &self,
@@ -302,6 +348,7 @@ impl CaptureDelegate {
         flow: Flow,
         proxy: EventLoopProxy<Ev>,
         last_denied: Rc<RefCell<Option<DenyReason>>>,
+        certificate: (Option<ClientCertificate>, bool),
     ) -> bool {
         let mtm: MainThreadMarker = webview.mtm();
         // SAFETY: a getter; wry set this delegate while building the webview.
@@ -317,6 +364,7 @@ impl CaptureDelegate {
             proxy,
             last_denied,
             world,
+            certs: CertPicker::new(certificate.0, certificate.1),
         });
         // SAFETY: NSObject's designated initialiser.
         let this: Retained<Self> = unsafe { msg_send![super(this), init] };
@@ -360,15 +408,22 @@ impl CaptureDelegate {
         let hostport = Url::parse(&url)
             .map(|u| host_of(&u))
             .unwrap_or_else(|_| "<unknown host>".into());
-        let kind = if url_domain && TLS_CODES.contains(&code) {
+        let detail = error.localizedDescription().to_string();
+        let tls = url_domain && TLS_CODES.contains(&code);
+        // A handshake that failed after this window answered the host's certificate request.
+        if let Some((kind, message)) = tls
+            .then(|| self.ivars().certs.failure(&hostport, &detail))
+            .flatten()
+        {
+            self.fail(kind, message);
+            return;
+        }
+        let kind = if tls {
             ErrorKind::Tls
         } else {
             ErrorKind::Network
         };
-        self.fail(
-            kind,
-            format!("{hostport}: {}", error.localizedDescription()),
-        );
+        self.fail(kind, format!("{hostport}: {detail}"));
     }
 
     /// Reads the judged token document in the isolated world; the facts (URL, status, MIME)

@@ -26,18 +26,13 @@ use finesse_sso::window::WindowRequest;
 
 use crate::event::Ev;
 
-/// Before any thread or toolkit starts: private files, and the renderer setting that avoids
-/// blank windows.
+/// Before any thread or toolkit starts: private files. (The rendering variables come from the
+/// parent, `finesse_sso::window::rendering`, which also restarts a window that cannot render.)
 pub fn prepare_process() {
     // Private files from WebKit, Mesa and GStreamer caches alike.
     // SAFETY: umask has no preconditions.
     unsafe {
         libc::umask(0o077);
-    }
-    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
-        // Known blank-window bug on NVIDIA/VMs/Wayland.
-        // SAFETY: set before GTK starts, while this process is still single-threaded.
-        unsafe { std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1") };
     }
 }
 
@@ -96,7 +91,18 @@ pub fn read_document(webview: &WebView, proxy: EventLoopProxy<Ev>) {
 type Allowed = (String, Vec<u8>);
 
 /// Reloads per (host, certificate) after allowing it, before the rejection counts as final.
-const MAX_TLS_RETRIES: u32 = 3;
+const MAX_TLS_RETRIES: u32 = 5;
+
+/// The wait before the `n`th reload of one allowed (host, certificate): none for the first,
+/// then 100, 200, 400, 800 ms. The allowance reaches WebKit's network process over IPC; a
+/// request handshaken before it arrives fails again with the same certificate, and on a loaded
+/// machine immediate reloads could all lose that race (seen once under load 13).
+fn tls_retry_delay(n: u32) -> std::time::Duration {
+    match n {
+        0 | 1 => std::time::Duration::ZERO,
+        n => std::time::Duration::from_millis(100 << (n - 2).min(4)),
+    }
+}
 
 /// Trusts `ca_pem` (`--ca-file`) for this sign-in: WebKitGTK cannot take a CA, so each
 /// certificate it rejects is verified by us and, when it chains to the CA, allowed for exactly
@@ -139,7 +145,20 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
                 // The session reloads once WebKit is done with this failure, and again if
                 // the failure's clean-up undid that load (a load started inside the handler is
                 // undone; on a loaded machine one started just after it can be too).
-                let _ = proxy.send_event(Ev::Reload(uri.to_string()));
+                let n = allowed
+                    .borrow()
+                    .get(&(host.clone(), chain[0].clone()))
+                    .copied()
+                    .unwrap_or(1);
+                let (proxy, uri) = (proxy.clone(), uri.to_string());
+                let delay = tls_retry_delay(n);
+                if delay.is_zero() {
+                    let _ = proxy.send_event(Ev::Reload(uri));
+                } else {
+                    webkit2gtk::glib::timeout_add_local_once(delay, move || {
+                        let _ = proxy.send_event(Ev::Reload(uri));
+                    });
+                }
             }
             Ok(()) => {
                 let _ = proxy.send_event(Ev::Fail {
@@ -161,15 +180,19 @@ pub fn trust_ca(webview: &WebView, ca_pem: Option<String>, proxy: EventLoopProxy
     });
 }
 
-/// Signal handlers the portable wry API does not offer: the main load's cancellations, the
-/// token answer's size, the renderer ending, load failures.
+/// Signal handlers the portable wry API does not offer: the proxy route and its challenge
+/// (`linux_proxy`), the main load's cancellations, the token answer's size, the renderer
+/// ending, load failures.
 pub fn attach_hooks(
     webview: &WebView,
     req: &WindowRequest,
     proxy: EventLoopProxy<Ev>,
     last_denied: Rc<RefCell<Option<DenyReason>>>,
 ) {
+    super::linux_proxy::attach(webview, req, proxy.clone());
     let wk = webview.webview();
+    // First: its `load-failed` handler names a refused client certificate before ours below.
+    super::linux_auth::attach(&wk, req, proxy.clone());
     {
         let proxy = proxy.clone();
         wk.connect_resource_load_started(move |wv, res, _| {
@@ -284,4 +307,18 @@ fn chain_der(cert: &webkit2gtk::gio::TlsCertificate) -> Vec<Vec<u8>> {
         out.push(Vec::new());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reloads_after_allowing_a_certificate_back_off_within_two_seconds() {
+        let waits: Vec<u128> = (1..=MAX_TLS_RETRIES)
+            .map(|n| tls_retry_delay(n).as_millis())
+            .collect();
+        assert_eq!(waits, [0, 100, 200, 400, 800]);
+        assert!(waits.iter().sum::<u128>() < 2000);
+    }
 }

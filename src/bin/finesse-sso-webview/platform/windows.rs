@@ -67,7 +67,9 @@ pub fn attach_hooks(
     last_denied: Rc<RefCell<Option<DenyReason>>>,
     decide: Rc<dyn Fn(String) -> bool>,
 ) {
+    super::windows_proxy::attach(webview, req, proxy.clone());
     let core = webview.webview();
+    super::windows_cert::attach(&core, req, proxy.clone());
     let tracker = Rc::new(RefCell::new(MainDocument::new(&req.finesse)));
     if let Err(e) = attach(&core, &tracker, &proxy, last_denied, decide) {
         // No navigation checks or no native record: no sign-in (a script read is what this

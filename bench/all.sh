@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every measured path of issue 16 in one run, one table of ratios against each goal:
-#   sign-in (bench/login.sh: login vs the bare wry window), the pipe (examples/pipe_bench.rs:
+#   sign-in (bench/login.sh: login vs the bare wry window), silent re-login and cold `token`
+#   (bench/silent.sh, when present), the pipe (examples/pipe_bench.rs:
 #   cached `token` vs a bare echo server, 1/16/256 clients), refresh (examples/refresh_bench.rs:
 #   the agent's refresh vs a bare curl POST), the agent's RSS, the shipped binaries' sizes.
 # Usage: bash bench/all.sh [LOGIN_RUNS]   (default 7; needs no display: it starts Xvfb)
@@ -84,8 +85,14 @@ FINESSE_SSO_HOME="$work/home" "$bin" agent stop >/dev/null 2>&1 || true
 wait "$agent_pid" 2>/dev/null || true
 agent_pid=
 
-# Later rounds of issue 16 go here, each writing $work/<name>.json for bench/table.py:
-#   silent re-login (item 2) → $work/silent.json, cold `token` (item 3) → $work/cold.json.
+# Silent re-login and cold `token` (items 2–3) are bench/silent.sh's, written on another branch:
+# run only when it is there. Its contract: `bench/silent.sh OUT_DIR` with BENCH_BIN (the release
+# finesse-sso, already built) writes OUT_DIR/silent.json, silent_mem.json and cold.json, each
+# {"value": …, "floor": …, "unit": …}; a missing file is a "not measured" row, never a pass.
+if [ -f bench/silent.sh ]; then
+    say "silent re-login and cold token: bench/silent.sh (load $(cut -d' ' -f1-3 /proc/loadavg))"
+    BENCH_BIN="$bin" bash bench/silent.sh "$work" >&2 || say "bench/silent.sh failed: its rows say not measured"
+fi
 
 say "sign-in: login vs the bare wry window, $login_runs runs each (load $(cut -d' ' -f1-3 /proc/loadavg))"
 BENCH_CHROMIUM=0 MEASURE_JSON="$work/login.json" bash bench/login.sh "$login_runs" >&2 || true

@@ -45,8 +45,8 @@ def main():
         missing("1 sign-in", "login, spawn → exit", "≤ 0.90×")
         missing("1 sign-in", "login, peak tree PSS", "≤ 0.95×")
 
-    # Later rounds: silent re-login (item 2) and cold token (item 3) write silent.json and
-    # cold.json with {"value": …, "floor": …, "unit": …}; until then these rows say so.
+    # Silent re-login (item 2) and cold token (item 3): bench/silent.sh writes silent.json,
+    # silent_mem.json and cold.json with {"value": …, "floor": …, "unit": …}.
     for name, path, measure, goal, limit in (
         ("silent", "2 silent re-login", "time vs a full sign-in", "≤ 0.25×", 0.25),
         ("silent_mem", "2 silent re-login", "memory vs a full sign-in", "≤ 0.10×", 0.10),
@@ -58,7 +58,7 @@ def main():
             row(path, measure, f"{j['value']:.3g} {j['unit']}", f"{j['floor']:.3g} {j['unit']}",
                 f"{r:.2f}×", goal, r <= limit)
         else:
-            missing(path, measure, goal, "not built yet (later round)")
+            missing(path, measure, goal, "not measured (bench/silent.sh absent or failed)")
 
     pipe = load(d, "pipe")
     if pipe:

@@ -2,19 +2,26 @@
 # Benchmark for `finesse-sso login`: time from start to token printed and peak memory of the whole
 # process tree, against headless Chromium (Debian's, driven by playwright-core) on the same
 # emulator flow (Finesse → IdS → IdP auto-login → IdS → Finesse, over TLS). Interleaved runs in
-# one Xvfb; medians. Usage: bash bench/login.sh [RUNS]   (default 7)
+# one Xvfb; medians. Usage: bash bench/login.sh [RUNS]   (default 7; MEASURE_JSON=FILE also
+# writes the medians as JSON, for bench/all.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/deps.sh
 ensure_rust
-ensure_packages "${FINESSE_SSO_PACKAGES[@]}" chromium
-command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+# BENCH_CHROMIUM=0 leaves Chromium out (bench/all.sh: its goals compare with the bare window only).
+with_chromium=${BENCH_CHROMIUM:-1}
+ensure_packages "${FINESSE_SSO_PACKAGES[@]}"
+if [ "$with_chromium" = 1 ]; then
+    ensure_packages chromium
+    command -v npm >/dev/null 2>&1 || ensure_packages nodejs npm
+fi
 runs=${1:-7}
 target=${CARGO_TARGET_DIR:-target}
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 cargo build --release --locked --quiet --bins --example bare_window
 bin="$target/release/finesse-sso"
-[ -d bench/node_modules/playwright-core ] || (cd bench && npm install --no-audit --no-fund --silent)
+[ "$with_chromium" != 1 ] || [ -d bench/node_modules/playwright-core ] ||
+    (cd bench && npm install --no-audit --no-fund --silent)
 
 work=$(mktemp -d)
 trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -33,5 +40,7 @@ ours="h=\$(mktemp -d); FINESSE_SSO_HOME=\$h $bin login --server $finesse --user 
 chromium="node bench/chromium_login.mjs '$token_url'"
 bare="$target/release/examples/bare_window '$token_url' $ca"
 echo "finesse-sso $("$bin" --version | cut -d' ' -f2), $(chromium --version 2>/dev/null | head -1), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+commands=("finesse-sso login=$ours" "bare wry window=$bare")
+[ "$with_chromium" != 1 ] || commands+=("chromium (playwright-core)=$chromium")
 xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset" \
-    python3 bench/measure.py --runs "$runs" "finesse-sso login=$ours" "bare wry window=$bare" "chromium (playwright-core)=$chromium"
+    python3 bench/measure.py --runs "$runs" ${MEASURE_JSON:+--json "$MEASURE_JSON"} "${commands[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time and peak memory of whole process trees, for commands run interleaved.
 
-Usage: measure.py --runs N NAME=COMMAND [NAME=COMMAND ...]
+Usage: measure.py --runs N [--json FILE] NAME=COMMAND [NAME=COMMAND ...]
 
 Each run starts COMMAND (via sh) in a new session, samples that session and every descendant
 process every 20 ms (PSS and RSS from /proc/PID/smaps_rollup, so WebKit's and Chromium's helper processes
@@ -81,9 +81,11 @@ def run_once(cmd):
 
 def main():
     args = sys.argv[1:]
-    runs = 5
+    runs, json_out = 5, None
     if args[:1] == ["--runs"]:
         runs, args = int(args[1]), args[2:]
+    if args[:1] == ["--json"]:
+        json_out, args = args[1], args[2:]
     cmds = [a.split("=", 1) for a in args]
     results = {name: [] for name, _ in cmds}
     failures = {name: 0 for name, _ in cmds}
@@ -115,6 +117,12 @@ def main():
             tr = statistics.median([x[0] for x in r]) / statistics.median([x[0] for x in base])
             mr = statistics.median([x[1] for x in r]) / statistics.median([x[1] for x in base])
             print(f"\n{name} vs {cmds[0][0]}: {tr:.2f}× the time, {mr:.2f}× the PSS")
+    if json_out:
+        med = lambda r, i: statistics.median([x[i] for x in r]) if r else None
+        with open(json_out, "w") as f:
+            json.dump({name: {"ok": len(results[name]), "runs": runs, "seconds": med(results[name], 0),
+                              "pss_mib": med(results[name], 1), "rss_mib": med(results[name], 2)}
+                       for name, _ in cmds}, f)
     sys.exit(1 if any(failures.values()) else 0)
 
 

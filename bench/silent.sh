@@ -6,6 +6,8 @@
 # answers). Time from start to token printed and peak memory of the whole process tree (the
 # agent counts while `token` waits for it: it is `token`'s child until then); medians.
 # Usage: bash bench/silent.sh [RUNS]   (default 7)
+# bench/all.sh sets BENCH_BIN (its release finesse-sso: no build here) and BENCH_OUT (a directory:
+# silent.json, silent_mem.json and cold.json for its table, {"value", "floor", "unit"} each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/deps.sh
@@ -14,8 +16,12 @@ ensure_packages "${FINESSE_SSO_PACKAGES[@]}"
 runs=${1:-7}
 target=${CARGO_TARGET_DIR:-target}
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
-cargo build --release --locked --quiet --bins
-bin="$target/release/finesse-sso"
+if [ -n "${BENCH_BIN:-}" ]; then
+    bin=$BENCH_BIN
+else
+    cargo build --release --locked --quiet --bins
+    bin="$target/release/finesse-sso"
+fi
 
 work=$(mktemp -d)
 mkdir -p "$work/cold"
@@ -60,7 +66,7 @@ full="h=\$(mktemp -d); FINESSE_SSO_HOME=\$h $bin login $args; s=\$?; rm -rf \$h;
 silent="h=\$(mktemp -d); cp -a $template/. \$h; FINESSE_SSO_HOME=\$h $bin login $args; s=\$?; rm -rf \$h; exit \$s"
 cold="h=\$(mktemp -d -p $work/cold); cp -a $template/. \$h; FINESSE_SSO_HOME=\$h $bin token $args"
 echo "finesse-sso $("$bin" --version | cut -d' ' -f2), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-"${xvfb[@]}" python3 bench/measure.py --runs "$runs" \
+"${xvfb[@]}" python3 bench/measure.py --runs "$runs" --json "$work/measured.json" \
     "full sign-in (window)=$full" "silent login=$silent" "cold token (starts the agent)=$cold" |
     tee "$work/table.md"
 # Goal 3 compares the cold token with the silent login, not with the full sign-in.
@@ -76,3 +82,19 @@ if s and c:
     print(f"\ncold token (starts the agent) vs silent login: {c[0] / s[0]:.2f}× the time, {c[1] / s[1]:.2f}× the PSS")
 EOF
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+if [ -n "${BENCH_OUT:-}" ]; then
+    python3 - "$work/measured.json" "$BENCH_OUT" <<'EOF'
+import json, os, sys
+m = json.load(open(sys.argv[1]))
+full, silent = m["full sign-in (window)"], m["silent login"]
+cold = m["cold token (starts the agent)"]
+def put(name, value, floor, unit):
+    # A failed command has no median: no file, so the table says "not measured".
+    if value is not None and floor:
+        with open(os.path.join(sys.argv[2], name + ".json"), "w") as f:
+            json.dump({"value": value, "floor": floor, "unit": unit}, f)
+put("silent", silent["seconds"], full["seconds"], "s")
+put("silent_mem", silent["pss_mib"], full["pss_mib"], "MiB")
+put("cold", cold["seconds"], silent["seconds"], "s")
+EOF
+fi

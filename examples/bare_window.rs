@@ -1,6 +1,8 @@
 //! Benchmark baseline: the least a wry window can do on the same flow (no auth-mode check, no
 //! process split, no capture rules): load the URL, read the first JSON main resource, print it.
-//! Usage: bare_window TOKEN_URL CA_FILE   (Linux; used by bench/login.sh)
+//! Usage: bare_window TOKEN_URL CA_FILE [SETTING,...]   (Linux; used by bench/login.sh)
+//! SETTING (for measuring WebKit settings one at a time against the bare defaults, issue 16):
+//! no-accel, no-webgl, no-media, no-page-cache, viewer-cache, no-dns-prefetch, no-smooth-scroll.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -8,7 +10,10 @@ fn main() {
     use tao::event_loop::{ControlFlow, EventLoopBuilder};
     use tao::platform::unix::WindowExtUnix;
     use tao::window::WindowBuilder;
-    use webkit2gtk::{URIResponseExt, WebContextExt, WebResourceExt, WebViewExt};
+    use webkit2gtk::{
+        CacheModel, HardwareAccelerationPolicy, SettingsExt, URIResponseExt, WebContextExt,
+        WebResourceExt, WebViewExt,
+    };
     use wry::{PageLoadEvent, WebViewBuilder, WebViewBuilderExtUnix, WebViewExtUnix};
 
     let args: Vec<String> = std::env::args().collect();
@@ -28,6 +33,32 @@ fn main() {
         })
         .build_gtk(window.default_vbox().unwrap())
         .unwrap();
+    if let Some(list) = args.get(3) {
+        let wk = webview.webview();
+        let settings = WebViewExt::settings(&wk).unwrap();
+        for name in list.split(',') {
+            match name {
+                "no-accel" => {
+                    settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never)
+                }
+                "no-webgl" => settings.set_enable_webgl(false),
+                "no-media" => {
+                    settings.set_enable_media(false);
+                    settings.set_enable_mediasource(false);
+                    settings.set_enable_webaudio(false);
+                    settings.set_enable_encrypted_media(false);
+                }
+                "no-page-cache" => settings.set_enable_page_cache(false),
+                "viewer-cache" => wk
+                    .context()
+                    .unwrap()
+                    .set_cache_model(CacheModel::DocumentViewer),
+                "no-dns-prefetch" => settings.set_enable_dns_prefetching(false),
+                "no-smooth-scroll" => settings.set_enable_smooth_scrolling(false),
+                other => panic!("unknown setting {other}"),
+            }
+        }
+    }
     // Same certificate trust as the product (the emulator's per-run CA), without the checks.
     webview
         .webview()

@@ -1,16 +1,19 @@
-//! One client connection: `hello` first, then requests one at a time, with a line limit, read
-//! and idle timeouts, a bounded write queue, and subscription pushes. Whatever a client sends
-//! or fails to send, it only ever affects its own connection.
+//! One client connection: `hello` first, then requests one at a time, with a line limit, read,
+//! idle and write timeouts, and subscription pushes. Whatever a client sends or fails to send
+//! (or to read), it only ever affects its own connection.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{mpsc, watch};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::{Instant, Sleep};
 
 use super::keeper::Keeper;
 use super::notifications::{Hold, Notifications, choose};
+use super::out::Out;
 use crate::error::ErrorKind;
 use crate::ipc::protocol::{
     self, Ack, CAPABILITIES, Envelope, HelloInfo, MAX_LINE, Request, ResultBody, VERSION, WireError,
@@ -67,19 +70,59 @@ enum ReadError {
     Idle,
 }
 
-/// Reads one line: waiting up to `idle` for its first byte, then `read_timeout` for the rest.
+/// The hello or idle deadline of one connection: one timer, armed once and moved only when it
+/// fires before the deadline has really passed. A new timer per request cost a timer-wheel
+/// insertion and removal on every answer (docs/benchmarks.md "The pipe").
+struct IdleTimer {
+    sleep: Pin<Box<Sleep>>,
+    /// When the connection began waiting for its current line.
+    since: Instant,
+}
+
+impl IdleTimer {
+    fn new(first_limit: Duration) -> Self {
+        let since = Instant::now();
+        IdleTimer {
+            sleep: Box::pin(tokio::time::sleep_until(since + first_limit)),
+            since,
+        }
+    }
+
+    /// Resolves once `limit` has passed since `since`.
+    async fn expired(&mut self, limit: Duration) {
+        loop {
+            let due = self.since + limit;
+            if self.sleep.deadline() > due {
+                self.sleep.as_mut().reset(due); // a shorter limit (not in use today)
+            }
+            self.sleep.as_mut().await;
+            if Instant::now() >= due {
+                return;
+            }
+            self.sleep.as_mut().reset(due);
+        }
+    }
+}
+
+/// Reads one line: waiting up to `idle` (from now) for its first byte, then `read_timeout` for
+/// the rest.
 async fn read_line<R: AsyncBufRead + Unpin>(
     r: &mut R,
     buf: &mut Vec<u8>,
     limits: &Limits,
-    idle: Option<Duration>,
+    idle: Option<(&mut IdleTimer, Duration)>,
 ) -> Result<(), ReadError> {
     buf.clear();
     let first = async { r.fill_buf().await.map(|b| b.is_empty()) };
     let empty = match idle {
-        Some(d) => tokio::time::timeout(d, first)
-            .await
-            .map_err(|_| ReadError::Idle)?,
+        Some((timer, limit)) => {
+            timer.since = Instant::now();
+            tokio::select! {
+                biased;
+                got = first => got,
+                () = timer.expired(limit) => return Err(ReadError::Idle),
+            }
+        }
         None => first.await,
     }
     .map_err(|_| ReadError::Io)?;
@@ -112,9 +155,8 @@ async fn read_line<R: AsyncBufRead + Unpin>(
 }
 
 /// What one connection holds between requests.
-struct Session {
-    /// Lines for the writer task, which owns the socket's write half.
-    tx: mpsc::Sender<String>,
+struct Session<W> {
+    out: Arc<Out<W>>,
     hello_done: bool,
     subscription: Option<JoinHandle<()>>,
     /// This client's claim on the notification session (released when the connection ends).
@@ -131,29 +173,29 @@ where
 {
     let (r, w) = tokio::io::split(stream);
     let mut reader = BufReader::with_capacity(8 * 1024, r);
-    let (tx, writer) = spawn_writer(w, ctx.limits.write_timeout);
     let mut session = Session {
-        tx,
+        out: Arc::new(Out::new(w, ctx.limits.write_timeout)),
         hello_done: false,
         subscription: None,
         hold: None,
         stop_after: false,
     };
+    let mut timer = IdleTimer::new(ctx.limits.hello_timeout);
     let mut buf = Vec::with_capacity(256);
     loop {
         let idle = if !session.hello_done {
-            Some(ctx.limits.hello_timeout)
+            Some((&mut timer, ctx.limits.hello_timeout))
         } else if session.subscription.is_some() {
             None
         } else {
-            Some(ctx.limits.idle_timeout)
+            Some((&mut timer, ctx.limits.idle_timeout))
         };
         match read_line(&mut reader, &mut buf, &ctx.limits, idle).await {
             Ok(()) => {}
             Err(ReadError::Eof | ReadError::Io) => break,
             Err(e) => {
                 let failure = read_failure(e, session.hello_done, &ctx.limits);
-                let _ = session.tx.try_send(protocol::error_line(None, failure));
+                session.out.send(&protocol::error_line(None, failure)).await;
                 break;
             }
         }
@@ -163,8 +205,8 @@ where
         let env = match protocol::parse_request(&buf) {
             Ok(env) => env,
             Err((id, e)) => {
-                let sent = session.tx.send(protocol::error_line(id, e)).await;
-                if sent.is_err() || !session.hello_done {
+                let sent = session.out.send(&protocol::error_line(id, e)).await;
+                if !sent || !session.hello_done {
                     break;
                 }
                 continue;
@@ -182,7 +224,7 @@ where
                 Err(refusal) => (refusal, false),
             }
         };
-        if session.tx.send(reply).await.is_err() || !go_on {
+        if !session.out.send(&reply).await || !go_on {
             break;
         }
     }
@@ -190,35 +232,11 @@ where
         s.abort();
     }
     drop(session.hold);
-    drop(session.tx);
-    let _ = writer.await;
+    session.out.close().await;
     // Only now: the acknowledgement has been written before the agent goes away.
     if session.stop_after {
         let _ = ctx.stop.send(true);
     }
-}
-
-/// The task that writes queued lines; a client that does not read within `write_timeout`
-/// ends it (and so the connection).
-fn spawn_writer<W>(mut w: W, write_timeout: Duration) -> (mpsc::Sender<String>, JoinHandle<()>)
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, mut rx) = mpsc::channel::<String>(32);
-    let writer = tokio::spawn(async move {
-        while let Some(line) = rx.recv().await {
-            let wrote = tokio::time::timeout(write_timeout, async {
-                w.write_all(line.as_bytes()).await?;
-                w.flush().await
-            })
-            .await;
-            if !matches!(wrote, Ok(Ok(()))) {
-                break;
-            }
-        }
-        let _ = tokio::time::timeout(write_timeout, w.shutdown()).await;
-    });
-    (tx, writer)
 }
 
 /// The error a client gets before a read failure closes its connection.
@@ -273,7 +291,10 @@ fn handshake(ctx: &Context, env: Envelope) -> Result<String, String> {
 
 /// Answers one request after the handshake (the reply line). `subscribe` starts the pushes;
 /// `stop` marks the session to close and stop the agent once the reply is written.
-async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> String {
+async fn dispatch<W>(ctx: &Arc<Context>, session: &mut Session<W>, env: Envelope) -> String
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let id = env.id;
     match env.request {
         Request::Hello { .. } => protocol::ok_line(id, ResultBody::Hello(hello_info(ctx))),
@@ -289,7 +310,13 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
             if !placement.is_empty() {
                 ctx.keeper.place_next_window(placement);
             }
-            match ctx.keeper.token(Duration::from_secs(min_valid)).await {
+            let min_valid = Duration::from_secs(min_valid);
+            // The held token's answer is made once per second, not once per client; the same
+            // bytes `ok_line` makes of `keeper.token`'s answer (tests/it/agent.rs).
+            if let Some(json) = ctx.keeper.held_answer(min_valid) {
+                return protocol::ok_line_json(id.as_ref(), &json);
+            }
+            match ctx.keeper.token(min_valid).await {
                 Ok(t) => protocol::ok_line(id, ResultBody::Token(t)),
                 Err(e) => protocol::error_line(id, e),
             }
@@ -358,7 +385,7 @@ async fn dispatch(ctx: &Arc<Context>, session: &mut Session, env: Envelope) -> S
                     ctx.desktop.feed.clone(),
                     changes,
                     super::push::Wants::of(id.clone(), &r),
-                    session.tx.clone(),
+                    session.out.clone(),
                 )));
             } else if let Some(auth) = auth {
                 // Again after the session ended by itself (a refused password): a new claim.

@@ -2,7 +2,10 @@
 //! from the monotonic moment the answer arrived plus `expires_in`, refresh due at 75 %.
 //! No arithmetic here can panic, whatever a server said (lifetimes are capped, sums checked).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use super::answer::AnswerCache;
 
 use crate::finesse::token_response::{MAX_EXPIRES_IN, TokenResponse};
 use crate::ipc::protocol::TokenInfo;
@@ -27,6 +30,8 @@ pub struct Held {
     pub realm: Option<String>,
     pub user_principal: Option<String>,
     pub serial: u64,
+    /// This token's `token` answer, serialised, for the current second.
+    pub answer: AnswerCache,
 }
 
 impl Held {
@@ -54,6 +59,7 @@ impl Held {
             realm: resp.realm,
             user_principal: resp.user_principal,
             serial,
+            answer: AnswerCache::default(),
         }
     }
 
@@ -96,6 +102,15 @@ impl Held {
             serial: self.serial,
         }
     }
+
+    /// `info` serialised (the `result` of a `token` answer), made at most once per second.
+    pub fn info_json(&self, now: Instant, wall_now: i64, server: &str) -> Arc<str> {
+        let left = self.remaining(now).as_secs();
+        self.answer
+            .get_or_make(left, wall_expiry(wall_now, left), || {
+                serde_json::to_string(&self.info(now, wall_now, server)).unwrap_or_default()
+            })
+    }
 }
 
 /// `at + d`; `at` itself when the sum does not fit an `Instant` (unreachable with the capped
@@ -136,6 +151,27 @@ mod tests {
         clock.advance(Duration::from_secs(60));
         assert!(h.is_expired(clock.now()));
         assert!(!h.valid_for(clock.now(), Duration::ZERO));
+    }
+
+    #[test]
+    fn the_cached_answer_is_the_info_of_its_second() {
+        let clock = ManualClock::new(1_700_000_000);
+        let h = Held::from_response(
+            resp(r#"{"token":"a.b-c_d","expires_in":300,"user_id":"u"}"#),
+            None,
+            clock.now(),
+            clock.wall(),
+            7,
+        );
+        let json = |h: &Held| h.info_json(clock.now(), clock.wall(), "https://f");
+        let info = |h: &Held| h.info(clock.now(), clock.wall(), "https://f");
+        assert_eq!(*json(&h), serde_json::to_string(&info(&h)).unwrap());
+        clock.advance(Duration::from_millis(400));
+        assert_eq!(*json(&h), serde_json::to_string(&info(&h)).unwrap());
+        clock.advance(Duration::from_secs(2));
+        let later: TokenInfo = serde_json::from_str(&json(&h)).unwrap();
+        assert_eq!((later.expires_in, later.serial), (297, 7));
+        assert_eq!(later, info(&h));
     }
 
     #[test]

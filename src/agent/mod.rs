@@ -3,6 +3,7 @@
 //! `docs/protocol.md` and `docs/security.md`. In this module "agent" is always this process,
 //! never a Finesse agent (a contact-center person signed in at an extension).
 
+pub mod answer;
 pub mod calls;
 pub mod clock;
 mod confirm;
@@ -14,6 +15,7 @@ pub mod instance;
 pub mod keeper;
 pub mod listener;
 pub mod notifications;
+mod out;
 pub mod policy;
 #[cfg(test)]
 mod properties;

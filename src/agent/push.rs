@@ -8,10 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::io::AsyncWrite;
+use tokio::sync::broadcast;
 
 use super::feed::{Feed, material};
 use super::keeper::{Change, Keeper};
+use super::out::Out;
 use crate::finesse::user::User;
 use crate::ipc::acqueon;
 use crate::ipc::events::{
@@ -131,12 +133,12 @@ impl Formatter {
 }
 
 /// Pushes the current token (if valid and wanted) and then every change to one subscriber.
-pub async fn forward(
+pub async fn forward<W: AsyncWrite + Unpin>(
     keeper: Arc<Keeper>,
     feed: Arc<Feed>,
     mut changes: broadcast::Receiver<Change>,
     wants: Wants,
-    tx: mpsc::Sender<String>,
+    out: Arc<Out<W>>,
 ) {
     let id = wants.id.clone();
     let tokens = wants.tokens;
@@ -166,7 +168,7 @@ pub async fn forward(
         first.extend(feed.last_user().and_then(|u| f.user(&u, None)));
     }
     for line in first {
-        if tx.send(line).await.is_err() {
+        if !out.send(&line).await {
             return;
         }
     }
@@ -206,7 +208,7 @@ pub async fn forward(
             Err(broadcast::error::RecvError::Closed) => return,
         };
         for line in lines {
-            if tx.send(line).await.is_err() {
+            if !out.send(&line).await {
                 return;
             }
         }

@@ -485,6 +485,50 @@ async fn min_valid_beyond_the_lifetime_is_a_typed_error() {
     assert!(e.message.contains("30 s"), "{}", e.message);
 }
 
+/// The pipe's fast path (`held_answer`, serialised once per second) answers with exactly the
+/// bytes of the slow path (`token`'s answer through `ok_line`), within a second and across
+/// seconds, for every kind of id, and only when the slow path would answer from memory too.
+#[tokio::test]
+async fn the_cached_token_answer_is_the_slow_paths_bytes() {
+    use crate::ipc::protocol::{ResultBody, ok_line, ok_line_json};
+    let r = rig(
+        FakeAuth::answers(vec![Ok(tr("t1.a\"b\\c", Some("r1"), 300))]),
+        FakeRefresh::default(),
+        3,
+    );
+    assert!(r.keeper.held_answer(S(0)).is_none(), "nothing held yet");
+    r.keeper.token(S(0)).await.unwrap();
+    let ids = [None, Some(Value::from(7)), Some(Value::from("a \"q\"\n"))];
+    let mut compared = 0;
+    for step in [0, 400, 700, 2_000, 60_000] {
+        r.clock.advance(Duration::from_millis(step));
+        for id in &ids {
+            for min in [0, 100, 250] {
+                let fast = r.keeper.held_answer(S(min));
+                assert_eq!(
+                    fast.is_some(),
+                    r.keeper.current(S(min)).is_some(),
+                    "min {min}"
+                );
+                let Some(fast) = fast else { continue };
+                let slow = r.keeper.token(S(min)).await.unwrap();
+                assert_eq!(
+                    ok_line_json(id.as_ref(), &fast),
+                    ok_line(id.clone(), ResultBody::Token(slow)),
+                    "after {step} ms, min {min}"
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 30, "{compared} answers compared");
+    assert!(
+        r.keeper.held_answer(S(250)).is_none(),
+        "237 s left is not 250"
+    );
+    assert_eq!(r.auth.calls().len(), 1, "every answer came from memory");
+}
+
 #[tokio::test]
 async fn a_scheduled_flight_refused_for_budget_is_retried_for_a_waiting_client() {
     let r = rig(

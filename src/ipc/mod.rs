@@ -4,6 +4,7 @@ pub mod acqueon;
 pub mod client;
 pub mod desktop;
 pub mod events;
+mod plain_token;
 pub mod protocol;
 pub mod stream;
 pub mod transport;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the token agent over its real Unix socket, against the emulator:
 //! refreshes pushed to subscribers (rotation on and off), refresh needing the browser, one
-//! sign-in for 50 simultaneous requests, 200 clients among hostile ones, another user refused,
+//! sign-in for 50 simultaneous requests, 200 clients among hostile ones, a client that stops
+//! reading, another user refused,
 //! the emulator restarting under the agent, the Python and Node clients, and no token in logs.
 //!
 //! The browser here is the emulator-driving HTTP test driver behind the `SignInBrowser` seam
@@ -232,6 +233,48 @@ async fn two_hundred_clients_among_hostile_ones_all_get_the_token() {
     let st = r.client().await.status().await.unwrap();
     assert_eq!((st.sign_ins, st.refreshes), (1, 0));
     r.shutdown().await;
+}
+
+/// A client that asks and never reads fills the socket; the agent gives up on it after its
+/// write timeout (it is counted out) while another client is answered all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_dropped_and_others_are_served() {
+    support::logs();
+    let emu = start_emulator(short(300, 600)).await;
+    let opts = RigOptions {
+        write_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let r = AgentRig::start(&emu, opts).await;
+    let mut good = r.client().await;
+    good.token(0).await.unwrap();
+    let mut deaf = UnixStream::connect(&r.ep.path).await.unwrap();
+    let mut asks = b"{\"op\":\"hello\",\"v\":1}\n".to_vec();
+    for i in 0..4000 {
+        asks.extend_from_slice(format!("{{\"op\":\"token\",\"id\":{i}}}\n").as_bytes());
+    }
+    // The agent stops reading too once its answers back up: write from a task.
+    let writer = tokio::spawn(async move {
+        let _ = deaf.write_all(&asks).await;
+        deaf
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        good.token(0).await.unwrap();
+        let st = good.status().await.unwrap();
+        if st.clients == 1 && writer.is_finished() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the client that does not read is still connected ({} clients)",
+            st.clients
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(writer.await.unwrap());
+    r.stop();
+    emu.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -81,6 +81,8 @@ pub struct RigOptions<'a> {
     pub max_clients: usize,
     /// How long the agent waits for a client's request line.
     pub read_timeout: Duration,
+    /// How long the agent waits for a client to take a line it writes.
+    pub write_timeout: Duration,
     /// Timings of the Finesse notification session.
     pub notify: finesse_sso::notify::runner::Options,
 }
@@ -92,6 +94,7 @@ impl Default for RigOptions<'_> {
             password: "demo-password",
             max_clients: 64,
             read_timeout: Limits::default().read_timeout,
+            write_timeout: Limits::default().write_timeout,
             notify: Default::default(),
         }
     }
@@ -147,6 +150,7 @@ impl AgentRig {
             profile: "default".into(),
             limits: Limits {
                 read_timeout: o.read_timeout,
+                write_timeout: o.write_timeout,
                 ..Limits::default()
             },
             max_clients: o.max_clients,

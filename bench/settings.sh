@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# WebKit settings and process choices a bare window leaves at their defaults, each measured ALONE
+# against the bare wry window on the same emulator flow, interleaved in one Xvfb (issue 16,
+# item 1): keep what wins in the product's window, drop what does not. Time and peak tree PSS.
+# Usage: bash bench/settings.sh [RUNS]   (default 7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. .ci/deps.sh
+ensure_rust
+ensure_packages "${FINESSE_SSO_PACKAGES[@]}"
+runs=${1:-7}
+target=${CARGO_TARGET_DIR:-target}
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+cargo build --release --locked --quiet --bins --example bare_window --example pipe_bench --example refresh_bench
+bin="$target/release/finesse-sso"
+
+work=$(mktemp -d)
+trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
+emu_pid=$!
+for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
+[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
+read -r finesse ca < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["finesse_url"], r["ca_file"])' "$work/ready.json")
+bare="$target/release/examples/bare_window '${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=true' $ca"
+variants=("bare wry window=$bare")
+for s in no-accel no-webgl no-media no-page-cache viewer-cache no-dns-prefetch; do
+    variants+=("bare + $s=$bare $s")
+done
+# Process choices (environment): the product sets the first already (platform/linux.rs).
+variants+=("bare + WEBKIT_DISABLE_DMABUF_RENDERER=WEBKIT_DISABLE_DMABUF_RENDERER=1 $bare")
+variants+=("bare + WEBKIT_DISABLE_COMPOSITING_MODE=WEBKIT_DISABLE_COMPOSITING_MODE=1 $bare")
+echo "load $(cut -d' ' -f1-3 /proc/loadavg), $runs runs each" >&2
+xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset" \
+    python3 bench/measure.py --runs "$runs" "${variants[@]}"

@@ -56,11 +56,8 @@ print(json.dumps(out))
 PY
 
 # The emulator for the agent, refresh and curl (bench/login.sh starts its own).
-"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
-emu_pid=$!
-for _ in $(seq 200); do [ -s "$work/ready.json" ] && break; sleep 0.05; done
-[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
-read -r finesse ca < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["finesse_url"], r["ca_file"])' "$work/ready.json")
+. bench/emulator.sh
+start_emulator "$bin" "$work"
 server=(--server "$finesse" --user agent1 --ca-file "$ca")
 
 # The real agent, lazy: pipe_bench reads its RSS before the first sign-in, then asks.

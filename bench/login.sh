@@ -25,12 +25,8 @@ bin="$target/release/finesse-sso"
 
 work=$(mktemp -d)
 trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
-emu_pid=$!
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
-finesse=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["finesse_url"])' "$work/ready.json")
-ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_file"])' "$work/ready.json")
+. bench/emulator.sh
+start_emulator "$bin" "$work"
 token_url="${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=true"
 
 # Each finesse-sso run gets a fresh home: a full sign-in every time, no saved session. The

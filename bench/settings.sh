@@ -16,11 +16,8 @@ bin="$target/release/finesse-sso"
 
 work=$(mktemp -d)
 trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
-emu_pid=$!
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
-read -r finesse ca < <(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["finesse_url"], r["ca_file"])' "$work/ready.json")
+. bench/emulator.sh
+start_emulator "$bin" "$work"
 bare="$target/release/examples/bare_window '${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=true' $ca"
 variants=("bare wry window=$bare")
 for s in no-accel no-webgl no-media no-page-cache viewer-cache no-dns-prefetch; do

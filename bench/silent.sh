@@ -35,12 +35,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-"$bin" emulate --auto-login agent1 > "$work/ready.json" 2> "$work/emulator.log" &
-emu_pid=$!
-for _ in $(seq 100); do [ -s "$work/ready.json" ] && break; sleep 0.1; done
-[ -s "$work/ready.json" ] || { echo "the emulator did not start:" >&2; cat "$work/emulator.log" >&2; exit 1; }
-finesse=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["finesse_url"])' "$work/ready.json")
-ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_file"])' "$work/ready.json")
+. bench/emulator.sh
+start_emulator "$bin" "$work"
 args="--server $finesse --user agent1 --ca-file $ca"
 xvfb=(xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset")
 

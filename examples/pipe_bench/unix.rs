@@ -1,13 +1,4 @@
-//! Benchmark of the pipe (issue 16, item 4): a cached `token` from a running `finesse-sso agent
-//! run` over its Unix socket, against a bare echo server on the same kind of socket doing the
-//! same line framing (the floor), 1, 16 and 256 concurrent clients, interleaved in one run.
-//! Also the agent's RSS: idle before a sign-in, idle signed in, and after the crowd left.
-//!
-//! Usage (bench/all.sh runs it; the agent must be `agent run --lazy`, not signed in yet):
-//!   pipe_bench --socket PATH [--rounds 5] [--secs 1] [--clients 1,16,256] [--json FILE]
-//!              [--also NAME=PATH]...   more servers in the same rounds (an agent before a change)
-//!   pipe_bench --self-test    the measuring itself, echo against echo (no agent needed)
-//!   pipe_bench echo SOCKET    (internal) the floor: answers each line with the line on stdin
+//! The pipe benchmark itself, on the agent's Unix socket (see `main.rs`).
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -26,7 +17,7 @@ const RESULT: &[u8] = b"\"result\"";
 
 type Fail = Box<dyn std::error::Error + Send + Sync>;
 
-fn main() -> Result<(), Fail> {
+pub fn main() -> Result<(), Fail> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

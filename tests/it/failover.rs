@@ -42,19 +42,6 @@ async fn put_on(rig: &AgentRig, side: &Url, token: &str, body: &str) {
     assert_eq!(r.status(), 202, "{body} on {side}");
 }
 
-/// The next `notifications` event saying `connected`, skipping the rest.
-async fn connected(sub: &mut Sub) -> (Value, Vec<Value>) {
-    let mut all = Vec::new();
-    loop {
-        let (v, skipped) = sub.until("notifications").await;
-        all.extend(skipped);
-        if v["state"] == "connected" {
-            return (v, all);
-        }
-        all.push(v);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sides_share_ids_and_a_side_out_of_service_answers_only_systeminfo() {
     let e = emulator(&["--sides", "2"]).await;
@@ -128,7 +115,7 @@ async fn failover_to_the_other_side_with_no_window_and_the_same_token() {
     let windows = rig.auth.calls();
     let issued = e.issued_access_tokens().len();
     let mut sub = Sub::new(&rig.ep, json!({"notifications": true, "tokens": false})).await;
-    connected(&mut sub).await;
+    sub.connected().await;
     assert_eq!(sub.state().await, "LOGOUT");
     let _: UserResult = c
         .call(Request::DesktopSignIn(SignInRequest {
@@ -166,7 +153,7 @@ async fn failover_to_the_other_side_with_no_window_and_the_same_token() {
         ),
         "{moved}"
     );
-    let (up, between) = connected(&mut sub).await;
+    let (up, between) = sub.connected().await;
     assert!(between.iter().all(|v| v["event"] != "user"), "{between:?}");
     assert!(up["jid"].as_str().unwrap().starts_with("1001@"), "{up}");
     let last = e.xmpp().sessions().last().unwrap().clone();
@@ -220,7 +207,7 @@ async fn a_side_out_of_service_at_start_is_never_used() {
     assert_eq!(c.hello.server, name(&a));
     let token = c.token(60).await.unwrap().token.expose().clone();
     let mut sub = Sub::new(&rig.ep, json!({"notifications": true, "tokens": false})).await;
-    connected(&mut sub).await;
+    sub.connected().await;
     assert_eq!(sub.state().await, "LOGOUT");
     put_on(
         &rig,

@@ -133,12 +133,7 @@ async fn events_reach_a_subscriber_in_order_and_a_drop_loses_nothing() {
     )
     .await;
     e.faults().set_status("systeminfo", None).unwrap();
-    let (up, missed) = loop {
-        let (v, skipped) = sub.until("notifications").await;
-        if v["state"] == "connected" {
-            break (v, skipped);
-        }
-    };
+    let (up, missed) = sub.connected().await;
     assert!(missed.iter().all(|s| s["event"] != "user"), "{missed:?}");
     assert_eq!(up["state"], "connected");
     // The re-read: the change made while no session was up, once.

@@ -28,15 +28,6 @@ async fn rig(e: &Emulator, transport: Choice) -> AgentRig {
     .await
 }
 
-async fn connected(sub: &mut Sub) {
-    loop {
-        let (v, _) = sub.until("notifications").await;
-        if v["state"] == "connected" {
-            return;
-        }
-    }
-}
-
 #[tokio::test]
 async fn auto_finds_bosh_and_events_arrive_in_order_across_a_drop() {
     let log = logs();
@@ -45,7 +36,7 @@ async fn auto_finds_bosh_and_events_arrive_in_order_across_a_drop() {
     let mut c = rig.client().await;
     let token = c.token(60).await.unwrap().token.expose().clone();
     let mut sub = Sub::new(&rig.ep, json!({"notifications": true, "tokens": false})).await;
-    connected(&mut sub).await;
+    sub.connected().await;
     assert_eq!(sub.state().await, "LOGOUT");
     let _: UserResult = c
         .call(Request::DesktopSignIn(SignInRequest {
@@ -69,7 +60,7 @@ async fn auto_finds_bosh_and_events_arrive_in_order_across_a_drop() {
     e.xmpp().drop_all();
     let (down, _) = sub.until("notifications").await;
     assert_eq!(down["state"], "disconnected", "{down}");
-    connected(&mut sub).await;
+    sub.connected().await;
     let _: UserResult = c.call(state("READY", None)).await.unwrap();
     loop {
         // The re-read after the reconnect may repeat NOT_READY first.
@@ -107,7 +98,7 @@ async fn bosh_chosen_outright_never_tries_the_websocket() {
     let mut c = rig.client().await;
     let _ = c.token(60).await.unwrap();
     let mut sub = Sub::new(&rig.ep, json!({"notifications": true, "tokens": false})).await;
-    connected(&mut sub).await;
+    sub.connected().await;
     assert_eq!(sub.state().await, "LOGOUT");
     assert_eq!(e.request_count("/ws/"), 0);
     assert!(e.request_count("/http-bind/") >= 3);

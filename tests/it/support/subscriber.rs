@@ -80,10 +80,21 @@ impl Sub {
     /// Subscribes with `notifications` (no tokens) and waits for the session to be up.
     pub(crate) async fn session(ep: &Endpoint) -> Sub {
         let mut sub = Sub::new(ep, json!({"notifications": true, "tokens": false})).await;
-        sub.lines
-            .until(|v| v["event"] == "notifications" && v["state"] == "connected")
-            .await;
+        sub.connected().await;
         sub
+    }
+
+    /// The next `notifications` event saying `connected`, with every event skipped on the way.
+    pub(crate) async fn connected(&mut self) -> (Value, Vec<Value>) {
+        let mut all = Vec::new();
+        loop {
+            let (v, skipped) = self.until("notifications").await;
+            all.extend(skipped);
+            if v["state"] == "connected" {
+                return (v, all);
+            }
+            all.push(v);
+        }
     }
 
     /// The next Acqueon line that is not the session's state (`SetConnectionStatus`).

@@ -147,13 +147,19 @@ impl Target {
 
     /// The HTTP client `finesse` uses (also the User API's): no redirects, this CA and proxy.
     pub fn http(&self) -> Result<reqwest::Client> {
-        let opts = HttpOptions {
+        http::client(&self.http_options(), Some(Jar::new()))
+            .map_err(|e| Error::Usage(e.to_string()))
+    }
+
+    /// The helper's client settings for this target (the silent walk's too): this CA and
+    /// proxy, no redirects followed, the per-request timeout.
+    fn http_options(&self) -> HttpOptions {
+        HttpOptions {
             ca_pem: self.ca_pem.clone(),
             proxy: self.proxy.clone(),
             follow_redirects: false,
             timeout: Some(HTTP_TIMEOUT),
-        };
-        http::client(&opts, Some(Jar::new())).map_err(|e| Error::Usage(e.to_string()))
+        }
     }
 }
 
@@ -242,29 +248,31 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     // The window opens on the side in service (a target already settled is not asked again).
     let target = &target.in_service().await?;
     let started = Instant::now();
+    let profile_dir = dirs.profile(&target.profile)?;
+    let _lock = websession::lock(&profile_dir)?;
+    let mut cookies = match opts.use_session {
+        true => websession::load(&profile_dir),
+        false => vec![],
+    };
     let mut sso_checked = false;
-    let mut session = None;
-    if opts.use_session && !opts.show {
-        let profile_dir = dirs.profile(&target.profile)?;
-        let lock = websession::lock(&profile_dir)?;
-        let cookies = websession::load(&profile_dir);
-        if !cookies.is_empty() {
-            require_sso(target).await?;
-            sso_checked = true;
-            match silently(target, opts, &cookies).await {
-                Silent::Signed { token, cookies } => {
-                    save_session(&profile_dir, &cookies);
-                    tracing::info!("signed in silently, no window");
-                    return Ok(token);
-                }
-                Silent::Stopped { at, why, cookies } => {
-                    save_session(&profile_dir, &cookies);
-                    tracing::info!("silent sign-in stopped at {at}: {why}; opening the window");
-                    session = Some((profile_dir, lock, cookies));
-                }
+    if !cookies.is_empty() && !opts.show {
+        require_sso(target).await?;
+        sso_checked = true;
+        match silently(target, opts, &cookies).await {
+            Silent::Signed { token, cookies } => {
+                save_session(&profile_dir, &cookies);
+                tracing::info!("signed in silently, no window");
+                return Ok(token);
             }
-        } else {
-            session = Some((profile_dir, lock, cookies));
+            Silent::Stopped {
+                at,
+                why,
+                cookies: now,
+            } => {
+                save_session(&profile_dir, &now);
+                tracing::info!("silent sign-in stopped at {at}: {why}; opening the window");
+                cookies = now;
+            }
         }
     }
     if let Err(no_display) = check_display(opts) {
@@ -274,18 +282,6 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         }
         return Err(no_display);
     }
-    let (profile_dir, _lock, cookies) = match session {
-        Some(s) => s,
-        None => {
-            let profile_dir = dirs.profile(&target.profile)?;
-            let lock = websession::lock(&profile_dir)?;
-            let cookies = match opts.use_session {
-                true => websession::load(&profile_dir),
-                false => vec![],
-            };
-            (profile_dir, lock, cookies)
-        }
-    };
     let req = WindowRequest {
         finesse: target.server.clone(),
         user: target.user.clone(),
@@ -366,13 +362,8 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
 /// and per-request timeout, the whole walk within half the sign-in's time (at most 30 s) so
 /// the window still has its share when the walk stops.
 async fn silently(target: &Target, opts: &SignInOptions, cookies: &[SavedCookie]) -> Silent {
-    let http = HttpOptions {
-        ca_pem: target.ca_pem.clone(),
-        proxy: target.proxy.clone(),
-        follow_redirects: false,
-        timeout: Some(HTTP_TIMEOUT),
-    };
     let within = (opts.timeout / 2).min(HTTP_TIMEOUT);
+    let http = target.http_options();
     crate::silent::sign_in(&http, &target.server, &target.user, cookies, within).await
 }
 

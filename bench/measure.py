@@ -55,6 +55,9 @@ def mem_kib(pid):
     return pss, rss
 
 
+RUN_LIMIT_S = 60
+
+
 def run_once(cmd):
     start = time.monotonic()
     p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -62,6 +65,11 @@ def run_once(cmd):
     peak_pss = peak_rss = 0
     out = b""
     while p.poll() is None:
+        if time.monotonic() - start > RUN_LIMIT_S:
+            # A hung run (a page that never loads) fails instead of stopping the whole benchmark.
+            os.killpg(p.pid, 9)
+            p.wait()
+            break
         pss = rss = 0
         for pid in tree_pids(p.pid):
             a, b = mem_kib(pid)

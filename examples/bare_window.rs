@@ -2,7 +2,8 @@
 //! process split, no capture rules): load the URL, read the first JSON main resource, print it.
 //! Usage: bare_window TOKEN_URL CA_FILE [SETTING,...]   (Linux; used by bench/login.sh)
 //! SETTING (for measuring WebKit settings one at a time against the bare defaults, issue 16):
-//! no-accel, no-webgl, no-media, no-page-cache, viewer-cache, no-dns-prefetch, no-smooth-scroll.
+//! no-accel, no-webgl, no-media, no-page-cache, viewer-cache, no-dns-prefetch, no-smooth-scroll,
+//! ephemeral (a private web context).
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -25,7 +26,11 @@ fn main() {
         .build(&event_loop)
         .unwrap();
     let loaded = proxy.clone();
+    let ephemeral = args
+        .get(3)
+        .is_some_and(|l| l.split(',').any(|s| s == "ephemeral"));
     let webview = WebViewBuilder::new()
+        .with_incognito(ephemeral)
         .with_on_page_load_handler(move |e, u| {
             if matches!(e, PageLoadEvent::Finished) {
                 let _ = loaded.send_event(u);
@@ -55,6 +60,7 @@ fn main() {
                     .set_cache_model(CacheModel::DocumentViewer),
                 "no-dns-prefetch" => settings.set_enable_dns_prefetching(false),
                 "no-smooth-scroll" => settings.set_enable_smooth_scrolling(false),
+                "ephemeral" => {}
                 other => panic!("unknown setting {other}"),
             }
         }

@@ -157,12 +157,37 @@ pub fn client(
     opts: &HttpOptions,
     jar: Option<Arc<Jar>>,
 ) -> Result<reqwest::Client, HttpSetupError> {
+    client_noting(opts, jar, None)
+}
+
+/// [`client`], noting in `seen` every certificate chain it verified.
+pub fn client_noting(
+    opts: &HttpOptions,
+    jar: Option<Arc<Jar>>,
+    seen: Option<&SeenChains>,
+) -> Result<reqwest::Client, HttpSetupError> {
     let roots = root_store(opts.ca_pem.as_deref()).map_err(HttpSetupError::Client)?;
-    let tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
+    let builder = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| HttpSetupError::Client(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| HttpSetupError::Client(e.to_string()))?;
+    let tls = match seen {
+        None => builder.with_root_certificates(roots),
+        Some(seen) => {
+            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                crypto_provider(),
+            )
+            .build()
+            .map_err(|e| HttpSetupError::Client(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Noting {
+                    inner,
+                    seen: seen.clone(),
+                }))
+        }
+    }
+    .with_no_client_auth();
     let mut b = reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .user_agent(USER_AGENT)
@@ -310,6 +335,96 @@ mod tests {
             Err(HttpSetupError::CaFile { .. })
         ));
         assert!(read_ca_file(&dir.path().join("missing.pem")).is_err());
+    }
+}
+
+/// Certificate chains (leaf first, DER) the helper's client verified, the latest per host, at
+/// most [`SeenChains::MAX_HOSTS`]: the window allows those that chain to `--ca-file` before
+/// its first request instead of after a failed one (WebKitGTK cannot take a CA).
+#[derive(Debug, Default, Clone)]
+pub struct SeenChains(Arc<Mutex<Vec<HostChain>>>);
+
+/// A host and the certificate chain it presented (leaf first, DER).
+pub type HostChain = (String, Vec<Vec<u8>>);
+
+impl SeenChains {
+    pub const MAX_HOSTS: usize = 8;
+
+    fn note(&self, host: String, chain: Vec<Vec<u8>>) {
+        let mut seen = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        seen.retain(|(h, _)| *h != host);
+        if seen.len() == Self::MAX_HOSTS {
+            seen.remove(0);
+        }
+        seen.push((host, chain));
+    }
+
+    /// Every chain noted so far, by host.
+    pub fn snapshot(&self) -> Vec<HostChain> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The usual verifier, noting what it accepted.
+#[derive(Debug)]
+struct Noting {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    seen: SeenChains,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Noting {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verified = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        )?;
+        let host = match server_name {
+            rustls::pki_types::ServerName::DnsName(d) => d.as_ref().to_string(),
+            // As URLs write it (the window's engine names hosts so).
+            rustls::pki_types::ServerName::IpAddress(ip) => match std::net::IpAddr::from(*ip) {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            },
+            _ => return Ok(verified),
+        };
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.as_ref().to_vec())
+            .collect();
+        self.seen.note(host, chain);
+        Ok(verified)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
     }
 }
 

@@ -16,13 +16,13 @@ use crate::dirs::Dirs;
 use crate::error::{Error, Result};
 use crate::finesse::client::Finesse;
 use crate::finesse::token_response::TokenResponse;
-use crate::http::{self, HttpOptions, Jar};
+use crate::http::{self, HttpOptions, Jar, SeenChains};
 use crate::proxy::{Ask, ProxySetup};
 use crate::redact::Secret;
 use crate::silent::Silent;
 use crate::websession;
 use crate::window::process::{self, Ended, Spawn, WindowToken};
-use crate::window::{Placement, SavedCookie, WindowRequest, rendering};
+use crate::window::{GoFacts, KnownChain, Placement, SavedCookie, WindowRequest, rendering};
 
 /// The usage error when no server is configured anywhere. Never a silent demo: a script whose
 /// config or environment went missing must not believe it holds a real token.
@@ -145,6 +145,13 @@ impl Target {
         Ok(Finesse::new(self.server.clone(), self.http()?))
     }
 
+    /// [`Target::finesse`], noting the certificate chains it verifies in `seen`.
+    fn finesse_noting(&self, seen: &SeenChains) -> Result<Finesse> {
+        let http = http::client_noting(&self.http_options(), Some(Jar::new()), Some(seen))
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        Ok(Finesse::new(self.server.clone(), http))
+    }
+
     /// The HTTP client `finesse` uses (also the User API's): no redirects, this CA and proxy.
     pub fn http(&self) -> Result<reqwest::Client> {
         http::client(&self.http_options(), Some(Jar::new()))
@@ -255,8 +262,10 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
         false => vec![],
     };
     let mut sso_checked = false;
+    // The chains the auth-mode check verified: the window allows those of `--ca-file` first.
+    let seen = SeenChains::default();
     if !cookies.is_empty() && !opts.show {
-        require_sso(target).await?;
+        require_sso(target, &seen).await?;
         sso_checked = true;
         match silently(target, opts, &cookies).await {
             Silent::Signed { token, cookies } => {
@@ -278,7 +287,7 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     if let Err(no_display) = check_display(opts) {
         // Still say NON_SSO (exit 3) before "no display" (exit 9): it is the real answer.
         if !sso_checked {
-            require_sso(target).await?;
+            require_sso(target, &seen).await?;
         }
         return Err(no_display);
     }
@@ -317,15 +326,16 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     let mut window = process::Window::spawn(&req, &spawn).await?;
     // The client (system roots parsed) is built while WebKit starts, too.
     if !sso_checked {
-        require_sso(target).await?;
+        require_sso(target, &seen).await?;
     }
+    let facts = go_facts(target, &seen);
     tracing::info!(
         "{} is in SSO mode for {}",
         crate::error::host_of(&target.server),
         target.user
     );
     let started = Instant::now();
-    window.go().await?;
+    window.go(&facts).await?;
     let got = async {
         Ok(match window.finish().await? {
             Ended::Token(t) => t,
@@ -333,6 +343,7 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
                 restart(
                     &req,
                     &spawn,
+                    &facts,
                     opts.timeout.saturating_sub(started.elapsed()),
                     why,
                 )
@@ -386,6 +397,7 @@ static SAFER_RENDERING: AtomicBool = AtomicBool::new(false);
 async fn restart(
     req: &WindowRequest,
     spawn: &Spawn,
+    facts: &GoFacts,
     left: Duration,
     why: String,
 ) -> Result<WindowToken> {
@@ -409,7 +421,7 @@ async fn restart(
         "{why}; restarting the sign-in window once with safer rendering settings: {changed}"
     );
     SAFER_RENDERING.store(true, Ordering::Relaxed);
-    window.go().await?;
+    window.go(facts).await?;
     match window.finish().await? {
         Ended::Token(t) => Ok(t),
         Ended::RenderingFailed(again) => Err(Error::Webview(format!(
@@ -419,10 +431,25 @@ async fn restart(
     }
 }
 
+/// What the window is told with `go`: the chains verified so far, when a `--ca-file` is in use
+/// (with the system's roots alone, the engine has nothing to be told).
+fn go_facts(target: &Target, seen: &SeenChains) -> GoFacts {
+    let certificates = match target.ca_pem {
+        Some(_) => seen.snapshot(),
+        None => vec![],
+    };
+    GoFacts {
+        certificates: certificates
+            .into_iter()
+            .map(|(host, chain)| KnownChain::new(host, &chain))
+            .collect(),
+    }
+}
+
 /// The auth-mode check through the proxy; a tunnel the proxy refused is looked at once, so a
 /// wrong proxy password is said as such.
-async fn require_sso(target: &Target) -> Result<()> {
-    match target.finesse()?.require_sso(&target.user).await {
+async fn require_sso(target: &Target, seen: &SeenChains) -> Result<()> {
+    match target.finesse_noting(seen)?.require_sso(&target.user).await {
         Err(e) => Err(crate::proxy::probe::explain(e, &target.proxy, &target.server).await),
         Ok(()) => Ok(()),
     }

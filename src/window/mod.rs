@@ -22,4 +22,4 @@ pub mod wire;
 pub mod xvfb;
 
 pub use placement::{Placement, WindowHandle};
-pub use wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
+pub use wire::{GO, GoFacts, KnownChain, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};

@@ -12,7 +12,7 @@ use super::channel::{self, Ends, Pipes, ReadError};
 use super::program::webview_exe;
 use super::rendering::{self, Facts, Var};
 use super::tree::Tree;
-use super::wire::{GO, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
+use super::wire::{GoFacts, MAX_LINE, SavedCookie, WindowOutcome, WindowRequest};
 use super::xvfb::Xvfb;
 use crate::error::{Error, ErrorKind, Result, Throttle};
 use crate::finesse::token_response::TokenResponse;
@@ -94,11 +94,12 @@ impl Window {
             true => rendering::safer(env, facts),
             false => rendering::first(env, facts),
         };
-        if !vars.is_empty() && !spawn.safer_rendering {
-            tracing::info!(
-                "NVIDIA's driver is loaded: the window runs with {}",
-                rendering::describe(&vars)
-            );
+        if let (false, false, Some(why)) = (
+            vars.is_empty(),
+            spawn.safer_rendering,
+            rendering::why_first(facts),
+        ) {
+            tracing::info!("{why}: the window runs with {}", rendering::describe(&vars));
         }
         cmd.envs(vars.iter().copied());
         if spawn.verbosity > 0 {
@@ -168,8 +169,8 @@ impl Window {
     }
 
     /// Lets the window load the token URL.
-    pub async fn go(&mut self) -> Result<()> {
-        self.send(&format!("{GO}\n")).await
+    pub async fn go(&mut self, facts: &GoFacts) -> Result<()> {
+        self.send(&facts.line()).await
     }
 
     /// The rendering variables this window was started with.

@@ -1,5 +1,5 @@
 //! Which rendering variables the window process gets (WebKitGTK): the pre-emptive one on
-//! NVIDIA's driver, and the safer set of the one restart after the renderer died or painted
+//! NVIDIA's driver or where GL can only be software, and the safer set of the one restart after the renderer died or painted
 //! nothing. Pure: a function of the caller's environment and a few facts of the machine. A
 //! variable the user set (any value, even empty) is never overridden.
 
@@ -24,6 +24,9 @@ pub struct Facts {
     pub nvidia: bool,
     /// An X11 display is reachable (`DISPLAY`, or our own Xvfb).
     pub x11: bool,
+    /// A GPU render node (`/dev/dri/renderD*`) this user can open; without one, GL is Mesa's
+    /// software rasteriser (VMs, containers, Xvfb).
+    pub gpu: bool,
 }
 
 impl Facts {
@@ -33,18 +36,49 @@ impl Facts {
             webkitgtk: cfg!(target_os = "linux"),
             nvidia: std::path::Path::new("/sys/module/nvidia").exists(),
             x11: own_x11 || std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty()),
+            gpu: render_node_usable(),
         }
     }
 }
 
+/// Whether any `/dev/dri/renderD*` opens for reading and writing (as Mesa opens it).
+fn render_node_usable() -> bool {
+    let Ok(dir) = std::fs::read_dir("/dev/dri") else {
+        return false;
+    };
+    dir.flatten().any(|e| {
+        e.file_name().to_string_lossy().starts_with("renderD")
+            && std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(e.path())
+                .is_ok()
+    })
+}
+
 /// The first window's variables: the DMA-BUF renderer off where NVIDIA's driver is loaded
-/// (what wails does, whatever the session type), since its blank window may never crash.
+/// (what wails does, whatever the session type), since its blank window may never crash; and
+/// where there is no GPU to share buffers from: with software GL the DMA-BUF renderer only
+/// adds work (measured on the bare wry window: 0.87–0.91× the sign-in time, 0.95× the memory;
+/// docs/benchmarks.md).
 pub fn first(env: impl Fn(&str) -> Option<OsString>, facts: Facts) -> Vec<Var> {
     let mut out = vec![];
-    if facts.webkitgtk && facts.nvidia {
+    if why_first(facts).is_some() {
         set_default(&mut out, &env, DMABUF, "1");
     }
     out
+}
+
+/// Why the first window gets [`first`]'s variables, in words for the log.
+pub fn why_first(facts: Facts) -> Option<&'static str> {
+    match facts {
+        Facts {
+            webkitgtk: false, ..
+        } => None,
+        Facts { nvidia: true, .. } => Some("NVIDIA's driver is loaded"),
+        Facts { gpu: false, .. } => Some("no GPU render node (GL is software)"),
+        _ => None,
+    }
 }
 
 /// The restarted window's variables: the DMA-BUF renderer off, compositing off, and, as the
@@ -97,11 +131,20 @@ mod tests {
         webkitgtk: true,
         nvidia: false,
         x11: true,
+        gpu: true,
     };
 
     #[test]
-    fn the_first_window_disables_dmabuf_only_on_nvidia_and_only_if_unset() {
+    fn the_first_window_disables_dmabuf_only_on_nvidia_or_software_gl_and_only_if_unset() {
         assert_eq!(first(env(&[]), LINUX), vec![]);
+        assert_eq!(why_first(LINUX), None);
+        let no_gpu = Facts {
+            gpu: false,
+            ..LINUX
+        };
+        assert_eq!(first(env(&[]), no_gpu), vec![(DMABUF, "1")]);
+        assert_eq!(first(env(&[(DMABUF, "0")]), no_gpu), vec![]);
+        assert!(why_first(no_gpu).unwrap().contains("software"));
         let nvidia = Facts {
             nvidia: true,
             ..LINUX

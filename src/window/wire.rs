@@ -50,8 +50,66 @@ pub struct WindowRequest {
 }
 
 /// The line the parent sends once its checks pass; the child builds its window meanwhile and
-/// loads nothing before it.
+/// sends no request before it. `go` alone, or `go ` and a [`GoFacts`] in JSON.
 pub const GO: &str = "go";
+
+/// What the parent learnt while the window was being built, sent with [`GO`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GoFacts {
+    /// Certificate chains the helper's client verified (`http::SeenChains`): the window allows
+    /// those that chain to `--ca-file` for their host before its first request.
+    #[serde(default)]
+    pub certificates: Vec<KnownChain>,
+}
+
+/// One host's certificate chain, leaf first, each certificate's DER in base64.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KnownChain {
+    pub host: String,
+    pub chain: Vec<String>,
+}
+
+impl KnownChain {
+    pub fn new(host: String, chain: &[Vec<u8>]) -> Self {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        KnownChain {
+            host,
+            chain: chain.iter().map(|c| b64.encode(c)).collect(),
+        }
+    }
+
+    /// The chain's DER certificates; `None` if any is not base64.
+    pub fn der(&self) -> Option<Vec<Vec<u8>>> {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.chain.iter().map(|c| b64.decode(c).ok()).collect()
+    }
+}
+
+impl GoFacts {
+    /// The `go` line, newline included.
+    pub fn line(&self) -> String {
+        match self.certificates.is_empty() {
+            true => format!("{GO}\n"),
+            false => format!(
+                "{GO} {}\n",
+                serde_json::to_string(self).unwrap_or_else(|_| "{}".into())
+            ),
+        }
+    }
+
+    /// The facts of a `go` line (none if they do not parse: they only save time); `None`
+    /// when the line is not a `go` line.
+    pub fn parse(line: &str) -> Option<GoFacts> {
+        let rest = line.trim().strip_prefix(GO)?;
+        match rest.trim() {
+            "" => Some(GoFacts::default()),
+            json if rest.starts_with(' ') => Some(serde_json::from_str(json).unwrap_or_default()),
+            _ => None,
+        }
+    }
+}
 
 /// One browser cookie, enough to restore it faithfully (session cookies included).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -129,6 +187,29 @@ impl WindowOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_lines_carry_known_chains_and_nothing_else_is_a_go() {
+        assert_eq!(GoFacts::default().line(), "go\n");
+        let facts = GoFacts {
+            certificates: vec![KnownChain::new(
+                "finesse.example".into(),
+                &[vec![1, 2, 3], vec![4]],
+            )],
+        };
+        let line = facts.line();
+        assert!(line.starts_with("go {") && line.ends_with('\n'), "{line}");
+        assert_eq!(GoFacts::parse(&line), Some(facts.clone()));
+        assert_eq!(
+            facts.certificates[0].der(),
+            Some(vec![vec![1, 2, 3], vec![4]])
+        );
+        assert_eq!(GoFacts::parse("go"), Some(GoFacts::default()));
+        assert_eq!(GoFacts::parse("go {not json"), Some(GoFacts::default()));
+        for not_go in ["gone", "", "stop", "go!"] {
+            assert_eq!(GoFacts::parse(not_go), None, "{not_go}");
+        }
+    }
 
     /// The PIN travels on the request line (the child's stdin) and nowhere else: a logged or
     /// printed request shows it redacted; an older parent's line (no such fields) still parses.

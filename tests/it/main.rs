@@ -17,6 +17,7 @@ mod dialog;
 mod doctor;
 mod emulator;
 mod failover;
+mod first_request;
 mod hostile;
 #[cfg(target_os = "linux")]
 mod kerberos;

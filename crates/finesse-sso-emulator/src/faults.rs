@@ -30,11 +30,13 @@ struct State {
     forge: Option<ForgeMode>,
     /// Endpoints whose answers stop halfway: headers and half the body, then the connection drops.
     cut: HashSet<String>,
+    /// Endpoints whose requests wait, unanswered, until released (`Faults::set_held`).
+    held: HashSet<String>,
 }
 
 /// Runtime-switchable misbehaviour. Every setter takes effect on the next request.
 #[derive(Debug)]
-pub struct Faults(Mutex<State>);
+pub struct Faults(Mutex<State>, tokio::sync::Notify);
 
 impl Faults {
     pub(crate) fn from_config(c: &EmulatorConfig) -> Self {
@@ -45,24 +47,28 @@ impl Faults {
         } else {
             TokenBody::Json
         };
-        Faults(Mutex::new(State {
-            fail: c
-                .fails
-                .iter()
-                .map(|f| (f.endpoint.clone(), f.status))
-                .collect(),
-            delay: c
-                .delays
-                .iter()
-                .map(|d| (d.endpoint.clone(), d.delay))
-                .collect(),
-            retry_after: c.retry_after,
-            rotate_refresh: c.rotate_refresh,
-            refresh_redirect: c.refresh_redirect,
-            token_body,
-            forge: c.forge,
-            cut: c.cuts.iter().cloned().collect(),
-        }))
+        Faults(
+            Mutex::new(State {
+                fail: c
+                    .fails
+                    .iter()
+                    .map(|f| (f.endpoint.clone(), f.status))
+                    .collect(),
+                delay: c
+                    .delays
+                    .iter()
+                    .map(|d| (d.endpoint.clone(), d.delay))
+                    .collect(),
+                retry_after: c.retry_after,
+                rotate_refresh: c.rotate_refresh,
+                refresh_redirect: c.refresh_redirect,
+                token_body,
+                forge: c.forge,
+                cut: c.cuts.iter().cloned().collect(),
+                held: HashSet::new(),
+            }),
+            tokio::sync::Notify::new(),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -107,6 +113,31 @@ impl Faults {
             false => s.cut.remove(&ep),
         };
         Ok(())
+    }
+
+    /// Hold requests to `endpoint` (path or short name) unanswered, those already waiting
+    /// included, until `false` releases them: a test then knows what a client did meanwhile
+    /// without guessing a delay long enough.
+    pub fn set_held(&self, endpoint: &str, on: bool) -> Result<(), String> {
+        let ep = normalize_endpoint(endpoint)?;
+        match on {
+            true => self.lock().held.insert(ep),
+            false => self.lock().held.remove(&ep),
+        };
+        self.1.notify_waiters();
+        Ok(())
+    }
+
+    /// Returns once no hold covers `path`.
+    pub(crate) async fn wait_while_held(&self, path: &str) {
+        loop {
+            // Made before the check: a release between the two still wakes it.
+            let released = self.1.notified();
+            if !self.lock().held.iter().any(|ep| covers(ep, path)) {
+                return;
+            }
+            released.await;
+        }
     }
 
     /// The `Retry-After` seconds that injected 418 and 429 answers carry (`None`: no header).
@@ -157,6 +188,8 @@ impl Faults {
         s.retry_after = None;
         s.delay.clear();
         s.cut.clear();
+        s.held.clear();
+        self.1.notify_waiters();
         s.refresh_redirect = false;
         s.token_body = TokenBody::Json;
         s.forge = None;
@@ -198,6 +231,7 @@ mod tests {
             Some(Duration::from_millis(5))
         );
         assert_eq!(f.for_path("/desktop/sso/tokenx"), (None, None));
+        assert!(f.set_held("nope", true).is_err());
         assert!(f.set_status("nope", Some(500)).is_err());
         assert!(f.set_status("token", Some(99)).is_err());
         f.set_cut("token", true).unwrap();

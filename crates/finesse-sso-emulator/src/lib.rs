@@ -390,6 +390,17 @@ impl Emulator {
     }
 
     /// How many requests reached `path` (any method, any of the three origins).
+    /// TCP connections accepted by one server (`finesse`, `finesse2`, `ids`, `idp`, …), failed
+    /// TLS handshakes included.
+    pub fn connection_count(&self, origin: &str) -> usize {
+        self.app
+            .state()
+            .connection_counts
+            .get(origin)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn request_count(&self, path: &str) -> usize {
         self.app
             .state()

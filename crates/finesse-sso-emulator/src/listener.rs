@@ -73,6 +73,10 @@ pub(crate) fn spawn(
             // As Finesse's Tomcat and the VPN-less nginx do: an answer's last TLS record is not
             // held back for the client's delayed ACK (≈ 40 ms a new connection, at random).
             let _ = tcp.set_nodelay(true);
+            *app.state()
+                .connection_counts
+                .entry(origin.as_str())
+                .or_insert(0) += 1;
             let app = app.clone();
             let tls = tls.clone();
             let mut conn_stop = stop.clone();

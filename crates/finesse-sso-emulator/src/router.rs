@@ -28,6 +28,7 @@ pub(crate) async fn handle(app: &App, origin: Origin, req: Req) -> Resp {
     {
         return refused;
     }
+    app.faults.wait_while_held(&req.path).await;
     let (fail, delay) = app.faults.for_path(&req.path);
     if let Some(d) = delay {
         tokio::time::sleep(d).await;

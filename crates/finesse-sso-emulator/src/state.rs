@@ -222,6 +222,9 @@ pub(crate) struct Inner {
     /// SAML messages, transaction ids. Tests grep client output and files for them.
     pub issued_secrets: Vec<(&'static str, String)>,
     pub request_counts: HashMap<String, usize>,
+    /// TCP connections accepted, by origin name (`Origin::as_str`), TLS handshakes that then
+    /// failed included: whether a client connected at all.
+    pub connection_counts: HashMap<&'static str, usize>,
     /// Query parameter names of every hit on the IdP's `/steal` (the `leak` forge mode).
     pub steal_hits: Vec<Vec<String>>,
     /// TLS handshakes the IdP's certificate host refused (no or an untrusted client certificate).

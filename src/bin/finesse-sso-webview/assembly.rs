@@ -29,6 +29,9 @@ pub struct Parts {
     pub context: WebContext,
     /// The pop-up windows the page opened (`popup`).
     pub popups: Popups,
+    /// Holds the first request until the parent's `go` (Linux: the token URL loads at once).
+    #[cfg(target_os = "linux")]
+    pub gate: platform::RequestGate,
 }
 
 /// Builds the hidden window and its webview; nothing loads yet.
@@ -112,7 +115,8 @@ pub fn assemble(
     let builder = WebViewBuilder::new_with_web_context(&mut context);
     // WebView2: the platform hooks call `nav` themselves, top level and frames alike, so they
     // know its decision for each navigation id (wry's handler would run in an unknown order).
-    #[cfg(not(windows))]
+    // WebKitGTK: the request gate does, since it may hold a decision (`linux_gate`).
+    #[cfg(target_os = "macos")]
     let builder = builder.with_navigation_handler({
         let nav = nav.clone();
         move |url| nav(url)
@@ -149,19 +153,35 @@ pub fn assemble(
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied);
     #[cfg(windows)]
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied, nav);
-    restore_cookies(&webview, req);
+    let cookies = restored_cookies(req);
+    #[cfg(target_os = "linux")]
+    let gate = {
+        let gate = platform::RequestGate::default();
+        gate.decide_navigations(&webview, nav);
+        gate.store_cookies(&webview, &cookies);
+        gate
+    };
+    #[cfg(not(target_os = "linux"))]
+    for c in &cookies {
+        if let Err(e) = webview.set_cookie(c) {
+            tracing::warn!("could not restore cookie {}: {e}", c.name());
+        }
+    }
+    tracing::debug!("restoring {} cookies", cookies.len());
     Ok(Parts {
         window,
         webview,
         context,
         popups,
+        #[cfg(target_os = "linux")]
+        gate,
     })
 }
 
 /// The saved web session plus a `cc_username` cookie on the Finesse origin (11.6/12.0 need it),
 /// for Finesse's `/desktop` paths only: behind the VPN-less proxy, IdS (`/ids`) and the IdP
 /// may share that origin, and they need not see it.
-fn restore_cookies(webview: &WebView, req: &WindowRequest) {
+fn restored_cookies(req: &WindowRequest) -> Vec<cookie::Cookie<'static>> {
     let finesse = &req.finesse;
     let host = finesse.host_str().unwrap_or("").to_string();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -178,10 +198,5 @@ fn restore_cookies(webview: &WebView, req: &WindowRequest) {
             .http_only(true)
             .build(),
     );
-    for c in &restored {
-        if let Err(e) = webview.set_cookie(c) {
-            tracing::warn!("could not restore cookie {}: {e}", c.name());
-        }
-    }
-    tracing::debug!("restored {} cookies", restored.len());
+    restored
 }

@@ -21,8 +21,9 @@ pub enum Ev {
     Reveal,
     Timeout,
     ParentGone,
-    /// The parent's checks passed: load the token URL (the window was built meanwhile).
-    Go,
+    /// The parent's checks passed, with what it learnt meanwhile: the sign-in's requests may
+    /// start (the window was built meanwhile).
+    Go(finesse_sso::window::GoFacts),
     /// The main load of this URL was cancelled (WebKitGTK and WKWebView report it), by a newer navigation
     /// or by the engine itself.
     MainLoadCancelled(String),

@@ -15,7 +15,7 @@ use wry::{WebContext, WebView};
 
 use finesse_sso::flow::{CaptureRefusal, Flow};
 use finesse_sso::redact;
-use finesse_sso::window::{GO, SavedCookie, WindowOutcome, WindowRequest};
+use finesse_sso::window::{GoFacts, SavedCookie, WindowOutcome, WindowRequest};
 
 use crate::answer::finish;
 use crate::assembly::{Parts, assemble};
@@ -76,8 +76,8 @@ pub fn run() -> ! {
             let mut line = String::new();
             let mut lock = std::io::stdin().lock();
             while matches!(lock.read_line(&mut line), Ok(n) if n > 0) {
-                if line.trim() == GO {
-                    let _ = proxy.send_event(Ev::Go);
+                if let Some(facts) = GoFacts::parse(&line) {
+                    let _ = proxy.send_event(Ev::Go(facts));
                 }
                 line.clear();
             }
@@ -103,6 +103,15 @@ fn build_event_loop() -> Result<EventLoop<Ev>, String> {
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "the windowing system could not start".into());
         format!("cannot open a window: {msg}")
+    })
+}
+
+fn load_token_url(webview: &WebView, url: &Url) -> Result<(), Box<WindowOutcome>> {
+    webview.load_url(url.as_str()).map_err(|e| {
+        Box::new(WindowOutcome::error(
+            ErrorKind::Webview,
+            format!("cannot load the token URL: {e}"),
+        ))
     })
 }
 
@@ -140,6 +149,9 @@ struct Session {
     security_key_noticed: bool,
     /// The nothing-painted check (`paint_watch`).
     paint: PaintWatch,
+    /// The first request's gate (Linux loads the token URL before `go`, held there).
+    #[cfg(target_os = "linux")]
+    gate: platform::RequestGate,
 }
 
 impl Session {
@@ -155,7 +167,13 @@ impl Session {
             webview,
             context,
             popups,
+            #[cfg(target_os = "linux")]
+            gate,
         } = assemble(&req, event_loop, &proxy, &flow, &seq)?;
+        // WebKit starts its web process now, beside the parent's checks; the gate holds the
+        // request itself until `go`.
+        #[cfg(target_os = "linux")]
+        load_token_url(&webview, &flow.borrow().token_url(&req.user))?;
         Ok(Session {
             req,
             flow,
@@ -172,11 +190,13 @@ impl Session {
             popups,
             security_key_noticed: false,
             paint: PaintWatch::default(),
+            #[cfg(target_os = "linux")]
+            gate,
         })
     }
 
     /// Starts the sign-in proper: timers, then the token URL.
-    fn go(&mut self) -> Option<WindowOutcome> {
+    fn go(&mut self, facts: &GoFacts) -> Option<WindowOutcome> {
         after(
             Duration::from_secs(self.req.timeout_secs.max(1)),
             &self.proxy,
@@ -193,13 +213,20 @@ impl Session {
         // Count the first load as a navigation like any other.
         self.flow.borrow_mut().navigation(url.as_str());
         tracing::info!("opening {}", redact::url(&url));
-        let wv = self.webview.as_ref()?;
-        wv.load_url(url.as_str()).err().map(|e| {
-            WindowOutcome::error(
-                ErrorKind::Webview,
-                format!("cannot load the token URL: {e}"),
-            )
-        })
+        #[cfg(target_os = "linux")]
+        {
+            let wv = self.webview.as_ref()?;
+            let allowed =
+                platform::allow_known_chains(wv, self.req.ca_pem.as_deref(), &facts.certificates);
+            self.gate.go(wv, allowed);
+            None
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = facts;
+        #[cfg(not(target_os = "linux"))]
+        load_token_url(self.webview.as_ref()?, &url)
+            .err()
+            .map(|b| *b)
     }
 
     fn run(mut self, event_loop: EventLoop<Ev>) -> ! {
@@ -236,7 +263,7 @@ impl Session {
             tracing::debug!("engine: {ev:?}");
         }
         match ev {
-            Ev::Go => self.go(),
+            Ev::Go(facts) => self.go(&facts),
             Ev::PageStarted(url) => {
                 self.seq.set(self.seq.get() + 1);
                 self.reload = None;

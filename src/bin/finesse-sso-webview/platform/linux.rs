@@ -22,7 +22,7 @@ use finesse_sso::error::host_of;
 use finesse_sso::flow::document::size_gate;
 use finesse_sso::flow::{DenyReason, Flow};
 use finesse_sso::redact;
-use finesse_sso::window::WindowRequest;
+use finesse_sso::window::{KnownChain, WindowRequest};
 
 use crate::event::Ev;
 
@@ -288,6 +288,54 @@ pub fn attach_hooks(
 fn is_cancellation(err: &webkit2gtk::glib::Error) -> bool {
     err.matches(webkit2gtk::NetworkError::Cancelled)
         || err.matches(webkit2gtk::gio::IOErrorEnum::Cancelled)
+}
+
+/// Allows, before the first request, each chain the parent's client verified that chains to
+/// `--ca-file` for its host (checked here again, as [`trust_ca`] checks a rejected one): the
+/// first load of that host then needs no failed attempt and reload (issue 16). Should the
+/// engine still reject one, [`trust_ca`] handles it as before. Says whether it allowed any.
+pub fn allow_known_chains(webview: &WebView, ca_pem: Option<&str>, known: &[KnownChain]) -> bool {
+    use base64::Engine as _;
+    let (Some(pem), Some(ctx)) = (ca_pem, webview.webview().context()) else {
+        return false;
+    };
+    let mut allowed = false;
+    for k in known {
+        let Some(chain) = k.der() else { continue };
+        if let Err(why) = finesse_sso::http::verify_chain(pem.as_bytes(), &k.host, &chain) {
+            tracing::debug!("{}: not allowed ahead of the first request: {why}", k.host);
+            continue;
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let pem_chain: String = chain
+            .iter()
+            .map(|der| {
+                let body = b64.encode(der);
+                let lines: Vec<&str> = body
+                    .as_bytes()
+                    .chunks(64)
+                    .map(|l| std::str::from_utf8(l).unwrap_or_default())
+                    .collect();
+                format!(
+                    "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+                    lines.join("\n")
+                )
+            })
+            .collect();
+        match webkit2gtk::gio::TlsCertificate::from_pem(&pem_chain) {
+            Ok(cert) => {
+                ctx.allow_tls_certificate_for_host(&cert, &k.host);
+                allowed = true;
+                tracing::info!(
+                    "{}: certificate chains to --ca-file (seen by the auth-mode check); \
+                     allowing it for this host",
+                    k.host
+                );
+            }
+            Err(e) => tracing::debug!("{}: certificate not usable: {e}", k.host),
+        }
+    }
+    allowed
 }
 
 fn chain_der(cert: &webkit2gtk::gio::TlsCertificate) -> Vec<Vec<u8>> {

@@ -17,6 +17,8 @@ mod dialog;
 mod doctor;
 mod emulator;
 mod failover;
+// The head start is WebKitGTK's (other engines load at `go`).
+#[cfg(target_os = "linux")]
 mod first_request;
 mod hostile;
 #[cfg(target_os = "linux")]

@@ -3,7 +3,7 @@
 # process tree, against headless Chromium (Debian's, driven by playwright-core) on the same
 # emulator flow (Finesse → IdS → IdP auto-login → IdS → Finesse, over TLS). Interleaved runs in
 # one Xvfb; medians. Usage: bash bench/login.sh [RUNS]   (default 7; MEASURE_JSON=FILE also
-# writes the medians as JSON, for bench/all.sh)
+# writes the medians as JSON, for bench/all.sh; BENCH_BIN below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/deps.sh
@@ -18,8 +18,15 @@ fi
 runs=${1:-7}
 target=${CARGO_TARGET_DIR:-target}
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
-cargo build --release --locked --quiet --bins --example bare_window
-bin="$target/release/finesse-sso"
+# BENCH_BIN=PATH measures that finesse-sso (its finesse-sso-webview beside it), e.g. what ships:
+# BENCH_BIN=target/dist/finesse-sso after `cargo build --profile dist --bins`.
+if [ -n "${BENCH_BIN:-}" ]; then
+    cargo build --release --locked --quiet --example bare_window
+    bin=$(realpath "$BENCH_BIN")
+else
+    cargo build --release --locked --quiet --bins --example bare_window
+    bin="$target/release/finesse-sso"
+fi
 [ "$with_chromium" != 1 ] || [ -d bench/node_modules/playwright-core ] ||
     (cd bench && npm install --no-audit --no-fund --silent)
 

@@ -11,7 +11,7 @@ ensure_packages "${FINESSE_SSO_PACKAGES[@]}"
 runs=${1:-7}
 target=${CARGO_TARGET_DIR:-target}
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
-cargo build --release --locked --quiet --bins --example bare_window --example pipe_bench --example refresh_bench
+cargo build --release --locked --quiet --bins --example bare_window
 bin="$target/release/finesse-sso"
 
 work=$(mktemp -d)
@@ -20,12 +20,14 @@ trap 'kill "${emu_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 start_emulator "$bin" "$work"
 bare="$target/release/examples/bare_window '${finesse}desktop/sso/token?cc_username=agent1&return_refresh_token=true' $ca"
 variants=("bare wry window=$bare")
-for s in no-accel no-webgl no-media no-page-cache viewer-cache no-dns-prefetch; do
+for s in no-accel no-webgl no-media no-page-cache viewer-cache no-dns-prefetch ephemeral; do
     variants+=("bare + $s=$bare $s")
 done
-# Process choices (environment): the product sets the first already (platform/linux.rs).
+# Process choices (environment). The product sets the first where GL is software
+# (src/window/rendering.rs); JavaScriptCore without its JIT tiers was measured and left out.
 variants+=("bare + WEBKIT_DISABLE_DMABUF_RENDERER=WEBKIT_DISABLE_DMABUF_RENDERER=1 $bare")
 variants+=("bare + WEBKIT_DISABLE_COMPOSITING_MODE=WEBKIT_DISABLE_COMPOSITING_MODE=1 $bare")
+variants+=("bare + JIT off (JSC_useJIT)=JSC_useJIT=0 $bare")
 echo "load $(cut -d' ' -f1-3 /proc/loadavg), $runs runs each" >&2
 xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset" \
     python3 bench/measure.py --runs "$runs" "${variants[@]}"

@@ -472,6 +472,27 @@ pub fn verify_chain(ca_pem: &[u8], host: &str, chain: &[Vec<u8>]) -> Result<(), 
 mod verify_tests {
     use super::*;
 
+    #[test]
+    fn seen_chains_keep_the_latest_per_host_and_a_bounded_number_of_hosts() {
+        let seen = SeenChains::default();
+        seen.note("a".into(), vec![vec![1]]);
+        seen.note("a".into(), vec![vec![2]]);
+        assert_eq!(seen.snapshot(), vec![("a".to_string(), vec![vec![2]])]);
+        for i in 0..SeenChains::MAX_HOSTS + 3 {
+            seen.note(format!("h{i}"), vec![vec![i as u8]]);
+        }
+        let hosts: Vec<String> = seen.snapshot().into_iter().map(|(h, _)| h).collect();
+        assert_eq!(hosts.len(), SeenChains::MAX_HOSTS);
+        assert_eq!(
+            hosts.last().map(String::as_str),
+            Some(format!("h{}", SeenChains::MAX_HOSTS + 2).as_str())
+        );
+        assert!(
+            !hosts.contains(&"a".to_string()),
+            "the oldest host left first"
+        );
+    }
+
     fn ca_and_leaf(names: &[&str]) -> (String, Vec<u8>, String) {
         let ca_key = rcgen::KeyPair::generate().unwrap();
         let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();

@@ -29,9 +29,10 @@ pub struct Parts {
     pub context: WebContext,
     /// The pop-up windows the page opened (`popup`).
     pub popups: Popups,
-    /// Holds the first request until the parent's `go` (Linux: the token URL loads at once).
+    /// What the token URL's load waits for after `go` (Linux: the cookies stored without
+    /// blocking, the certificate barrier).
     #[cfg(target_os = "linux")]
-    pub gate: platform::RequestGate,
+    pub gate: platform::StartGate,
 }
 
 /// Builds the hidden window and its webview; nothing loads yet.
@@ -115,8 +116,7 @@ pub fn assemble(
     let builder = WebViewBuilder::new_with_web_context(&mut context);
     // WebView2: the platform hooks call `nav` themselves, top level and frames alike, so they
     // know its decision for each navigation id (wry's handler would run in an unknown order).
-    // WebKitGTK: the request gate does, since it may hold a decision (`linux_gate`).
-    #[cfg(target_os = "macos")]
+    #[cfg(not(windows))]
     let builder = builder.with_navigation_handler({
         let nav = nav.clone();
         move |url| nav(url)
@@ -155,12 +155,9 @@ pub fn assemble(
     platform::attach_hooks(&webview, req, proxy.clone(), last_denied, nav);
     let cookies = restored_cookies(req);
     #[cfg(target_os = "linux")]
-    let gate = {
-        let gate = platform::RequestGate::default();
-        gate.decide_navigations(&webview, nav);
-        gate.store_cookies(&webview, &cookies);
-        gate
-    };
+    let gate = platform::StartGate::default();
+    #[cfg(target_os = "linux")]
+    gate.store_cookies(&webview, &cookies);
     #[cfg(not(target_os = "linux"))]
     for c in &cookies {
         if let Err(e) = webview.set_cookie(c) {

@@ -106,15 +106,6 @@ fn build_event_loop() -> Result<EventLoop<Ev>, String> {
     })
 }
 
-fn load_token_url(webview: &WebView, url: &Url) -> Result<(), Box<WindowOutcome>> {
-    webview.load_url(url.as_str()).map_err(|e| {
-        Box::new(WindowOutcome::error(
-            ErrorKind::Webview,
-            format!("cannot load the token URL: {e}"),
-        ))
-    })
-}
-
 fn after(d: Duration, proxy: &EventLoopProxy<Ev>, ev: impl FnOnce() -> Ev + Send + 'static) {
     let proxy = proxy.clone();
     std::thread::spawn(move || {
@@ -149,9 +140,9 @@ struct Session {
     security_key_noticed: bool,
     /// The nothing-painted check (`paint_watch`).
     paint: PaintWatch,
-    /// The first request's gate (Linux loads the token URL before `go`, held there).
+    /// What the token URL's load waits for after `go` (Linux).
     #[cfg(target_os = "linux")]
-    gate: platform::RequestGate,
+    gate: platform::StartGate,
 }
 
 impl Session {
@@ -170,10 +161,6 @@ impl Session {
             #[cfg(target_os = "linux")]
             gate,
         } = assemble(&req, event_loop, &proxy, &flow, &seq)?;
-        // WebKit starts its web process now, beside the parent's checks; the gate holds the
-        // request itself until `go`.
-        #[cfg(target_os = "linux")]
-        load_token_url(&webview, &flow.borrow().token_url(&req.user))?;
         Ok(Session {
             req,
             flow,
@@ -218,15 +205,22 @@ impl Session {
             let wv = self.webview.as_ref()?;
             let allowed =
                 platform::allow_known_chains(wv, self.req.ca_pem.as_deref(), &facts.certificates);
-            self.gate.go(wv, allowed);
+            self.gate.load(wv, url.as_str(), allowed);
             None
         }
         #[cfg(not(target_os = "linux"))]
         let _ = facts;
         #[cfg(not(target_os = "linux"))]
-        load_token_url(self.webview.as_ref()?, &url)
+        self.webview
+            .as_ref()?
+            .load_url(url.as_str())
             .err()
-            .map(|b| *b)
+            .map(|e| {
+                WindowOutcome::error(
+                    ErrorKind::Webview,
+                    format!("cannot load the token URL: {e}"),
+                )
+            })
     }
 
     fn run(mut self, event_loop: EventLoop<Ev>) -> ! {

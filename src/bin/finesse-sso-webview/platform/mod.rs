@@ -11,8 +11,9 @@
 //! The `*_popup` modules add what pop-up windows need (`relate_popup`, `popup_response`,
 //! `attach_popup_hooks`, `relate_popup_window`) and the notice shown above the page
 //! (`show_notice`). `linux_paint` looks at what the visible Linux window shows (the
-//! nothing-painted check; the other engines have no such check yet). `linux_gate` loads the token
-//! URL at once and holds its navigation until the parent's `go` and the saved cookies are in.
+//! nothing-painted check; the other engines have no such check yet). `linux_gate` stores the saved
+//! cookies without blocking and starts the token URL's load once they and the certificates
+//! allowed ahead are in.
 //! Imports run one way: platform modules see only `event`.
 
 #[cfg(target_os = "linux")]
@@ -38,7 +39,7 @@ mod linux_gate;
 #[cfg(target_os = "linux")]
 mod linux_proxy;
 #[cfg(target_os = "linux")]
-pub use linux_gate::RequestGate;
+pub use linux_gate::StartGate;
 #[cfg(target_os = "linux")]
 pub use linux_proxy::with_proxy;
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Every measured path of issue 16 in one run, one table of ratios against each goal:
 #   sign-in (bench/login.sh: login vs the bare wry window), silent re-login and cold `token`
-#   (bench/silent.sh), the pipe (examples/pipe_bench.rs:
+#   (bench/silent.sh), the pipe (examples/pipe_bench/:
 #   cached `token` vs a bare echo server, 1/16/256 clients), refresh (examples/refresh_bench.rs:
 #   the agent's refresh vs a bare curl POST), the agent's RSS, the shipped binaries' sizes.
 # Usage: bash bench/all.sh [LOGIN_RUNS]   (default 7; needs no display: it starts Xvfb)
 #   BENCH_DIST=auto (default: build the dist profile only if its binaries are missing),
 #   BENCH_DIST=build (cargo decides what is stale; fat LTO takes minutes), BENCH_DIST=skip.
 #   BENCH_ROUNDS / BENCH_SECS: pipe rounds and seconds per phase (5 / 1); BENCH_REFRESH_RUNS (21).
+# The same pipe benchmark on the Windows named pipe under Wine is a separate script, not run here:
+#   bash bench/wine-pipe.sh   (the staged dist finesse-sso.exe; a report, no goal)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/deps.sh

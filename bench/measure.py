@@ -4,8 +4,8 @@
 Usage: measure.py --runs N [--json FILE] NAME=COMMAND [NAME=COMMAND ...]
 
 Each run starts COMMAND (via sh) in a new session, samples that session and every descendant
-process every 20 ms (PSS and RSS from /proc/PID/smaps_rollup, so WebKit's and Chromium's helper processes
-count), and records the wall time to exit. A run counts only if it exits 0 and prints JSON
+process every 20 ms, every 5 ms for the first 100 ms (PSS and RSS from /proc/PID/smaps_rollup, so WebKit's and Chromium's helper processes
+count), and records the wall time to exit (timed by a thread waiting for it). A run counts only if it exits 0 and prints JSON
 with a "token" field on stdout. Commands are interleaved (A B A B ...) so machine noise hits
 each alike. Prints a Markdown table of medians with [min-max].
 """
@@ -14,6 +14,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -62,13 +63,21 @@ def run_once(cmd):
     start = time.monotonic()
     p = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                          start_new_session=True)
+    # The exit is timed by a thread waiting for it, not by the sampling loop's period.
+    ended, end = threading.Event(), [None]
+
+    def wait():
+        p.wait()
+        end[0] = time.monotonic()
+        ended.set()
+
+    threading.Thread(target=wait, daemon=True).start()
     peak_pss = peak_rss = 0
-    out = b""
-    while p.poll() is None:
+    while not ended.is_set():
         if time.monotonic() - start > RUN_LIMIT_S:
             # A hung run (a page that never loads) fails instead of stopping the whole benchmark.
             os.killpg(p.pid, 9)
-            p.wait()
+            ended.wait()
             break
         pss = rss = 0
         for pid in tree_pids(p.pid):
@@ -76,8 +85,10 @@ def run_once(cmd):
             pss += a
             rss += b
         peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
-        time.sleep(0.02)
-    elapsed = time.monotonic() - start
+        # 5 ms apart for the first 100 ms (a silent sign-in is over in 20–50 ms: a 20 ms
+        # period could miss it whole), 20 ms after.
+        ended.wait(0.005 if time.monotonic() - start < 0.1 else 0.02)
+    elapsed = end[0] - start
     out = p.stdout.read()
     ok = p.returncode == 0
     try:
@@ -123,8 +134,9 @@ def main():
         r = results[name]
         if base and r:
             tr = statistics.median([x[0] for x in r]) / statistics.median([x[0] for x in base])
-            mr = statistics.median([x[1] for x in r]) / statistics.median([x[1] for x in base])
-            print(f"\n{name} vs {cmds[0][0]}: {tr:.2f}× the time, {mr:.2f}× the PSS")
+            bm = statistics.median([x[1] for x in base])
+            mr = f"{statistics.median([x[1] for x in r]) / bm:.2f}×" if bm else "– (no sample)"
+            print(f"\n{name} vs {cmds[0][0]}: {tr:.2f}× the time, {mr} the PSS")
     if json_out:
         med = lambda r, i: statistics.median([x[i] for x in r]) if r else None
         with open(json_out, "w") as f:

@@ -24,10 +24,12 @@ for s in no-accel no-webgl no-media no-page-cache viewer-cache no-dns-prefetch e
     variants+=("bare + $s=$bare $s")
 done
 # Process choices (environment). The product sets the first where GL is software
-# (src/window/rendering.rs); JavaScriptCore without its JIT tiers was measured and left out.
+# (src/window/rendering.rs); JavaScriptCore's JIT switches were measured and left out.
 variants+=("bare + WEBKIT_DISABLE_DMABUF_RENDERER=WEBKIT_DISABLE_DMABUF_RENDERER=1 $bare")
 variants+=("bare + WEBKIT_DISABLE_COMPOSITING_MODE=WEBKIT_DISABLE_COMPOSITING_MODE=1 $bare")
 variants+=("bare + JIT off (JSC_useJIT)=JSC_useJIT=0 $bare")
+variants+=("bare + optimising JIT tiers off (DFG, FTL)=JSC_useDFGJIT=0 JSC_useFTLJIT=0 $bare")
+variants+=("bare + DMA-BUF off and hardware acceleration NEVER=WEBKIT_DISABLE_DMABUF_RENDERER=1 $bare no-accel")
 echo "load $(cut -d' ' -f1-3 /proc/loadavg), $runs runs each" >&2
 xvfb-run -a -s "-screen 0 1280x1024x24 -nolisten tcp -noreset" \
     python3 bench/measure.py --runs "$runs" "${variants[@]}"

@@ -274,9 +274,9 @@ pub async fn start_background(
                 log.display()
             )));
         }
-        // The agent listens within ≈ 10–20 ms of its start: a coarse poll here was most of a
+        // The agent listens within ≈ 5–20 ms of its start: a coarse poll here was most of a
         // cold `token`'s wait beyond the sign-in itself (docs/benchmarks.md, issue 16 goal 3).
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
 }
 

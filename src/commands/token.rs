@@ -87,7 +87,10 @@ pub(super) async fn agent_client(
                 max_prompts_per_hour: None,
                 max_clients: None,
                 notifications: None,
-                lazy: true,
+                // It signs in as soon as its pipe is up, while this process connects and asks
+                // (the request then joins that sign-in): a cold `token` is the agent's start
+                // plus one sign-in, not one after the other (issue 16, goal 3).
+                lazy: false,
                 pin_stdin: false,
             };
             let hand_over = target.proxy.password_to_hand_over();

@@ -17,7 +17,7 @@ mod dialog;
 mod doctor;
 mod emulator;
 mod failover;
-// The head start is WebKitGTK's (other engines load at `go`).
+// The window's start under Xvfb, and the certificates allowed ahead: WebKitGTK's.
 #[cfg(target_os = "linux")]
 mod first_request;
 mod hostile;

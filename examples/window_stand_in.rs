@@ -11,7 +11,7 @@ use finesse_sso::flow::Flow;
 use finesse_sso::http::HttpOptions;
 use finesse_sso::testing::HttpDriver;
 use finesse_sso::window::channel;
-use finesse_sso::window::{GO, WindowOutcome, WindowRequest};
+use finesse_sso::window::{GoFacts, WindowOutcome, WindowRequest};
 use finesse_sso_emulator::DEMO_PASSWORD;
 
 fn main() {
@@ -41,7 +41,7 @@ fn sign_in() -> WindowOutcome {
     // Nothing is loaded before the parent's `go`; EOF first means it gave up.
     loop {
         match lines.next() {
-            Some(Ok(l)) if l.trim() == GO => break,
+            Some(Ok(l)) if GoFacts::parse(&l).is_some() => break,
             Some(Ok(_)) => {}
             _ => return fail("stdin closed before go".into()),
         }

@@ -145,16 +145,20 @@ impl Target {
         Ok(Finesse::new(self.server.clone(), self.http()?))
     }
 
-    /// [`Target::finesse`], noting the certificate chains it verifies in `seen`.
+    /// [`Target::finesse`], noting in `seen` the certificate chains it verifies when a
+    /// `--ca-file` is in use (with the system's roots alone the window has nothing to be told).
     fn finesse_noting(&self, seen: &SeenChains) -> Result<Finesse> {
-        let http = http::client_noting(&self.http_options(), Some(Jar::new()), Some(seen))
-            .map_err(|e| Error::Usage(e.to_string()))?;
-        Ok(Finesse::new(self.server.clone(), http))
+        let seen = self.ca_pem.as_ref().map(|_| seen);
+        Ok(Finesse::new(self.server.clone(), self.http_noting(seen)?))
     }
 
     /// The HTTP client `finesse` uses (also the User API's): no redirects, this CA and proxy.
     pub fn http(&self) -> Result<reqwest::Client> {
-        http::client(&self.http_options(), Some(Jar::new()))
+        self.http_noting(None)
+    }
+
+    fn http_noting(&self, seen: Option<&SeenChains>) -> Result<reqwest::Client> {
+        http::client_noting(&self.http_options(), Some(Jar::new()), seen)
             .map_err(|e| Error::Usage(e.to_string()))
     }
 
@@ -328,7 +332,7 @@ async fn sign_in(dirs: &Dirs, target: &Target, opts: &SignInOptions) -> Result<T
     if !sso_checked {
         require_sso(target, &seen).await?;
     }
-    let facts = go_facts(target, &seen);
+    let facts = go_facts(&seen);
     tracing::info!(
         "{} is in SSO mode for {}",
         crate::error::host_of(&target.server),
@@ -431,15 +435,11 @@ async fn restart(
     }
 }
 
-/// What the window is told with `go`: the chains verified so far, when a `--ca-file` is in use
-/// (with the system's roots alone, the engine has nothing to be told).
-fn go_facts(target: &Target, seen: &SeenChains) -> GoFacts {
-    let certificates = match target.ca_pem {
-        Some(_) => seen.snapshot(),
-        None => vec![],
-    };
+/// What the window is told with `go`: the chains the auth-mode check noted.
+fn go_facts(seen: &SeenChains) -> GoFacts {
     GoFacts {
-        certificates: certificates
+        certificates: seen
+            .snapshot()
             .into_iter()
             .map(|(host, chain)| KnownChain::new(host, &chain))
             .collect(),

@@ -1,7 +1,7 @@
 //! Which rendering variables the window process gets (WebKitGTK): the pre-emptive one on
-//! NVIDIA's driver or where GL can only be software, and the safer set of the one restart after the renderer died or painted
-//! nothing. Pure: a function of the caller's environment and a few facts of the machine. A
-//! variable the user set (any value, even empty) is never overridden.
+//! NVIDIA's driver or where GL can only be software, and the safer set of the one restart after
+//! the renderer died or painted nothing. Pure: a function of the caller's environment and a few
+//! facts of the machine. A variable the user set (any value, even empty) is never overridden.
 
 use std::ffi::OsString;
 

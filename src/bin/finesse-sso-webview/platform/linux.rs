@@ -295,7 +295,6 @@ fn is_cancellation(err: &webkit2gtk::glib::Error) -> bool {
 /// first load of that host then needs no failed attempt and reload (issue 16). Should the
 /// engine still reject one, [`trust_ca`] handles it as before. Says whether it allowed any.
 pub fn allow_known_chains(webview: &WebView, ca_pem: Option<&str>, known: &[KnownChain]) -> bool {
-    use base64::Engine as _;
     let (Some(pem), Some(ctx)) = (ca_pem, webview.webview().context()) else {
         return false;
     };
@@ -306,22 +305,14 @@ pub fn allow_known_chains(webview: &WebView, ca_pem: Option<&str>, known: &[Know
             tracing::debug!("{}: not allowed ahead of the first request: {why}", k.host);
             continue;
         }
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let pem_chain: String = chain
+        let pems: Vec<_> = chain
             .iter()
-            .map(|der| {
-                let body = b64.encode(der);
-                let lines: Vec<&str> = body
-                    .as_bytes()
-                    .chunks(64)
-                    .map(|l| std::str::from_utf8(l).unwrap_or_default())
-                    .collect();
-                format!(
-                    "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-                    lines.join("\n")
-                )
-            })
+            .map(|der| pem::Pem::new("CERTIFICATE", der.clone()))
             .collect();
+        let pem_chain = pem::encode_many_config(
+            &pems,
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        );
         match webkit2gtk::gio::TlsCertificate::from_pem(&pem_chain) {
             Ok(cert) => {
                 ctx.allow_tls_certificate_for_host(&cert, &k.host);
